@@ -1,0 +1,126 @@
+"""The functional inner loop every algorithm shares.
+
+Parameters are a ``dict[str, Tensor]`` run through ``torch.func.functional_call``, so any
+``nn.Module`` (Hugging Face models included) can be adapted without touching its ``_parameters``.
+Two gradient functions plug into the same loop: ``autograd_grad`` for a Python loop over tasks (works
+for every model) and ``func_grad`` for ``torch.func.vmap`` over stacked tasks (small models).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+from torch import Tensor
+
+Params = dict[str, Tensor]
+Batch = Any  # a tensor, or a tuple / dict of tensors
+LossFn = Callable[[Params, Batch], Tensor]
+GradFn = Callable[[LossFn, Params, Batch, bool], Params]
+LearningRate = float | Mapping[str, Tensor]
+
+
+def meta_parameters(model: torch.nn.Module) -> Params:
+    """The trainable parameters, by name. Frozen ones (Marian's sinusoidal positions) stay out."""
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
+def autograd_grad(loss_fn: LossFn, params: Params, batch: Batch, create_graph: bool) -> Params:
+    """Gradient of ``loss_fn`` at ``params`` with ``torch.autograd`` (the per-task loop path).
+
+    With ``create_graph=False`` the result is detached: an update ``params - lr * grad`` then depends
+    on ``params`` with an identity Jacobian, which is exactly first-order MAML.
+    """
+    params = {n: p if p.requires_grad else p.detach().requires_grad_() for n, p in params.items()}
+    names = list(params)
+    with torch.enable_grad():
+        loss = loss_fn(params, batch)
+        grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=create_graph,
+                                    allow_unused=True)
+    return {n: torch.zeros_like(params[n]) if g is None else g for n, g in zip(names, grads)}
+
+
+def func_grad(loss_fn: LossFn, params: Params, batch: Batch, create_graph: bool) -> Params:
+    """Gradient with ``torch.func.grad``: composes with ``vmap`` and with outer autograd."""
+    grads = torch.func.grad(loss_fn)(params, batch)
+    return grads if create_graph else {n: g.detach() for n, g in grads.items()}
+
+
+def sgd_step(params: Params, grads: Params, lr: LearningRate) -> Params:
+    if isinstance(lr, Mapping):  # Meta-SGD: one learned rate per parameter entry
+        return {n: p - lr[n] * grads[n] for n, p in params.items()}
+    return {n: p - lr * grads[n] for n, p in params.items()}
+
+
+class AdamState:
+    """Adam on parameter dicts (Reptile's inner optimizer); betas as in the Reptile paper (beta1=0)."""
+
+    def __init__(self, params: Params, betas: tuple[float, float] = (0.0, 0.999), eps: float = 1e-8):
+        self.betas, self.eps, self.t = betas, eps, 0
+        self.m = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in params.items()}
+
+    def step(self, params: Params, grads: Params, lr: float) -> Params:
+        b1, b2 = self.betas
+        self.t += 1
+        out = {}
+        for n, p in params.items():
+            self.m[n] = b1 * self.m[n] + (1 - b1) * grads[n]
+            self.v[n] = b2 * self.v[n] + (1 - b2) * grads[n] ** 2
+            m_hat = self.m[n] / (1 - b1 ** self.t)
+            v_hat = self.v[n] / (1 - b2 ** self.t)
+            out[n] = p - lr * m_hat / (v_hat.sqrt() + self.eps)
+        return out
+
+
+def inner_trajectory(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
+                     order: int = 0, grad_fn: GradFn = autograd_grad,
+                     optimizer: str = "sgd") -> Iterator[Params]:
+    """Yield the parameters before the first step and after each of ``steps`` inner steps.
+
+    ``order`` is how much of the inner loop an outer gradient may see: 2 backpropagates through every
+    update (MAML), 1 keeps only the identity path from the start (FOMAML), 0 none (Reptile, evaluation;
+    each step is detached so no graph builds up across steps).
+    """
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"inner optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if order not in (0, 1, 2):
+        raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
+    adam = AdamState(params) if optimizer == "adam" else None
+    if order == 0:
+        params = {n: p.detach() for n, p in params.items()}
+    yield params
+    for _ in range(steps):
+        grads = grad_fn(loss_fn, params, batch, order == 2)
+        params = adam.step(params, grads, lr) if adam else sgd_step(params, grads, lr)  # type: ignore
+        if order == 0:
+            params = {n: p.detach() for n, p in params.items()}
+        yield params
+
+
+def adapt(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
+          order: int = 0, grad_fn: GradFn = autograd_grad, optimizer: str = "sgd") -> Params:
+    """The parameters after ``steps`` inner steps on ``batch``."""
+    for params in inner_trajectory(loss_fn, params, batch, steps, lr, order, grad_fn, optimizer):
+        pass
+    return params
+
+
+def stack_batches(batches: list[Batch]) -> Batch:
+    """Stack equally shaped batches along a new leading task dimension (for ``vmap``)."""
+    first = batches[0]
+    if isinstance(first, Tensor):
+        return torch.stack(batches)
+    if isinstance(first, tuple):
+        return tuple(stack_batches([b[i] for b in batches]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: stack_batches([b[k] for b in batches]) for k in first}
+    raise TypeError(f"cannot stack batches of type {type(first).__name__}")
+
+
+def add_scaled(total: Params | None, grads: Mapping[str, Tensor], scale: float) -> Params:
+    """``total + scale * grads``, starting from nothing; used to average per-task gradients."""
+    if total is None:
+        return {n: g.detach() * scale for n, g in grads.items()}
+    for n, g in grads.items():
+        total[n] = total[n] + g.detach() * scale
+    return total

@@ -1,0 +1,60 @@
+"""Evaluate saved runs side by side on the same held-out tasks: CSV, markdown table, figure."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+import metanmt
+from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
+from metanmt.evaluation.plots import plot_sine_adaptation
+from metanmt.evaluation.report import markdown_table, write_csv
+from metanmt.run import Run, load_run
+
+
+def signature(run: Run) -> str:
+    """A sacrebleu-style line that says how a run was made, so a number can be reproduced."""
+    c, a = run.config, run.config.algorithm
+    return (f"family:{c.family}|algo:{run.algorithm.name}|inner:{a.inner_steps}x{a.inner_lr:g}"
+            f"|meta_batch:{c.train.meta_batch}|outer_lr:{c.train.outer_lr:g}|steps:{c.train.steps}"
+            f"|seed:{c.train.seed}|version:{metanmt.__version__}")
+
+
+def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 5, 10),
+                  num_tasks: int = 600, seed: int = 1234, out_dir: str | Path | None = None,
+                  device: str = "cpu") -> list[dict]:
+    """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure)."""
+    if not run_dirs:
+        raise ValueError("give at least one run folder to evaluate")
+    runs = {Path(d).name: load_run(d, device) for d in run_dirs}
+    first = next(iter(runs.values()))
+    family_config = lambda r: dataclasses.asdict(getattr(r.config, r.config.family))  # noqa: E731
+    for name, run in runs.items():
+        if run.config.family != first.config.family or family_config(run) != family_config(first):
+            raise ValueError(f"run {name!r} was trained on different tasks than "
+                             f"{next(iter(runs))!r}; compare runs of one family and setting only")
+    tasks = first.family.sample_batch("test", num_tasks, torch.Generator().manual_seed(seed))
+    metric = first.family.metric_name
+    rows = []
+    for name, run in runs.items():
+        curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps)
+        for j, s in enumerate(sorted(set(steps))):
+            row = {"run": name, "algorithm": run.algorithm.name, "steps": s, "tasks": num_tasks}
+            for key, values in curves.items():
+                row[key], row[key + "_ci95"] = mean_ci95(values[:, j])
+            rows.append(row)
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_csv(rows, out / "results.csv")
+        text = markdown_table(rows, "run", "steps", metric)
+        text += "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
+        (out / "results.md").write_text(text)
+        if first.config.family == "sine":
+            x_range = first.config.sine.x_range
+            # A task of middling amplitude shows adaptation better than a nearly flat one.
+            shown = next((t for t in tasks if 2.0 <= t.info["amplitude"] <= 4.0), tasks[0])
+            plot_sine_adaptation(out / "sine_adaptation.png", list(runs.items()), shown,
+                                 x_range=x_range)
+    return rows

@@ -1,0 +1,28 @@
+"""Result tables: one row per (run, adaptation steps), as CSV and as markdown."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Sequence
+
+
+def write_csv(rows: Sequence[dict], path: Path) -> None:
+    if not rows:
+        raise ValueError("no result rows to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: Sequence[dict], row_key: str, column_key: str, metric: str) -> str:
+    """Pivot: one line per ``row_key`` value, one column per ``column_key`` value, cells mean +- ci."""
+    columns = list(dict.fromkeys(r[column_key] for r in rows))
+    lines = [f"| {row_key} | " + " | ".join(f"{column_key}={c}" for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for label in dict.fromkeys(r[row_key] for r in rows):
+        cells = {r[column_key]: f"{r[metric]:.3f} ± {r[metric + '_ci95']:.3f}"
+                 for r in rows if r[row_key] == label}
+        lines.append(f"| {label} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
+    return "\n".join(lines) + "\n"

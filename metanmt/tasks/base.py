@@ -1,0 +1,69 @@
+"""What a task is and where tasks come from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from metanmt.algorithms.functional import Batch, Params
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Task:
+    """A support batch to adapt on and a query batch to measure on."""
+
+    support: Batch
+    query: Batch
+    weight: float | None = None  # relative weight in a meta-batch; None = equal
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. amplitude and phase, language code
+
+
+class TaskFamily:
+    """A source of tasks, the model they are solved with, and the loss.
+
+    ``stackable`` says that every task's batches have the same shapes, so an algorithm may run a
+    meta-batch under ``torch.func.vmap`` instead of a Python loop.
+    """
+
+    name = "family"
+    stackable = False
+    metric_name = "loss"  # the headline metric ``metrics`` returns; lower is better unless told
+    higher_is_better = False
+
+    def sample(self, split: str, generator: torch.Generator) -> Task:
+        raise NotImplementedError
+
+    def sample_batch(self, split: str, count: int, generator: torch.Generator) -> list[Task]:
+        return [self.sample(split, generator) for _ in range(count)]
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
+        raise NotImplementedError
+
+    def metrics(self, model: nn.Module, params: Params, batch: Batch) -> dict[str, Tensor]:
+        """Scalar tensors measured on ``batch``; includes ``metric_name``."""
+        return {"loss": self.loss(model, params, batch)}
+
+    def to(self, batch: Batch, device: torch.device) -> Batch:
+        """Move a batch to ``device`` (tuples and dicts of tensors)."""
+        if isinstance(batch, Tensor):
+            return batch.to(device)
+        if isinstance(batch, tuple):
+            return tuple(self.to(b, device) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self.to(v, device) for k, v in batch.items()}
+        return batch
+
+    def task_to(self, task: Task, device: torch.device) -> Task:
+        return Task(self.to(task.support, device), self.to(task.query, device), task.weight, task.info)
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
