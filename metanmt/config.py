@@ -33,12 +33,14 @@ class TrainConfig:
     meta_batch: int = 25  # tasks per outer step
     outer_lr: float = 0.001
     outer_optimizer: str = "adam"  # adam | sgd
+    lr_schedule: str = "constant"  # constant | linear (decays to 0 at the last step, as Reptile)
     grad_clip: float = 0.0  # max norm of the outer gradient; 0 = off
     seed: int = 0
     log_every: int = 100
     eval_every: int = 1_000  # validate (and keep the best checkpoint) every N steps
     eval_tasks: int = 100  # fixed validation tasks
     eval_steps: int = 0  # inner steps before measuring validation tasks; 0 = inner_steps
+    curve_tasks: int = 0  # also measure this many fixed test tasks at each validation, for plots
     checkpoint_every: int = 1_000
     time_limit_minutes: float = 0.0  # stop (and save) after this much wall time; 0 = no limit
     device: str = "auto"  # auto | cpu | cuda

@@ -9,7 +9,7 @@ import torch
 
 import metanmt
 from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
-from metanmt.evaluation.plots import plot_sine_adaptation
+from metanmt.evaluation.plots import plot_learning_curves, plot_sine_adaptation
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
 
@@ -28,7 +28,10 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
     """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure)."""
     if not run_dirs:
         raise ValueError("give at least one run folder to evaluate")
-    runs = {Path(d).name: load_run(d, device) for d in run_dirs}
+    folders = {Path(d).name: Path(d) for d in run_dirs}
+    if len(folders) != len(run_dirs):
+        raise ValueError(f"run folders must have distinct names, got {[str(d) for d in run_dirs]}")
+    runs = {name: load_run(d, device) for name, d in folders.items()}
     first = next(iter(runs.values()))
     family_config = lambda r: dataclasses.asdict(getattr(r.config, r.config.family))  # noqa: E731
     for name, run in runs.items():
@@ -51,6 +54,9 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
         text = markdown_table(rows, "run", "steps", metric)
         text += "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
         (out / "results.md").write_text(text)
+        plot_learning_curves(out / "learning_curves.png",
+                             {name: d / "metrics.csv" for name, d in folders.items()},
+                             f"test/{metric}", f"{metric} on fixed test tasks, after adaptation")
         if first.config.family == "sine":
             x_range = first.config.sine.x_range
             # A task of middling amplitude shows adaptation better than a nearly flat one.

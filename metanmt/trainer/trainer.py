@@ -47,9 +47,17 @@ class Trainer:
         else:
             raise ValueError(f"train.outer_optimizer must be adam or sgd, got {t.outer_optimizer!r}")
         self.optimizer = self.accelerator.prepare(optimizer)
+        if t.lr_schedule not in ("constant", "linear"):
+            raise ValueError(f"train.lr_schedule must be constant or linear, got {t.lr_schedule!r}")
+        decay = (lambda step: max(0.0, 1 - step / t.steps)) if t.lr_schedule == "linear" \
+            else (lambda step: 1.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
         self.generator = torch.Generator().manual_seed(t.seed)  # task sampling stream
         self.val_tasks = self.family.sample_batch("val", t.eval_tasks,
                                                   torch.Generator().manual_seed(t.seed + 10_007))
+        # Test tasks only draw the learning curve; the checkpoint is chosen on validation tasks.
+        self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
+                                                    torch.Generator().manual_seed(1234))
         self.step, self.best, self.elapsed = 0, math.nan, 0.0
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
@@ -58,7 +66,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
         return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
-                "optimizer": self.optimizer.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
 
     def save(self, name: str) -> None:
@@ -80,16 +88,18 @@ class Trainer:
                                   f"this config trains {self.config.family!r}")
         load_weights(self.run, tensors, folder)
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
         return True
 
     # -- the loop ------------------------------------------------------------------------------
-    def validate(self) -> float:
+    def measure(self, tasks) -> float:
+        """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps."""
         steps = self.config.train.eval_steps or self.algorithm.inner_steps
-        curves = adaptation_curve(self.family, self.model, self.algorithm, self.params,
-                                  self.val_tasks, [steps], device=self.device)
+        curves = adaptation_curve(self.family, self.model, self.algorithm, self.params, tasks,
+                                  [steps], device=self.device)
         return curves[self.family.metric_name].mean().item()
 
     def train_step(self) -> dict[str, float]:
@@ -111,6 +121,7 @@ class Trainer:
             stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                 [*self.params.values(), *own.values()], self.config.train.grad_clip))
         self.optimizer.step()
+        self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return stats
 
@@ -142,8 +153,11 @@ class Trainer:
             out_of_time = t.time_limit_minutes > 0 and self.elapsed > 60 * t.time_limit_minutes
             done = self.step == t.steps or out_of_time
             if self.step % t.eval_every == 0 or done:
-                value = self.validate()
+                value = self.measure(self.val_tasks)
                 self.logger.log(self.step, self.elapsed, {f"val/{metric}": value})
+                if self.curve_tasks:
+                    self.logger.log(self.step, self.elapsed,
+                                    {f"test/{metric}": self.measure(self.curve_tasks)})
                 if self._better(value):
                     self.best = value
                     self.save("best")
