@@ -22,6 +22,7 @@ class Run:
     family: TaskFamily
     model: torch.nn.Module
     algorithm: Algorithm
+    step: int = 0  # outer steps trained so far (from the checkpoint's trainer state)
 
     @property
     def params(self):
@@ -55,9 +56,10 @@ def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
         best = folder / "checkpoints" / "best"
         folder = best if best.exists() or best.with_name("best.old").exists() \
             else folder / "checkpoints" / "last"
-    tensors, config_dict, _ = load_checkpoint(folder, with_state=False)
+    tensors, config_dict, state = load_checkpoint(folder)
     run = build_run(config_from_dict(config_dict), device)
     load_weights(run, tensors, folder)
+    run.step = int(state.get("step", 0))
     return run
 
 

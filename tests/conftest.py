@@ -27,3 +27,19 @@ def tiny_sine():
         return family.loss(model, p, batch)
 
     return family, model, params, loss_fn, tasks
+
+
+def real_data_folder(name: str):
+    """``$METANMT_DATA/name`` (default ../shared/data beside the checkout). Missing data skips the
+    test on a developer's machine and fails it in CI, where the data must be there."""
+    import os
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    folder = Path(os.environ.get("METANMT_DATA") or default) / name
+    if not folder.is_dir():
+        message = f"real data folder {folder} is missing (set METANMT_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder

@@ -18,7 +18,7 @@ def signature(run: Run) -> str:
     """A sacrebleu-style line that says how a run was made, so a number can be reproduced."""
     c, a = run.config, run.config.algorithm
     return (f"family:{c.family}|algo:{run.algorithm.name}|inner:{a.inner_steps}x{a.inner_lr:g}"
-            f"|meta_batch:{c.train.meta_batch}|outer_lr:{c.train.outer_lr:g}|steps:{c.train.steps}"
+            f"|meta_batch:{c.train.meta_batch}|outer_lr:{c.train.outer_lr:g}|steps:{run.step}"
             f"|seed:{c.train.seed}|version:{metanmt.__version__}")
 
 
@@ -45,8 +45,8 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
         curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps)
         for j, s in enumerate(sorted(set(steps))):
             row = {"run": name, "algorithm": run.algorithm.name, "steps": s, "tasks": num_tasks}
-            for key, values in curves.items():
-                row[key], row[key + "_ci95"] = mean_ci95(values[:, j])
+            for key in sorted(curves, key=lambda k: k != metric):  # headline metric first
+                row[key], row[key + "_ci95"] = mean_ci95(curves[key][:, j])
             rows.append(row)
     if out_dir is not None:
         out = Path(out_dir)

@@ -140,7 +140,8 @@ class Trainer:
         bar = tqdm(total=t.steps, initial=self.step, disable=not self.log_enabled, mininterval=2,
                    desc=f"{self.config.family}/{self.algorithm.name}", dynamic_ncols=True)
         running = []
-        while self.step < t.steps:
+        limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
+        while self.step < t.steps and self.elapsed < limit:  # a resumed run may be out of time
             stats = self.train_step()
             self.step += 1
             running.append(stats["loss"])
@@ -150,7 +151,7 @@ class Trainer:
                 self.logger.log(self.step, self.elapsed, {"train/loss": sum(running) / len(running)})
                 bar.set_postfix(loss=f"{sum(running) / len(running):.4f}")
                 running = []
-            out_of_time = t.time_limit_minutes > 0 and self.elapsed > 60 * t.time_limit_minutes
+            out_of_time = self.elapsed >= limit
             done = self.step == t.steps or out_of_time
             if self.step % t.eval_every == 0 or done:
                 value = self.measure(self.val_tasks)

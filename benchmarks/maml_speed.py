@@ -1,0 +1,149 @@
+"""MAML meta-iterations per second: metanmt against learn2learn and higher, side by side.
+
+sine: 1-40-40-1 ReLU MLP, meta-batch 25, K=5 support and query points, one inner SGD step at 0.01.
+omniglot: 5-way 1-shot conv-4, meta-batch 32, one inner SGD step at 0.4 (the MAML paper).
+Adam outer step at 0.001 and the same pre-sampled tasks for everyone. Rounds are interleaved so that
+machine noise hits every contender alike; medians and ratios are reported.
+
+    PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family sine --rounds 7 --iters 30
+    PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family omniglot --iters 3
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from metanmt.algorithms import MAML, Pretrain, meta_parameters
+from metanmt.tasks import OmniglotConfig, OmniglotFamily, SineConfig, SineFamily
+
+OUTER_LR = 0.001
+SETTINGS = {  # family -> (meta-batch, inner lr)
+    "sine": (25, 0.01),
+    "omniglot": (32, 0.4),
+}
+
+
+def build_family(name):
+    if name == "sine":
+        return SineFamily(SineConfig(k_shot=5)), nn.MSELoss()
+    return OmniglotFamily(OmniglotConfig(n_way=5, k_shot=1)), nn.CrossEntropyLoss()
+
+
+def peer_model(family):
+    """The family's model, with native batch norm where metanmt uses its vmap-safe equivalent."""
+    from metanmt.tasks.omniglot import BatchStatNorm2d
+    model = family.build_model()
+    for i, layer in enumerate(model):
+        if isinstance(layer, BatchStatNorm2d):
+            model[i] = nn.BatchNorm2d(layer.weight.numel(), track_running_stats=False)
+    return model
+
+
+def make_batches(family, count, meta_batch, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [family.sample_batch("train", meta_batch, g) for _ in range(count)]
+
+
+def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None):
+    torch.manual_seed(0)
+    model = family.build_model()
+    params = meta_parameters(model)
+    algorithm = algorithm or MAML(1, inner_lr, first_order=first_order, use_vmap=use_vmap)
+    opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
+    loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
+
+    def step(tasks):
+        grads, _ = algorithm.outer_grads(loss_fn, params, tasks, stackable=True)
+        for n, p in params.items():
+            p.grad = grads[n]
+        opt.step()
+        opt.zero_grad()
+    return step
+
+
+def learn2learn_step(family, criterion, inner_lr, first_order):
+    import learn2learn as l2l
+    torch.manual_seed(0)
+    maml = l2l.algorithms.MAML(peer_model(family), lr=inner_lr, first_order=first_order)
+    opt = torch.optim.Adam(maml.parameters(), lr=OUTER_LR)
+
+    def step(tasks):
+        opt.zero_grad()
+        for t in tasks:
+            learner = maml.clone()
+            learner.adapt(criterion(learner(t.support[0]), t.support[1]))
+            (criterion(learner(t.query[0]), t.query[1]) / len(tasks)).backward()
+        opt.step()
+    return step
+
+
+def higher_step(family, criterion, inner_lr, first_order):
+    import higher
+    torch.manual_seed(0)
+    model = peer_model(family)
+    opt = torch.optim.Adam(model.parameters(), lr=OUTER_LR)
+    inner = torch.optim.SGD(model.parameters(), lr=inner_lr)
+
+    def step(tasks):
+        opt.zero_grad()
+        for t in tasks:
+            with higher.innerloop_ctx(model, inner, copy_initial_weights=False,
+                                      track_higher_grads=not first_order) as (fmodel, diffopt):
+                diffopt.step(criterion(fmodel(t.support[0]), t.support[1]))
+                (criterion(fmodel(t.query[0]), t.query[1]) / len(tasks)).backward()
+        opt.step()
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=sorted(SETTINGS), default="sine")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=50, help="meta-iterations per round")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    family, criterion = build_family(args.family)
+    meta_batch, inner_lr = SETTINGS[args.family]
+    batches = make_batches(family, args.iters, meta_batch)
+    contenders = {}
+    for order, fo in (("second-order", False), ("first-order", True)):
+        contenders[f"metanmt vmap {order}"] = ours(family, criterion, inner_lr, fo, True)
+        contenders[f"metanmt loop {order}"] = ours(family, criterion, inner_lr, fo, False)
+        for name, factory in (("learn2learn", learn2learn_step), ("higher", higher_step)):
+            try:
+                contenders[f"{name} {order}"] = factory(family, criterion, inner_lr, fo)
+            except ImportError as error:
+                print(f"skipping {name}: {error}")
+    contenders["metanmt plain training (pretrain, vmap)"] = ours(family, criterion, inner_lr, False,
+                                                                 True, Pretrain())
+    times = {name: [] for name in contenders}
+    for step in contenders.values():  # warm-up
+        for tasks in batches[:2]:
+            step(tasks)
+    for _ in range(args.rounds):
+        for name, step in contenders.items():
+            start = time.perf_counter()
+            for tasks in batches:
+                step(tasks)
+            times[name].append(args.iters / (time.perf_counter() - start))
+    print(f"{args.family}: torch {torch.__version__}, threads {args.threads}, {args.rounds} rounds x "
+          f"{args.iters} meta-iterations, meta-batch {meta_batch}")
+    print("| contender | meta-it/s (median) | min-max | vs fastest peer |")
+    print("|---|---|---|---|")
+    for order in ("second-order", "first-order", "plain"):
+        names = [n for n in times if order in n]
+        peers = [statistics.median(times[n]) for n in names if not n.startswith("metanmt")]
+        best_peer = max(peers) if peers else float("nan")
+        for n in names:
+            med = statistics.median(times[n])
+            ratio = f"{med / best_peer:.2f}x" if peers else "-"
+            print(f"| {n} | {med:.1f} | {min(times[n]):.1f}-{max(times[n]):.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
