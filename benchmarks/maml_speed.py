@@ -142,7 +142,7 @@ def main():
         for n in names:
             med = statistics.median(times[n])
             ratio = f"{med / best_peer:.2f}x" if peers else "-"
-            print(f"| {n} | {med:.1f} | {min(times[n]):.1f}-{max(times[n]):.1f} | {ratio} |")
+            print(f"| {n} | {med:.2f} | {min(times[n]):.2f}-{max(times[n]):.2f} | {ratio} |")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, FloatingPointError, CheckpointError) as error:
-        message = error.args[0] if error.args else str(error)
+        message = str(error) if isinstance(error, OSError) or not error.args else error.args[0]
         print(f"metanmt {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -4,12 +4,13 @@
 #
 #   bash recipes/omniglot.sh                                   # all 4 settings x 4 algorithms
 #   bash recipes/omniglot.sh --settings 5w1s --algorithms "maml reptile pretrain" --budget-minutes 60
+#   bash recipes/omniglot.sh --set "omniglot.split=alphabet train.seed=1"   # extra keys for every run
 #
 # --budget-minutes caps the whole recipe's wall time: runs go two at a time (one per core) and share
 # 80% of it; evaluation takes the rest. Writes OUT/<setting>/results.{csv,md}, learning_curves.png.
 set -euo pipefail
 settings="5w1s 5w5s 20w1s 20w5s" algorithms="maml fomaml reptile pretrain"
-budget=60 out=results/omniglot tasks=600 steps=100000
+budget=60 out=results/omniglot tasks=600 steps=100000 extra=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --settings) settings="$2"; shift ;;
@@ -18,8 +19,9 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift ;;
     --tasks) tasks="$2"; shift ;;
     --out) out="$2"; shift ;;
+    --set) extra="$2"; shift ;;
     *) echo "usage: $0 [--settings '5w1s ...'] [--algorithms '...'] [--budget-minutes M]" \
-            "[--steps N] [--tasks N] [--out DIR]" >&2; exit 2 ;;
+            "[--steps N] [--tasks N] [--out DIR] [--set 'key=value ...']" >&2; exit 2 ;;
   esac
   shift
 done
@@ -29,10 +31,10 @@ hyper() {  # SETTING ALGORITHM -> --set assignments (MAML paper; Reptile paper f
   local way=${1%w*} shot=${1#*w}; shot=${shot%s}
   echo "omniglot.n_way=$way omniglot.k_shot=$shot algorithm.name=$2"
   case "$2:$way" in
-    reptile:5)  echo "algorithm.inner_optimizer=adam algorithm.inner_lr=0.001 algorithm.inner_steps=5" \
+    reptile:5)  echo "omniglot.train_shots=10 algorithm.inner_optimizer=adam algorithm.inner_lr=0.001 algorithm.inner_steps=5" \
                      "train.meta_batch=5 train.outer_optimizer=sgd train.outer_lr=1.0" \
                      "train.lr_schedule=linear train.eval_steps=50" ;;
-    reptile:20) echo "algorithm.inner_optimizer=adam algorithm.inner_lr=0.0005 algorithm.inner_steps=10" \
+    reptile:20) echo "omniglot.train_shots=10 algorithm.inner_optimizer=adam algorithm.inner_lr=0.0005 algorithm.inner_steps=10" \
                      "train.meta_batch=5 train.outer_optimizer=sgd train.outer_lr=1.0" \
                      "train.lr_schedule=linear train.eval_steps=50" ;;
     *:5)  echo "algorithm.inner_lr=0.4 algorithm.inner_steps=1 train.meta_batch=32" ;;
@@ -51,7 +53,7 @@ lane() {  # LANE: every second run, one after another
   for ((i = $1; i < ${#runs[@]}; i += lanes)); do
     read -r setting algorithm <<< "${runs[$i]}"
     metanmt train --config "$config" --threads 1 --resume --set out_dir="$out/$setting/$algorithm" \
-      train.steps="$steps" train.time_limit_minutes="$per_run" $(hyper "$setting" "$algorithm")
+      train.steps="$steps" train.time_limit_minutes="$per_run" $(hyper "$setting" "$algorithm") $extra
   done
 }
 pids=()

@@ -66,6 +66,14 @@ def test_sampler_shapes_labels_and_split_membership(fake):
     assert len(set(firsts)) > 10  # which character gets label 0 changes from task to task
 
 
+def test_training_tasks_may_have_more_shots_than_test_tasks(fake):
+    family = OmniglotFamily(OmniglotConfig(n_way=5, k_shot=1, train_shots=10), *fake)
+    g = torch.Generator().manual_seed(0)
+    train, test = family.sample("train", g), family.sample("test", g)
+    assert train.support[0].shape[0] == 50 and test.support[0].shape[0] == 5
+    assert train.query[0].shape[0] == test.query[0].shape[0] == 5
+
+
 def test_training_classes_include_rotations(fake):
     family = OmniglotFamily(OmniglotConfig(n_way=20, k_shot=1), *fake)
     assert family.class_count("train") == 4400 and family.class_count("test") == 423
@@ -78,6 +86,7 @@ def test_training_classes_include_rotations(fake):
 @pytest.mark.parametrize("config, message", [
     (OmniglotConfig(n_way=500, k_shot=1), "n_way = 500 is more than the 100 classes of the 'val'"),
     (OmniglotConfig(n_way=5, k_shot=15, k_query=10), "k_shot \\+ k_query = 25 is more than the 20"),
+    (OmniglotConfig(n_way=5, k_shot=1, train_shots=20), "train_shots \\+ k_query = 21 is more"),
     (OmniglotConfig(split="random"), "omniglot.split must be 'maml' or 'alphabet'"),
 ])
 def test_impossible_settings_are_named(fake, config, message):

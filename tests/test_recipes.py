@@ -31,3 +31,19 @@ def test_sine_recipe_runs_end_to_end_and_resumes(tmp_path):
 def test_recipe_rejects_unknown_flags():
     result = run_recipe("sine.sh", "--fast")
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch):
+    from conftest import real_data_folder
+
+    data = real_data_folder("omniglot")
+    monkeypatch.setenv("METANMT_DATA", str(data.parent))
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))  # prepared from the zips once
+    tiny = ("omniglot.filters=8 train.eval_every=3 train.checkpoint_every=3 train.eval_tasks=4 "
+            "train.curve_tasks=4")
+    result = run_recipe("omniglot.sh", "--settings", "5w1s", "--algorithms", "maml reptile",
+                        "--steps", "3", "--tasks", "8", "--set", tiny, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "out" / "5w1s" / "results.md").read_text()
+    assert "| maml |" in table and "| reptile |" in table and "steps=50" in table
+    assert (tmp_path / "out" / "5w1s" / "learning_curves.png").exists()

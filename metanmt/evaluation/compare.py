@@ -1,7 +1,6 @@
 """Evaluate saved runs side by side on the same held-out tasks: CSV, markdown table, figure."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -33,9 +32,9 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
         raise ValueError(f"run folders must have distinct names, got {[str(d) for d in run_dirs]}")
     runs = {name: load_run(d, device) for name, d in folders.items()}
     first = next(iter(runs.values()))
-    family_config = lambda r: dataclasses.asdict(getattr(r.config, r.config.family))  # noqa: E731
     for name, run in runs.items():
-        if run.config.family != first.config.family or family_config(run) != family_config(first):
+        if run.config.family != first.config.family or \
+                run.family.test_setting() != first.family.test_setting():
             raise ValueError(f"run {name!r} was trained on different tasks than "
                              f"{next(iter(runs))!r}; compare runs of one family and setting only")
     tasks = first.family.sample_batch("test", num_tasks, torch.Generator().manual_seed(seed))

@@ -34,6 +34,11 @@ class TaskFamily:
     metric_name = "loss"  # the headline metric ``metrics`` returns; lower is better unless told
     higher_is_better = False
 
+    def test_setting(self) -> dict[str, Any]:
+        """What defines the held-out tasks: runs that agree on it can be compared side by side."""
+        import dataclasses
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
     def sample(self, split: str, generator: torch.Generator) -> Task:
         raise NotImplementedError
 

@@ -21,6 +21,7 @@ class OmniglotConfig:
     n_way: int = 5
     k_shot: int = 1  # support examples per class
     k_query: int = 0  # query examples per class; 0 = same as k_shot
+    train_shots: int = 0  # support examples per class in training tasks; 0 = k_shot (Reptile: 10)
     split: str = "maml"  # maml: 1100/100/423 shuffled characters | alphabet: disjoint alphabets
     split_seed: int = 1  # shuffles the characters for the maml split
     train_rotations: bool = True  # rotated training characters become new classes
@@ -47,12 +48,20 @@ def split_characters(names: np.ndarray, alphabet: np.ndarray, background: np.nda
     raise ValueError(f"omniglot.split must be 'maml' or 'alphabet', got {split!r}")
 
 
+def _under_torch_func(x: Tensor) -> bool:
+    try:
+        return torch._C._functorch.is_functorch_wrapped_tensor(x)
+    except AttributeError:  # a torch without this helper: the plain-op version is always right
+        return True
+
+
 class BatchStatNorm2d(nn.Module):
     """Batch norm on the batch's own statistics, written with plain tensor ops.
 
     PyTorch's native batch norm gives wrong second-order meta-gradients under ``vmap`` (torch 2.13:
     the conv weights before it are off by a few percent against finite differences), so MAML's vmap
-    path would silently differ from its loop path. Same parameter names as ``nn.BatchNorm2d``.
+    path would silently differ from its loop path. Under ``torch.func`` transforms this module uses
+    plain ops; under ordinary autograd, the native kernel. Same parameter names as ``nn.BatchNorm2d``.
     """
 
     def __init__(self, channels: int, eps: float = 1e-5):
@@ -62,6 +71,8 @@ class BatchStatNorm2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: Tensor) -> Tensor:  # x: [B, C, H, W]
+        if not _under_torch_func(x):  # plain autograd: the native kernels are right, and faster
+            return F.batch_norm(x, None, None, self.weight, self.bias, training=True, eps=self.eps)
         var, mean = torch.var_mean(x, (0, 2, 3), unbiased=False, keepdim=True)  # [1, C, 1, 1]
         scale = self.weight[:, None, None] * torch.rsqrt(var + self.eps)
         # One fused op on the large tensor: x * scale + (bias - mean * scale).
@@ -100,13 +111,20 @@ class OmniglotFamily(TaskFamily):
         k_query = c.k_query or c.k_shot
         if c.n_way < 2 or c.k_shot < 1:
             raise ValueError(f"omniglot needs n_way >= 2 and k_shot >= 1, got {c.n_way}, {c.k_shot}")
-        if c.k_shot + k_query > DRAWINGS:
-            raise ValueError(f"k_shot + k_query = {c.k_shot + k_query} is more than the {DRAWINGS} "
-                             f"drawings each Omniglot character has")
+        for name, shots in (("k_shot", c.k_shot), ("train_shots", c.train_shots)):
+            if shots + k_query > DRAWINGS:
+                raise ValueError(f"{name} + k_query = {shots + k_query} is more than the {DRAWINGS} "
+                                 f"drawings each Omniglot character has")
         for split in SPLITS:
             if self.class_count(split) < c.n_way:
                 raise ValueError(f"n_way = {c.n_way} is more than the {self.class_count(split)} "
                                  f"classes of the {split!r} split")
+
+    def test_setting(self):
+        setting = super().test_setting()
+        for train_only in ("train_shots", "train_rotations"):
+            setting.pop(train_only)
+        return setting
 
     def class_count(self, split: str) -> int:
         rotations = ROTATIONS if split == "train" and self.config.train_rotations else 1
@@ -115,8 +133,9 @@ class OmniglotFamily(TaskFamily):
     def sample_batch(self, split, count, generator):
         check_split(split)
         c = self.config
-        n, k = c.n_way, c.k_shot
-        per_class = k + (c.k_query or k)
+        n = c.n_way
+        k = c.train_shots if split == "train" and c.train_shots else c.k_shot
+        per_class = k + (c.k_query or c.k_shot)
         classes = torch.rand(count, self.class_count(split), generator=generator).argsort(1)[:, :n]
         characters = torch.from_numpy(self.splits[split])[classes % len(self.splits[split])]
         rotations = classes // len(self.splits[split])  # [T, N]; 0 unless rotated train classes

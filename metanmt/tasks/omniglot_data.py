@@ -105,7 +105,7 @@ def prepare_omniglot(source: Path | None = None, out: Path | None = None, size: 
         raise ValueError(f"character {bad} has {counts[names.index(bad)]} drawings, expected "
                          f"{DRAWINGS}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp.npz")  # concurrent preparers do not collide
     np.savez_compressed(tmp, images=np.concatenate(all_images), character=character_of,
                         names=np.asarray(names), alphabet=np.asarray(alphabets, dtype=np.int16),
                         background=np.asarray(background))

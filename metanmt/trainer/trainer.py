@@ -26,7 +26,7 @@ def make_accelerator(device: str) -> Accelerator:
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available")
+        raise ValueError("train.device is 'cuda' but no CUDA device is available")
     return Accelerator(cpu=device == "cpu")
 
 
