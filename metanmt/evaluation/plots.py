@@ -1,6 +1,7 @@
 """Figures people would rather look at than read."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Sequence
 
@@ -49,8 +50,6 @@ def plot_sine_adaptation(path: Path, runs: Sequence[tuple[str, object]], task, s
 
 def read_metric(metrics_csv: Path, name: str) -> tuple[list[int], list[float]]:
     """(steps, values) of one metric from a run's metrics.csv."""
-    import csv
-
     steps, values = [], []
     if Path(metrics_csv).exists():
         with open(metrics_csv, newline="") as f:
