@@ -66,9 +66,21 @@ def load_checkpoint(folder: Path, with_state: bool = True):
     return tensors, config, state
 
 
+def unique_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``state_dict`` with tied tensors (shared embeddings) kept once, under their first name."""
+    seen, state = set(), {}
+    for name, tensor in module.state_dict().items():
+        key = (tensor.data_ptr(), tensor.shape, tensor.dtype)
+        if tensor.numel() and key in seen:
+            continue
+        seen.add(key)
+        state[name] = tensor
+    return state
+
+
 def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
     """Copy ``tensors`` into ``module``; a shape or name mismatch names the checkpoint and tensor."""
-    own = module.state_dict()
+    own = unique_state(module)
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
     if missing or unexpected:
@@ -78,4 +90,4 @@ def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source:
         if value.shape != own[name].shape:
             raise CheckpointError(f"checkpoint {source}: tensor {name!r} has shape "
                                   f"{tuple(value.shape)}, the model expects {tuple(own[name].shape)}")
-    module.load_state_dict(tensors)
+    module.load_state_dict(tensors, strict=False)  # tied aliases share the loaded storage

@@ -38,6 +38,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer.fit(resume=args.resume)
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
           f"{trainer.family.metric_name} {trainer.best:.4f}")
+    if config.family == "translation":  # the best weights as a plain transformers model
+        from metanmt.nmt.model import load_translation_model, save_translation_model
+        folder = save_translation_model(*load_translation_model(config.out_dir),
+                                        f"{config.out_dir}/model")
+        print(f"saved the best checkpoint with save_pretrained to {folder}")
     return 0
 
 
@@ -45,6 +50,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from metanmt.evaluation.compare import evaluate_runs
 
     set_threads(args.threads)
+    if args.hyp or args.model:
+        from metanmt.cli_translation import evaluate_translation
+        return evaluate_translation(args)
+    if not args.runs:
+        raise ValueError("give run folders to evaluate (or --model / --hyp for translation)")
     rows = evaluate_runs(args.runs, args.steps, args.tasks, args.seed, args.out, args.device)
     metric = next(k for k in rows[0] if k not in ("run", "algorithm", "steps", "tasks"))
     for row in rows:
@@ -67,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="adapt saved runs on held-out tasks, compare")
-    evaluate.add_argument("runs", nargs="+", help="run folders (their best checkpoint is used)")
+    evaluate = commands.add_parser(
+        "evaluate", help="adapt saved runs on held-out tasks and compare them; or score "
+                         "translations (--model with --languages, or --hyp with --ref)")
+    evaluate.add_argument("runs", nargs="*", help="run folders (their best checkpoint is used)")
     evaluate.add_argument("--steps", type=int, nargs="+", default=[0, 1, 5, 10],
                           help="test-time adaptation steps to report")
     evaluate.add_argument("--tasks", type=int, default=600, help="number of held-out test tasks")
@@ -76,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="folder for results.csv, results.md and figures")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    from metanmt.cli_translation import add_evaluate_arguments, add_translation_commands
+    add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
+    add_translation_commands(commands)
     return parser
 
 

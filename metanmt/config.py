@@ -15,6 +15,7 @@ import yaml
 
 from metanmt.tasks.omniglot import OmniglotConfig
 from metanmt.tasks.sine import SineConfig
+from metanmt.tasks.translation import TranslationConfig
 
 
 @dataclass
@@ -34,6 +35,7 @@ class TrainConfig:
     outer_lr: float = 0.001
     outer_optimizer: str = "adam"  # adam | sgd
     lr_schedule: str = "constant"  # constant | linear (decays to 0 at the last step, as Reptile)
+    warmup_steps: int = 0  # linear warm-up of the outer learning rate (transformers need it)
     grad_clip: float = 0.0  # max norm of the outer gradient; 0 = off
     seed: int = 0
     log_every: int = 100
@@ -48,12 +50,13 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    family: str = "sine"  # which task family: sine | omniglot
+    family: str = "sine"  # which task family: sine | omniglot | translation
     out_dir: str = "runs/sine"  # checkpoints, metrics.csv, TensorBoard logs
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sine: SineConfig = field(default_factory=SineConfig)
     omniglot: OmniglotConfig = field(default_factory=OmniglotConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:

@@ -9,7 +9,7 @@ import torch
 from metanmt.algorithms import Algorithm, build_algorithm, meta_parameters
 from metanmt.config import RunConfig, config_from_dict
 from metanmt.tasks import TaskFamily, build_family
-from metanmt.checkpoint import load_checkpoint, load_into
+from metanmt.checkpoint import load_checkpoint, load_into, unique_state
 
 ALGO_PREFIX = "algo."  # algorithm tensors (Meta-SGD's rates) share the weights file with the model
 
@@ -29,7 +29,7 @@ class Run:
         return meta_parameters(self.model)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        weights = dict(self.model.state_dict())
+        weights = unique_state(self.model)
         weights.update({ALGO_PREFIX + n: t for n, t in self.algorithm.state_dict().items()})
         return weights
 

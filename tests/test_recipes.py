@@ -47,3 +47,18 @@ def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch)
     table = (tmp_path / "out" / "5w1s" / "results.md").read_text()
     assert "| maml |" in table and "| reptile |" in table and "steps=50" in table
     assert (tmp_path / "out" / "5w1s" / "learning_curves.png").exists()
+
+
+def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
+    args = ["--preset", "tiny", "--out", tmp_path / "out", "--budgets", "0 600", "--draws", "1",
+            "--languages", "fi", "--test-sentences", "30", "--set", "train.steps=100"]
+    result = run_recipe("multinmt.sh", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = (tmp_path / "out" / "finetune" / "summary.md").read_text()
+    assert "| multinmt | fi | 600 |" in summary and "| random | fi | 0 |" in summary
+    assert (tmp_path / "out" / "finetune" / "bleu_vs_words_fi.png").exists()
+    # A second call trains nothing more and finds every fine-tuning done.
+    again = run_recipe("multinmt.sh", *args)
+    assert again.returncode == 0 and "100 steps" in again.stdout
+    assert "4 of 4 fine-tunings already" in again.stdout

@@ -79,3 +79,30 @@ def plot_learning_curves(path: Path, metrics_files: dict[str, Path], name: str,
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu") -> list[Path]:
+    """One BLEU-vs-English-words figure per language, a curve (mean ± std over draws) per
+    initialisation, as in Gu et al.'s figure. Zero-shot is drawn at x = 0 on a symlog axis."""
+    paths = []
+    for language in dict.fromkeys(r["language"] for r in summary):
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        for init in dict.fromkeys(r["init"] for r in summary):
+            points = sorted((r["words"], r[metric], r[f"{metric}_std"]) for r in summary
+                            if r["language"] == language and r["init"] == init)
+            if not points:
+                continue
+            x, y, err = zip(*points)
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=init)
+        ax.set_xscale("symlog", linthresh=1000)
+        ax.set_xlabel("English words of fine-tuning data")
+        ax.set_ylabel(metric.upper().replace("_", " "))
+        ax.set_title(f"{language} → en")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = out / f"{metric}_vs_words_{language}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths

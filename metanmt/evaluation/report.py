@@ -26,3 +26,13 @@ def markdown_table(rows: Sequence[dict], row_key: str, column_key: str, metric: 
                  for r in rows if r[row_key] == label}
         lines.append(f"| {label} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def plain_table(rows: Sequence[dict]) -> str:
+    """Rows as a markdown table, columns in the first row's key order."""
+    if not rows:
+        raise ValueError("no result rows to tabulate")
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

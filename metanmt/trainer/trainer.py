@@ -51,7 +51,9 @@ class Trainer:
             raise ValueError(f"train.lr_schedule must be constant or linear, got {t.lr_schedule!r}")
         decay = (lambda step: max(0.0, 1 - step / t.steps)) if t.lr_schedule == "linear" \
             else (lambda step: 1.0)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
+        warmup = lambda step: min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0  # noqa: E731
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                           lambda step: warmup(step) * decay(step))
         self.generator = torch.Generator().manual_seed(t.seed)  # task sampling stream
         self.val_tasks = self.family.sample_batch("val", t.eval_tasks,
                                                   torch.Generator().manual_seed(t.seed + 10_007))
@@ -98,11 +100,13 @@ class Trainer:
     def measure(self, tasks) -> float:
         """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps."""
         steps = self.config.train.eval_steps or self.algorithm.inner_steps
+        self.model.eval()  # no dropout while measuring
         curves = adaptation_curve(self.family, self.model, self.algorithm, self.params, tasks,
                                   [steps], device=self.device)
         return curves[self.family.metric_name].mean().item()
 
     def train_step(self) -> dict[str, float]:
+        self.model.train()
         tasks = self.family.sample_batch("train", self.config.train.meta_batch, self.generator)
         tasks = [self.family.task_to(task, self.device) for task in tasks]
         grads, stats = self.algorithm.outer_grads(self.loss_fn, self.params, tasks,

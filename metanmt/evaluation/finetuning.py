@@ -1,0 +1,156 @@
+"""BLEU against data size: fine-tune each initialisation on each language at each word budget,
+over several draws, decode the test set and score it.
+
+Rows go to ``results.csv`` as they finish, so an interrupted experiment resumes where it stopped;
+the summary (mean and standard deviation over draws) goes to ``summary.csv``/``summary.md`` and
+one BLEU-vs-words plot per language.
+"""
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
+
+from metanmt.nmt.decode import translate
+from metanmt.nmt.finetune import FinetuneConfig, draw_budget, english_words, finetune
+from metanmt.nmt.model import load_translation_model, save_translation_model
+from metanmt.nmt.scoring import score
+
+WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
+FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "best_step",
+          "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds", "bleu_signature",
+          "chrf_signature", "tok_bleu_signature"]
+SCORES = ("bleu", "chrf", "tok_bleu")
+
+
+@dataclass
+class LanguageData:
+    """What one language brings: a pool to draw budgets from, a dev set and a test set."""
+
+    pool: list
+    dev: list
+    test: list
+
+    def check(self, language: str) -> None:
+        for name in ("pool", "dev", "test"):
+            if not getattr(self, name):
+                raise ValueError(f"language {language!r} has an empty {name} set")
+
+
+@dataclass
+class BudgetPlan:
+    budgets: Sequence[int] = (0, 4000, 16000)  # English words; 0 = zero-shot, -1 = whole pool
+    draws: int = 5
+    test_sentences: int = 0  # a fixed prefix of the test set (0 = all of it)
+    beams: int = 4
+    length_penalty: float = 0.6
+    seed: int = 0
+    save_models: bool = False  # save_pretrained every fine-tuned model (draw 0 is always saved)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+def _done(path: Path) -> set[tuple]:
+    if not path.is_file():
+        return set()
+    with path.open(newline="") as handle:
+        return {(r["init"], r["language"], int(r["budget"]), int(r["draw"]))
+                for r in csv.DictReader(handle)}
+
+
+def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan: BudgetPlan,
+                out_dir: str | Path, vocab: str | Path | None = None) -> list[dict]:
+    """Fine-tune and score every (init, language, budget, draw); returns the summary rows."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.csv"
+    done = _done(results)
+    for language, data in languages.items():
+        data.check(language)
+    jobs = [(name, language, budget, draw) for name in inits for language in languages
+            for budget in plan.budgets for draw in range(1 if budget == 0 else plan.draws)]
+    todo = [job for job in jobs if job not in done]
+    if len(todo) < len(jobs):
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in {results}")
+    new_file = not results.is_file()
+    with results.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        if new_file:
+            writer.writeheader()
+        for name, language, budget, draw in tqdm(todo, desc="budgets", dynamic_ncols=True):
+            row = one_job(inits[name], name, language, languages[language], budget, draw, plan,
+                          out, vocab)
+            writer.writerow(row)
+            handle.flush()
+    return summarize(out)
+
+
+def one_job(source: str, name: str, language: str, data: LanguageData, budget: int, draw: int,
+            plan: BudgetPlan, out: Path, vocab) -> dict:
+    start = time.perf_counter()
+    model, tokenizer = load_translation_model(source, vocab, seed=plan.seed)
+    info = {"steps": 0, "best_step": 0, "dev_loss": float("nan")}
+    words, capped = 0, False
+    if budget != 0:
+        wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
+        train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
+        if capped:
+            tqdm.write(f"{language}: the pool holds {words} English words, fewer than the budget "
+                       f"of {budget}; using all of it")
+        info = finetune(model, tokenizer, train, data.dev, plan.finetune,
+                        seed=plan.seed * 1000 + draw)
+        if draw == 0 or plan.save_models:
+            save_translation_model(model, tokenizer, out / "models" / f"{name}-{language}-{budget}-{draw}")
+    test = data.test[: plan.test_sentences or None]
+    hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
+    scores = score(hypotheses, [t for _, t in test])
+    return {"init": name, "language": language, "budget": budget, "words": words,
+            "capped": capped, "draw": draw, "steps": info["steps"], "best_step": info["best_step"],
+            "dev_loss": round(info["dev_loss"], 4), **{k: scores[k] for k in SCORES},
+            "test_sentences": len(test), "seconds": round(time.perf_counter() - start, 1),
+            **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
+
+
+def summarize(out: Path) -> list[dict]:
+    """Mean and standard deviation over draws -> summary.csv, summary.md and the plots."""
+    from metanmt.evaluation.plots import plot_budget_curves
+    from metanmt.evaluation.report import plain_table, write_csv
+
+    with (out / "results.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["init"], r["language"], int(r["budget"])), []).append(r)
+    summary = []
+    for (name, language, budget), members in sorted(groups.items(), key=lambda kv: kv[0]):
+        entry = {"init": name, "language": language, "budget": budget,
+                 "words": round(statistics.mean(float(m["words"]) for m in members)),
+                 "draws": len(members)}
+        for key in SCORES:
+            values = [float(m[key]) for m in members]
+            entry[key] = round(statistics.mean(values), 2)
+            entry[f"{key}_std"] = round(statistics.stdev(values), 2) if len(values) > 1 else 0.0
+        summary.append(entry)
+    write_csv(summary, out / "summary.csv")
+    table = [{"init": s["init"], "language": s["language"],
+              "budget": "whole pool" if s["budget"] == WHOLE_POOL else s["budget"],
+              "words": s["words"], "draws": s["draws"],
+              **{k: f"{s[k]:.2f} ± {s[k + '_std']:.2f}" for k in SCORES}} for s in summary]
+    footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
+    (out / "summary.md").write_text(plain_table(table) + f"\nMean ± standard deviation over "
+                                    f"draws. Signatures: {footer}\n", encoding="utf-8")
+    plot_budget_curves(summary, out)
+    return summary
+
+
+def plan_from_dict(values: dict) -> BudgetPlan:
+    finetune_values = values.pop("finetune", {})
+    return BudgetPlan(**values, finetune=FinetuneConfig(**finetune_values))
+
+
+def plan_to_dict(plan: BudgetPlan) -> dict:
+    return asdict(plan)

@@ -1,0 +1,119 @@
+"""The translation model: a `transformers` MarianMT encoder-decoder in named sizes, or any local
+seq2seq checkpoint (``init_from``). Embeddings are shared between encoder, decoder and output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSeq2SeqLM, MarianConfig, MarianMTModel, PreTrainedModel
+
+from metanmt.nmt.vocab import EOS, PAD
+
+PRESETS = {
+    # d_model, layers (each side), heads, feed-forward width
+    "tiny": dict(d_model=32, layers=1, heads=2, ffn=64),  # tests: trains in seconds
+    "cpu": dict(d_model=256, layers=3, heads=4, ffn=1024),  # this 2-core machine
+    "paper": dict(d_model=512, layers=6, heads=8, ffn=2048),  # Gu et al. 2018, for GPUs
+}
+
+# Parameter subsets a fine-tuning may update ("emb+enc" is what MetaNMT fine-tunes).
+SUBSETS = ("all", "emb+enc", "emb")
+
+
+def build_model(size: str, vocab_size: int, dropout: float = 0.1, max_positions: int = 512,
+                attn_implementation: str = "sdpa") -> MarianMTModel:
+    """A freshly initialised MarianMT model of a named size (weights from the global torch seed)."""
+    if size not in PRESETS:
+        raise ValueError(f"unknown model size {size!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[size]
+    config = MarianConfig(
+        vocab_size=vocab_size, d_model=p["d_model"], encoder_layers=p["layers"],
+        decoder_layers=p["layers"], encoder_attention_heads=p["heads"],
+        decoder_attention_heads=p["heads"], encoder_ffn_dim=p["ffn"], decoder_ffn_dim=p["ffn"],
+        max_position_embeddings=max_positions, dropout=dropout, attention_dropout=0.0,
+        activation_dropout=0.0, pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=PAD,
+        forced_eos_token_id=EOS, scale_embedding=True, share_encoder_decoder_embeddings=True,
+        tie_word_embeddings=True)
+    config._attn_implementation = attn_implementation
+    return MarianMTModel(config)
+
+
+def load_pretrained(folder: str | Path, attn_implementation: str = "sdpa") -> PreTrainedModel:
+    """Any local seq2seq checkpoint saved with ``save_pretrained`` (no hub access)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a saved transformers model (no config.json)")
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(str(folder), local_files_only=True,
+                                                     attn_implementation=attn_implementation)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ValueError(f"cannot load the model in {folder}: {error}") from None
+
+
+def check_vocabulary(model: PreTrainedModel, tokenizer, source: str) -> None:
+    """A model and a tokenizer that disagree would translate garbage: say so up front."""
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows != len(tokenizer):
+        raise ValueError(f"{source}: the model has {rows} embedding rows but the tokenizer has "
+                         f"{len(tokenizer)} entries; they come from different vocabularies")
+
+
+def trainable_subset(model: PreTrainedModel, subset: str) -> list[str]:
+    """Names of the parameters a fine-tuning of ``subset`` updates (the rest stay frozen)."""
+    if subset not in SUBSETS:
+        raise ValueError(f"unknown parameter subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    if subset == "all":
+        return names
+    embedding = model.get_input_embeddings().weight
+    embedding_names = [n for n, p in model.named_parameters() if p is embedding]
+    if subset == "emb":
+        return embedding_names
+    encoder = model.get_encoder()
+    encoder_ids = {id(p) for p in encoder.parameters()}
+    return [n for n, p in model.named_parameters()
+            if p.requires_grad and (id(p) in encoder_ids or n in embedding_names)]
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def load_translation_model(source: str | Path, vocab: str | Path | None = None,
+                           seed: int = 0, dropout: float = 0.1):
+    """``(model, tokenizer)`` from any initialisation a user names:
+
+    - ``random:<size>``: a fresh model of that size over the tokenizer in ``vocab`` (seeded);
+    - a metanmt training run (or one of its checkpoints): its best weights and its corpus' tokenizer;
+    - a folder written by ``save_pretrained`` with its tokenizer (a fine-tuned or exported model).
+    """
+    from metanmt.nmt.vocab import load_tokenizer
+
+    text = str(source)
+    if text.startswith("random:"):
+        if vocab is None:
+            raise ValueError(f"{text} needs a vocabulary folder to size its embeddings")
+        tokenizer = load_tokenizer(vocab)
+        torch.manual_seed(seed)
+        return build_model(text.split(":", 1)[1], len(tokenizer), dropout), tokenizer
+    folder = Path(source)
+    if not folder.exists():
+        raise FileNotFoundError(f"no model, run or checkpoint at {folder}")
+    if (folder / "checkpoints").is_dir() or (folder / "trainer_state.pt").is_file():
+        from metanmt.run import load_run
+        run = load_run(folder)
+        if run.config.family != "translation":
+            raise ValueError(f"{folder} is a {run.config.family!r} run, not a translation run")
+        return run.model, run.family.tokenizer
+    model = load_pretrained(folder)
+    tokenizer = load_tokenizer(folder)
+    check_vocabulary(model, tokenizer, str(folder))
+    return model, tokenizer
+
+
+def save_translation_model(model: PreTrainedModel, tokenizer, folder: str | Path) -> Path:
+    """``save_pretrained`` of the model and its tokenizer: any transformers user can load it."""
+    folder = Path(folder)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,380 @@
+"""Corpus preparation on made-up layouts: every rule, every error, atomic output, the download."""
+import io
+import json
+import runpy
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings, strategies as st
+
+from metanmt.nmt import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
+                         prepare_corpus, read_parallel, read_tsv, write_corpus)
+from metanmt.nmt.corpus import _write_language, format_table
+
+ROOT = Path(__file__).resolve().parents[1]
+FLORES_EN = ["Flores one is here.", "Flores two is here.", "Flores three is here."]
+RO_TEST = [("Ro test one.", "Test one."), ("  Ro test two.", " Test two. "), ("", "Test three."),
+           ("Ro test one.", "Test one.")]  # an empty side, and a repeat that a test set keeps
+DE_NEWS = [("  Hallo Welt.  ", "Hello world. "), ("", "Nothing."),
+           ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence."),  # 8 > 6 words
+           ("Test eins.", "Test one."),  # English side of the Romanian test set: leaked
+           ("deu flores 1", "Flores two is here."),  # FLORES is Romanian's dev set: leaked
+           ("Danke.", "Thanks.")]
+ROLES = LanguageRoles(train=["de", "cs"], validation=["ro"], test=["ko"],
+                      dev_sets={"ro": "flores200-devtest", "ko": "park-dev"},
+                      test_sets={"ro": "newstest2016", "ko": "park-test"})
+
+
+def write(path: Path, lines) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def write_set(root: Path, folder: str, stem: str, code3: str, pairs) -> None:
+    write(root / "opus-mt-testsets/testsets" / folder / f"{stem}.{code3}", [p[0] for p in pairs])
+    write(root / "opus-mt-testsets/testsets" / folder / f"{stem}.eng", [p[1] for p in pairs])
+
+
+def write_tar(path: Path, members: dict[str, list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, lines in members.items():
+            data = "".join(f"{line}\n" for line in lines).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def make_layout(root: Path) -> Path:
+    """A tiny copy of the shared data layout, with one case of every rule."""
+    flores = root / "opus-mt-testsets/testsets/flores200_dataset/devtest"
+    write(flores / "eng.devtest", FLORES_EN)
+    for code3 in ("deu", "ces", "ron", "kor"):
+        write(flores / f"{code3}.devtest", [f"{code3} flores {i}" for i in range(3)])
+    ntrex = root / "opus-mt-testsets/datasets/microsoft/ntrex/NTREX/NTREX-128"
+    write(ntrex / "newstest2019-src.eng.txt", ["News one.", "News two."])
+    write(ntrex / "newstest2019-ref.deu.txt", ["Nachricht eins.", "Nachricht zwei."])
+    write_set(root, "ron-eng", "newstest2016", "ron", RO_TEST)
+    write_set(root, "eng-ron", "newstest2016", "ron", RO_TEST)  # the other direction: leaked
+    write_set(root, "ron-eng", "tatoeba-test-v2021-08-07", "ron",
+              [("Salut.", "Hi."), ("Salut.", "Hi."), ("Mersi.", "Thank you."),
+               ("ron flores 0", "Something."), ("Unu.", "Flores one is here.")])
+    write_set(root, "deu-eng", "newstest2009", "deu", DE_NEWS)
+    write_set(root, "eng-deu", "newstest2009", "deu", DE_NEWS)
+    write_set(root, "deu-eng", "tatoeba-test-v2021-08-07", "deu",
+              [("Danke.", "Thanks."), ("Ja.", "Yes."), ("a" * 1001, "Long.")])
+    write(root / "opus-mt-testsets/testsets/deu-eng/tatoeba-test-v2021-08-07.deu.labels",
+          ["deu", "deu", "deu"])
+    write_set(root, "ces-eng", "newstest2009", "ces", [("Ahoj.", "Hello."), ("Dobre.", "Fine.")])
+    korean = root / "korean-parallel-corpora"
+    for split, count in (("dev", 2), ("test", 3)):
+        name = f"korean-english-park.{split}"
+        write_tar(korean / f"korean-english-news-v1/{name}.tar.gz",
+                  {f"{name}.ko": [f"ko {split} {i}" for i in range(count)],
+                   f"{name}.en": [f"Korean {split} {i}." for i in range(count)]})
+    write(korean / "korean-english-jhe/jhe-koen-dev.ko", ["안녕.", "고마워."])
+    write(korean / "korean-english-jhe/jhe-koen-dev.en", ["Hi there.", "Thanks a lot."])
+    return root
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    return make_layout(tmp_path_factory.mktemp("raw"))
+
+
+@pytest.fixture(scope="module")
+def prepared(source, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared") / "corpus"
+    manifest = prepare_corpus(source, out, ROLES, max_words=6, progress=False)
+    return out, manifest, load_corpus(out)
+
+
+def test_splits_columns_and_origins(prepared):
+    out, manifest, corpus = prepared
+    assert corpus.languages() == ["de", "cs", "ro", "ko"] and corpus.languages("test") == ["ko"]
+    assert corpus.splits("de") == ["train"]
+    assert sorted(corpus.splits("ro")) == ["dev", "pool", "test"]
+    data = corpus.dataset("de", "train")
+    assert data.column_names == ["source", "target", "origin"]
+    assert set(data["origin"]) == {"newstest2009", "tatoeba-test-v2021-08-07", "ntrex128"}
+    assert corpus.pairs("ko", "test") == [(f"ko test {i}", f"Korean test {i}.") for i in range(3)]
+    assert corpus.pairs("ko", "pool") == [("안녕.", "Hi there."), ("고마워.", "Thanks a lot.")]
+    saved = json.loads((out / "manifest.json").read_text())
+    assert saved["format_version"] == 1 and saved["leakage_check"] == 0
+    assert saved["roles"]["test_sets"] == {"ro": "newstest2016", "ko": "park-test"}
+    assert saved["languages"]["de"]["splits"]["train"]["english_words"] == 8
+
+
+def test_training_pairs_follow_every_rule_with_counted_drops(prepared):
+    _, manifest, corpus = prepared
+    assert corpus.pairs("de", "train") == [("Hallo Welt.", "Hello world."), ("Danke.", "Thanks."),
+                                           ("Ja.", "Yes."), ("Nachricht eins.", "News one."),
+                                           ("Nachricht zwei.", "News two.")]
+    # Both directions of newstest2009 count their empty, long and leaked pairs; FLORES leaks 3 more.
+    assert manifest["languages"]["de"]["dropped"] == {"empty": 2, "too_long": 3, "leaked": 7,
+                                                      "duplicate": 3}
+    assert corpus.pairs("cs", "train") == [("Ahoj.", "Hello."), ("Dobre.", "Fine.")]
+    assert manifest["languages"]["cs"]["dropped"]["leaked"] == 3
+
+
+def test_pool_leaves_out_own_dev_test_and_every_evaluation_sentence(prepared):
+    _, manifest, corpus = prepared
+    assert corpus.pairs("ro", "pool") == [("Salut.", "Hi."), ("Mersi.", "Thank you.")]
+    assert manifest["languages"]["ro"]["dropped"] == {"empty": 2, "too_long": 0, "leaked": 5,
+                                                      "duplicate": 1}
+    assert manifest["languages"]["ko"]["dropped"]["leaked"] == 3  # kor FLORES: Romanian's dev set
+
+
+def test_dev_and_test_sets_are_only_stripped(prepared):
+    _, manifest, corpus = prepared
+    assert corpus.pairs("ro", "test") == [("Ro test one.", "Test one."),
+                                          ("Ro test two.", "Test two."),
+                                          ("Ro test one.", "Test one.")]  # repeat and order kept
+    assert corpus.pairs("ro", "dev") == [(f"ron flores {i}", FLORES_EN[i]) for i in range(3)]
+    assert set(corpus.dataset("ro", "test")["origin"]) == {"newstest2016"}
+
+
+def test_check_leakage_finds_a_planted_sentence(prepared, tmp_path):
+    out, _, corpus = prepared
+    assert check_leakage(out) == check_leakage(corpus) == 0
+    copy = tmp_path / "copy"
+    for item in out.iterdir():
+        (copy / item.name).parent.mkdir(parents=True, exist_ok=True)
+        if item.is_file():
+            (copy / item.name).write_bytes(item.read_bytes())
+    for lang in ("ro", "ko"):
+        _write_language(copy / lang, {s: [(*p, "x") for p in corpus.pairs(lang, s)]
+                                      for s in corpus.splits(lang)})
+    planted = [("Ahoj.", "Hello."), ("x", "Korean dev 1."), ("Test one.", "y")]  # ko dev, ro test
+    _write_language(copy / "cs", {"train": [(*pair, "x") for pair in planted]})
+    _write_language(copy / "de", {"train": [("a", "b", "x")]})
+    assert check_leakage(copy) == 2
+
+
+def test_write_corpus_checks_splits_and_leakage_before_replacing(prepared, tmp_path):
+    corpus, out = prepared[2], tmp_path / "written"
+    splits = {lang: {split: [(*pair, "copy") for pair in corpus.pairs(lang, split)]
+                     for split in corpus.splits(lang)} for lang in corpus.languages()}
+    manifest = write_corpus(out, ROLES, splits, source="a test")
+    assert manifest["leakage_check"] == 0 and load_corpus(out).pairs("cs", "train") == \
+        corpus.pairs("cs", "train")
+    splits["cs"]["train"].append(("Korean test 2.", "planted", "copy"))
+    with pytest.raises(CorpusError, match="leakage check failed: 1 dev/test sentences"):
+        write_corpus(out, ROLES, splits, source="a test")
+    del splits["ko"]["pool"]
+    with pytest.raises(CorpusError, match=r"'ko' \(test\) needs the splits "
+                                          r"\['dev', 'pool', 'test'\]"):
+        write_corpus(out, ROLES, splits, source="a test")
+    assert len(load_corpus(out).pairs("cs", "train")) == 2  # the first corpus is still there
+
+
+def test_format_table_lists_every_language_and_a_total(prepared):
+    table = format_table(prepared[1])
+    assert [line.split()[0] for line in table.splitlines()[2:6]] == ["de", "cs", "ro", "ko"]
+    # train/pool: de 5 + cs 2 + ro 2 + ko 2; dev: ro 3 + ko 2; test: ro 3 + ko 3
+    assert table.splitlines()[-1].split()[:4] == ["all", "11", "5", "6"]
+
+
+def test_failed_preparation_leaves_the_existing_corpus(prepared, source, tmp_path):
+    out = tmp_path / "corpus"
+    prepare_corpus(source, out, ROLES, max_words=6, progress=False)
+    before = load_corpus(out).pairs("de", "train")
+    broken = make_layout(tmp_path / "broken")
+    write(broken / "opus-mt-testsets/testsets/ces-eng/newstest2009.eng", ["only one line"])
+    with pytest.raises(CorpusError, match=r"newstest2009.ces has 2 lines.*newstest2009.eng has 1"):
+        prepare_corpus(broken, out, ROLES, progress=False)
+    assert load_corpus(out).pairs("de", "train") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "corpus"]  # no .tmp left
+    prepare_corpus(source, out, ROLES, max_words=100, progress=False)  # a good run replaces it
+    assert ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence.") in \
+        load_corpus(out).pairs("de", "train")
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_corpus(source, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(CorpusError, match="refusing to replace"):
+        prepare_corpus(source, tmp_path, ROLES, progress=False)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.deu").write_bytes(
+        b"ok\n\xff\xfe bad\n" + b"x\n" * 4), r"newstest2009.deu: invalid UTF-8 on line 2"),
+    (lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.eng").write_bytes(b""),
+     r"newstest2009.eng: empty file"),
+    (lambda r: (r / "opus-mt-testsets/testsets/ron-eng/newstest2016.ron").unlink(),
+     r"newstest2016.eng has no companion .*ron-eng/newstest2016.ron"),
+    (lambda r: [p.unlink() for p in (r / "opus-mt-testsets/testsets/ron-eng").glob("newstest*")],
+     r"test set 'newstest2016' of 'ro' not found: expected .*ron-eng/newstest2016.ron"),
+    (lambda r: (r / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.dev.tar.gz"
+                ).unlink(), r"dev set 'park-dev' of 'ko' not found: expected .*park.dev.tar.gz"),
+])
+def test_bad_raw_data_is_named(tmp_path, damage, message):
+    root = make_layout(tmp_path / "raw")
+    damage(root)
+    with pytest.raises(CorpusError, match=message):
+        prepare_corpus(root, tmp_path / "out", ROLES, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"train": ["de", "xx"]}, r"unknown language code 'xx'; known codes: bg, cs"),
+    ({"train": ["de", "de"]}, r"'de' is given twice in role 'train'"),
+    ({"train": ["de", "ro"]}, r"'ro' is given in 'train' and in role 'validation'"),
+    ({"train": ["de"], "validation": ["ro", "sk"]},
+     r"validation language 'sk' has no entry in 'dev_sets'"),
+    ({"test_sets": {"ko": None}}, r"test_sets\['ko'\] must be a set id"),
+    ({"tets": ["fi"]}, r"unknown key 'tets'; valid keys: train, validation, test"),
+])
+def test_bad_roles_are_named(tmp_path, values, message):
+    path = tmp_path / "roles.yaml"
+    path.write_text(yaml.safe_dump(values))
+    with pytest.raises(CorpusError, match=message):
+        load_roles(path)
+
+
+def test_default_roles_equal_the_recipe_yaml_and_yaml_only_overrides(tmp_path):
+    assert load_roles(ROOT / "recipes/configs/languages.yaml") == load_roles() == LanguageRoles()
+    roles = load_roles()
+    assert len(roles.train) == 18 and roles.validation == ["ro", "lv"]
+    assert roles.test_sets["lv"] == "newstest2017" and roles.dev_sets["ko"] == "park-dev"
+    path = tmp_path / "roles.yaml"
+    path.write_text("test_sets: {ko: jhe-dev}\n")
+    changed = load_roles(path)
+    assert changed.test_sets["ko"] == "jhe-dev" and changed.test_sets["fi"] == "newstest2017"
+    assert changed.train == roles.train
+
+
+def test_load_corpus_names_what_is_missing(prepared, tmp_path):
+    with pytest.raises(CorpusError, match="is not a prepared corpus"):
+        load_corpus(tmp_path)
+    corpus = prepared[2]
+    with pytest.raises(CorpusError, match=r"language 'fi' is not in the corpus.*de, cs, ro, ko"):
+        corpus.pairs("fi", "test")
+    with pytest.raises(CorpusError, match=r"'de' has no split 'pool'.*it has: train"):
+        corpus.pairs("de", "pool")
+    with pytest.raises(CorpusError, match="unknown role 'dev'"):
+        corpus.languages("dev")
+
+
+# ---------------------------------------------------------------- user-supplied parallel data
+
+def test_reader_errors_name_file_line_and_counts(tmp_path):
+    a, b, tsv = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "p.tsv"
+    write(a, ["one", "two", "three"])
+    write(b, ["uno", "dos"])
+    with pytest.raises(CorpusError, match=r"a.txt has 3 lines, .*b.txt has 2"):
+        read_parallel(a, b)
+    b.write_bytes(b"")
+    with pytest.raises(CorpusError, match=r"b.txt: empty file"):
+        read_parallel(a, b)
+    b.write_bytes("uno\ndos\ntr\u00e9s".encode("latin-1"))
+    with pytest.raises(CorpusError, match=r"b.txt: invalid UTF-8 on line 3"):
+        read_parallel(a, b)
+    write(tsv, ["one\tuno", "two dos", "three\ttres"])
+    with pytest.raises(CorpusError, match=r"p.tsv: line 2 has 0 tabs"):
+        read_tsv(tsv)
+    write(tsv, ["one\tuno", "two\tdos\textra"])
+    with pytest.raises(CorpusError, match=r"p.tsv: line 2 has 2 tabs"):
+        read_tsv(tsv)
+
+
+def test_readers_keep_inner_line_separators_and_drop_empty_pairs(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("Za\u0085d\u2028en \n\n  x\r\n", encoding="utf-8")  # no newline split on U+0085
+    b.write_text("one\ntwo\nthree", encoding="utf-8")  # last line without a newline
+    assert read_parallel(a, b) == [("Za\u0085d\u2028en", "one"), ("x", "three")]
+    assert len(read_parallel(a, b, drop_empty=False)) == 3
+
+
+TEXT = st.text(st.characters(blacklist_characters="\n\t\ufeff", blacklist_categories=("Cs",)),
+               max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=8))
+def test_readers_round_trip_random_pairs(tmp_path_factory, pairs):
+    folder = tmp_path_factory.mktemp("pairs")
+    expected = [(s.strip(), t.strip()) for s, t in pairs if s.strip() and t.strip()]
+    (folder / "src").write_bytes("".join(s + "\n" for s, _ in pairs).encode())
+    (folder / "tgt").write_bytes("".join(t + "\n" for _, t in pairs).encode())
+    (folder / "pairs.tsv").write_bytes("".join(f"{s}\t{t}\n" for s, t in pairs).encode())
+    assert read_parallel(folder / "src", folder / "tgt") == expected
+    assert read_tsv(folder / "pairs.tsv") == expected
+
+
+# ---------------------------------------------------------------- download and script
+
+class FakeGitHub:
+    """Serves a local layout as GitHub's trees API and raw.githubusercontent.com would."""
+
+    def __init__(self, root: Path):
+        self.root, self.urls = root, []
+        self.repos = {"Helsinki-NLP/OPUS-MT-testsets": root / "opus-mt-testsets",
+                      "jungyeul/korean-parallel-corpora": root / "korean-parallel-corpora"}
+
+    def __call__(self, url, timeout=None):
+        self.urls.append(url)
+        api = "https://api.github.com/repos/Helsinki-NLP/OPUS-MT-testsets/git/trees/master:"
+        if url.startswith(api):
+            folder = self.root / "opus-mt-testsets" / url[len(api):]
+            if not folder.is_dir():
+                raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
+            tree = [{"path": p.name, "type": "blob"} for p in sorted(folder.iterdir())]
+            return io.BytesIO(json.dumps({"tree": tree, "truncated": False}).encode())
+        for repo, folder in self.repos.items():
+            prefix = f"https://raw.githubusercontent.com/{repo}/master/"
+            if url.startswith(prefix) and (folder / url[len(prefix):]).is_file():
+                return io.BytesIO((folder / url[len(prefix):]).read_bytes())
+        raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
+
+
+def test_without_source_it_downloads_the_same_layout(source, prepared, tmp_path, monkeypatch):
+    github = FakeGitHub(source)
+    monkeypatch.setattr(urllib.request, "urlopen", github)
+    monkeypatch.delenv("METANMT_DATA", raising=False)
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
+    prepare_corpus(None, tmp_path / "out", ROLES, max_words=6, progress=False)
+    cache = tmp_path / "cache" / "translation-sources"
+    assert "https://api.github.com/repos/Helsinki-NLP/OPUS-MT-testsets/git/trees/" \
+           "master:testsets/deu-eng" in github.urls
+    assert "https://raw.githubusercontent.com/jungyeul/korean-parallel-corpora/master/" \
+           "korean-english-news-v1/korean-english-park.test.tar.gz" in github.urls
+    assert (cache / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu").read_bytes() == \
+        (source / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu").read_bytes()
+    assert not list(cache.rglob("*.labels")) and not list(cache.rglob("*.part"))
+    downloaded, local = load_corpus(tmp_path / "out"), prepared[2]
+    for lang in local.languages():
+        for split in local.splits(lang):
+            assert downloaded.pairs(lang, split) == local.pairs(lang, split), (lang, split)
+    github.urls.clear()
+    prepare_corpus(None, tmp_path / "out", ROLES, max_words=6, progress=False)
+    assert github.urls == []  # everything came from the cache
+
+
+def test_download_without_network_says_what_to_do(tmp_path, monkeypatch):
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("no route to host")
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.delenv("METANMT_DATA", raising=False)
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path))
+    with pytest.raises(CorpusError, match=r"^download failed: https://api.github.com/.*deu-eng: "
+                                          r"no route to host \(no network\? give --source"):
+        prepare_corpus(None, tmp_path / "out", ROLES, progress=False)
+
+
+def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeypatch, capsys):
+    roles = tmp_path / "roles.yaml"
+    roles.write_text(yaml.safe_dump({"train": ["de", "cs"], "validation": ["ro"], "test": ["ko"]}))
+    monkeypatch.setattr(sys, "argv", ["prepare_translation.py", "--source", str(source), "--out",
+                                      str(tmp_path / "out"), "--roles", str(roles),
+                                      "--max-words", "6"])
+    runpy.run_path(str(ROOT / "data_scripts/prepare_translation.py"), run_name="__main__")
+    assert "leakage check: 0" in capsys.readouterr().out
+    assert load_corpus(tmp_path / "out").pairs("ro", "pool") == [("Salut.", "Hi."),
+                                                                ("Mersi.", "Thank you.")]
