@@ -33,9 +33,9 @@ def metanmt_round(config, steps: int) -> float:
     return tokens / (time.perf_counter() - start)
 
 
-def hf_round(family, batch_size: int, steps: int, lr: float, seed: int) -> float:
+def hf_dataset(family):
+    """The training languages' pairs, tokenized once, with a length column for grouping."""
     from datasets import Dataset
-    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     from metanmt.nmt.vocab import encode
 
@@ -43,8 +43,13 @@ def hf_round(family, batch_size: int, steps: int, lr: float, seed: int) -> float
     length = family.config.max_length
     sources = encode(family.tokenizer, [s for s, _ in pairs], length)
     targets = encode(family.tokenizer, [t for _, t in pairs], length)
-    data = Dataset.from_dict({"input_ids": sources, "labels": targets,
+    return Dataset.from_dict({"input_ids": sources, "labels": targets,
                               "length": [max(len(s), len(t)) for s, t in zip(sources, targets)]})
+
+
+def hf_round(family, data, batch_size: int, steps: int, lr: float, seed: int) -> float:
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
     torch.manual_seed(seed)
     model = family.build_model()
     counted = {"tokens": 0}
@@ -120,10 +125,11 @@ def main() -> None:
     batch_size = round(sentences / 40)  # the mean sentences of one metanmt step
     print(f"model {args.model}; metanmt: {args.meta_batch} tasks x 2 x {args.tokens} target tokens "
           f"per step; Seq2SeqTrainer: {batch_size} sentences per batch; {args.threads} threads")
+    data = hf_dataset(family)
     ours, theirs = [], []
     for round_ in range(args.rounds):
         ours.append(metanmt_round(config, args.steps))
-        theirs.append(hf_round(family, batch_size, args.steps, 3e-4, round_))
+        theirs.append(hf_round(family, data, batch_size, args.steps, 3e-4, round_))
         print(f"round {round_ + 1}: metanmt {ours[-1]:.0f} tok/s, Seq2SeqTrainer {theirs[-1]:.0f} tok/s")
     ratio = statistics.median(o / t for o, t in zip(ours, theirs))
     print(f"median target tokens/s: metanmt {statistics.median(ours):.0f}, Seq2SeqTrainer "

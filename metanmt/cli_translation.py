@@ -83,13 +83,14 @@ def cmd_finetune(args) -> int:
     from metanmt.nmt.finetune import FinetuneConfig
 
     _threads(args)
-    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, max_steps=args.max_steps,
+    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
+                              max_steps=args.max_steps,
                               batch_tokens=args.batch_tokens, eval_every=args.eval_every,
                               patience=args.patience)
     plan = BudgetPlan(budgets=tuple(args.budgets), draws=args.draws,
                       test_sentences=args.test_sentences, beams=args.beams,
                       length_penalty=args.length_penalty, seed=args.seed,
-                      save_models=args.save_models, finetune=finetune)
+                      save_models=args.save_models, device=args.device, finetune=finetune)
     vocab = args.vocab or (Path(args.corpus) / "vocab" if args.corpus else None)
     summary = run_budgets(parse_inits(args.init), language_data(args), plan, args.out, vocab)
     for row in summary:
@@ -102,10 +103,11 @@ def cmd_finetune(args) -> int:
 
 def cmd_translate(args) -> int:
     from metanmt.nmt.decode import translate
-    from metanmt.nmt.model import load_translation_model
+    from metanmt.nmt.model import load_translation_model, resolve_device
 
     _threads(args)
     model, tokenizer = load_translation_model(args.model)
+    model.to(resolve_device(args.device))
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin
     lines = [line.rstrip("\n") for line in source]
     outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
@@ -134,8 +136,10 @@ def evaluate_translation(args) -> int:
     from metanmt.nmt.corpus import load_corpus
     from metanmt.nmt.model import load_translation_model
 
+    from metanmt.nmt.model import resolve_device
     corpus = load_corpus(args.corpus)
     model, tokenizer = load_translation_model(args.model)
+    model.to(resolve_device(args.device))
     for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
         test = corpus.pairs(language, "test")[: args.test_sentences or None]
         hypotheses = translate(model, tokenizer, [s for s, _ in test], args.beams,
@@ -146,7 +150,9 @@ def evaluate_translation(args) -> int:
     return 0
 
 
-def add_decoding_arguments(parser) -> None:
+def add_decoding_arguments(parser, device: bool = True) -> None:
+    if device:
+        parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
     parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
 
@@ -158,10 +164,12 @@ def add_evaluate_arguments(parser) -> None:
     parser.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
     parser.add_argument("--hyp", help="score this file of translations against --ref")
     parser.add_argument("--ref", help="reference translations, line-aligned with --hyp")
-    add_decoding_arguments(parser)
+    add_decoding_arguments(parser, device=False)  # evaluate has its own --device
 
 
 def add_translation_commands(commands) -> None:
+    from metanmt.nmt.finetune import FinetuneConfig
+
     prepare = commands.add_parser("prepare", help="prepare the translation corpus and vocabulary")
     prepare.add_argument("--source", default=None,
                          help="data root laid out like the shared data README (default "
@@ -190,11 +198,12 @@ def add_translation_commands(commands) -> None:
                           help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool")
     finetune.add_argument("--draws", type=int, default=5, help="random draws per budget")
     finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
-    finetune.add_argument("--lr", type=float, default=3e-4)
-    finetune.add_argument("--max-steps", type=int, default=1000)
-    finetune.add_argument("--batch-tokens", type=int, default=1500)
-    finetune.add_argument("--eval-every", type=int, default=25)
-    finetune.add_argument("--patience", type=int, default=4)
+    finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
+    finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
+    finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps)
+    finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
+    finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every)
+    finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
     finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--save-models", action="store_true", help="keep every draw's model")

@@ -37,16 +37,16 @@ case "$preset" in
          train="translation.model=tiny translation.dropout=0.0 translation.support_tokens=300
                 translation.query_tokens=300 train.steps=300 train.outer_lr=0.003
                 train.warmup_steps=0 train.eval_every=100 train.time_limit_minutes=0"
-         tune="--lr 0.003 --max-steps 100 --batch-tokens 300 --threads 1"
+         tune="--lr 0.003 --warmup-steps 0 --max-steps 100 --batch-tokens 300 --threads 1"
          : "${languages:=ro fi}" "${budgets:=0 1000}" "${draws:=2}" "${tests:=100}" ;;
   cpu)   corpus=${corpus:-$cache/translation}; prepare="--source $source"; threads=2
          train="train.time_limit_minutes=${minutes:-30}"
-         tune="--lr 0.0005 --max-steps 200 --eval-every 20 --patience 3 --batch-tokens 1500 --threads 2"
-         : "${languages:=ro fi}" "${budgets:=16000}" "${draws:=2}" "${tests:=200}" ;;
+         tune="--max-steps 300 --threads 2"
+         : "${languages:=ro fi}" "${budgets:=0 16000}" "${draws:=3}" "${tests:=500}" ;;
   paper) corpus=${corpus:-$cache/translation}; prepare="--source $source"; threads=0
          train="translation.model=paper translation.support_tokens=2000 translation.query_tokens=2000
                 train.device=auto train.time_limit_minutes=${minutes:-0} train.steps=100000"
-         tune="--lr 0.0001 --max-steps 2000 --batch-tokens 4000"
+         tune="--lr 0.0001 --max-steps 2000 --batch-tokens 4000 --patience 10"
          : "${languages:=ro lv fi tr ko}" "${budgets:=0 4000 16000 40000 all}" "${draws:=5}" "${tests:=0}" ;;
   *) echo "unknown preset '$preset': choose tiny, cpu or paper" >&2; exit 2 ;;
 esac

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from metanmt.nmt.decode import translate
 from metanmt.nmt.finetune import FinetuneConfig, draw_budget, english_words, finetune
-from metanmt.nmt.model import load_translation_model, save_translation_model
+from metanmt.nmt.model import load_translation_model, resolve_device, save_translation_model
 from metanmt.nmt.scoring import score
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
@@ -51,6 +51,7 @@ class BudgetPlan:
     length_penalty: float = 0.6
     seed: int = 0
     save_models: bool = False  # save_pretrained every fine-tuned model (draw 0 is always saved)
+    device: str = "auto"  # auto (cuda when there is one) | cpu | cuda
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
@@ -93,6 +94,7 @@ def one_job(source: str, name: str, language: str, data: LanguageData, budget: i
             plan: BudgetPlan, out: Path, vocab) -> dict:
     start = time.perf_counter()
     model, tokenizer = load_translation_model(source, vocab, seed=plan.seed)
+    model.to(resolve_device(plan.device))
     info = {"steps": 0, "best_step": 0, "dev_loss": float("nan")}
     words, capped = 0, False
     if budget != 0:

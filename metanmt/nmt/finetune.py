@@ -25,11 +25,14 @@ Pairs = Sequence[tuple[str, str]]
 @dataclass
 class FinetuneConfig:
     subset: str = "all"  # all | emb+enc (MetaNMT's choice) | emb
-    lr: float = 3e-4  # Adam
+    lr: float = 5e-4  # Adam
+    warmup_steps: int = 30  # linear warm-up: Adam's first full-size steps can wreck a trained model
     max_steps: int = 1000
     batch_tokens: int = 1500  # target tokens per batch
     eval_every: int = 25  # steps between dev-loss checks
-    patience: int = 4  # stop after this many checks without a better dev loss
+    # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
+    # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
+    patience: int = 6
     dev_sentences: int = 400  # dev-set sentences used for early stopping (0 = all)
     max_length: int = 128
     dropout: bool = True  # keep the model's dropout on while fine-tuning
@@ -124,6 +127,8 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     dev = list(dev)[: config.dev_sentences or None]
     dev_data = EncodedPairs(enc([s for s, _ in dev]), enc([t for _, t in dev]))
     optimizer = torch.optim.Adam(params, lr=config.lr)
+    warmup = max(config.warmup_steps, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
     rng = random.Random(seed)
 
     best = dev_loss(model, dev_data, pad, config.batch_tokens)
@@ -141,6 +146,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             step += 1
             bar.update(1)
             if step % config.eval_every == 0 or step == config.max_steps:
