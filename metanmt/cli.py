@@ -29,7 +29,10 @@ def set_threads(threads: int) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from metanmt.trainer import Trainer
 
-    config = load_config(args.config, args.assignments)
+    assignments = list(args.assignments)
+    if args.init_from:
+        assignments.append(f"translation.init_from={args.init_from}")
+    config = load_config(args.config, assignments)
     if args.print_config:
         print(json.dumps(config_to_dict(config), indent=2))
         return 0
@@ -74,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(train)
     train.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoints/last")
     train.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    train.add_argument("--init-from", metavar="DIR",
+                       help="translation: start from this local transformers seq2seq checkpoint")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     train.set_defaults(func=cmd_train)
 

@@ -99,3 +99,9 @@ def test_budget_parsing():
     assert parse_budget("16k") == 16000 and parse_budget("0") == 0 and parse_budget("all") == -1
     with pytest.raises(Exception, match="not 'lots'"):
         parse_budget("lots")
+
+
+def test_init_from_flag_sets_the_config(capsys):
+    assert main(["train", "--print-config", "--init-from", "some/model", "--set",
+                 "family=translation"]) == 0
+    assert '"init_from": "some/model"' in capsys.readouterr().out
