@@ -122,7 +122,6 @@ def cmd_translate(args) -> int:
 
 def evaluate_translation(args) -> int:
     """Score a hypothesis file, or decode and score the test sets of a model's languages."""
-    from metanmt.nmt.decode import translate
     from metanmt.nmt.scoring import score
     from metanmt.nmt.sources import read_lines
 
@@ -133,18 +132,16 @@ def evaluate_translation(args) -> int:
         print(f"BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  tok-BLEU {result['tok_bleu']:.2f}"
               f"  ({result['bleu_signature']})")
         return 0
+    from metanmt.evaluation.finetuning import translate_and_score
     from metanmt.nmt.corpus import load_corpus
-    from metanmt.nmt.model import load_translation_model
+    from metanmt.nmt.model import load_translation_model, resolve_device
 
-    from metanmt.nmt.model import resolve_device
     corpus = load_corpus(args.corpus)
     model, tokenizer = load_translation_model(args.model)
     model.to(resolve_device(args.device))
     for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
         test = corpus.pairs(language, "test")[: args.test_sentences or None]
-        hypotheses = translate(model, tokenizer, [s for s, _ in test], args.beams,
-                               args.length_penalty)
-        result = score(hypotheses, [t for _, t in test])
+        result = translate_and_score(model, tokenizer, test, args.beams, args.length_penalty)
         print(f"{language}: BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  tok-BLEU "
               f"{result['tok_bleu']:.2f}  ({len(test)} sentences; {result['bleu_signature']})")
     return 0

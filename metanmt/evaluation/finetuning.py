@@ -108,13 +108,18 @@ def one_job(source: str, name: str, language: str, data: LanguageData, budget: i
         if draw == 0 or plan.save_models:
             save_translation_model(model, tokenizer, out / "models" / f"{name}-{language}-{budget}-{draw}")
     test = data.test[: plan.test_sentences or None]
-    hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
-    scores = score(hypotheses, [t for _, t in test])
+    scores = translate_and_score(model, tokenizer, test, plan.beams, plan.length_penalty)
     return {"init": name, "language": language, "budget": budget, "words": words,
             "capped": capped, "draw": draw, "steps": info["steps"], "best_step": info["best_step"],
             "dev_loss": round(info["dev_loss"], 4), **{k: scores[k] for k in SCORES},
             "test_sentences": len(test), "seconds": round(time.perf_counter() - start, 1),
             **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
+
+
+def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: float = 0.6) -> dict:
+    """Decode the source side of ``test`` pairs and score it against their English side."""
+    hypotheses = translate(model, tokenizer, [s for s, _ in test], beams, length_penalty)
+    return score(hypotheses, [t for _, t in test])
 
 
 def summarize(out: Path) -> list[dict]:

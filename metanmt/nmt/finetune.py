@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from metanmt.nmt.model import trainable_subset
 from metanmt.nmt.vocab import encode
-from metanmt.tasks.translation import EncodedPairs, collate
+from metanmt.tasks.translation import EncodedPairs, collate, model_inputs, token_cross_entropy
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -63,10 +62,8 @@ def draw_budget(pool: Pairs, words: int, draw: int, seed: int = 0) -> tuple[list
 
 
 def _loss(model, batch) -> torch.Tensor:
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    logits = model(**inputs).logits
-    return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100,
-                           reduction="sum")
+    """Summed cross-entropy of the batch's target tokens."""
+    return token_cross_entropy(model(**model_inputs(batch)).logits, batch["labels"], "sum")
 
 
 @torch.no_grad()

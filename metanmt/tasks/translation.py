@@ -86,6 +86,18 @@ def collate(pairs: EncodedPairs, indices, pad_id: int) -> Batch:
             "decoder_input_ids": decoder_input_ids, "labels": labels}
 
 
+def model_inputs(batch: Batch) -> Batch:
+    """The batch without its labels: what the model's forward takes."""
+    return {k: v for k, v in batch.items() if k != "labels"}
+
+
+def token_cross_entropy(logits: Tensor, labels: Tensor, reduction: str = "mean",
+                        label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy over the non-padding target tokens (labels -100 are padding)."""
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100,
+                           reduction=reduction, label_smoothing=label_smoothing)
+
+
 def target_tokens(batch: Batch) -> int:
     return int((batch["labels"] != -100).sum())
 
@@ -214,19 +226,18 @@ class TranslationFamily(TaskFamily):
                            attn_implementation=self.attention())
 
     def _logits(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return torch.func.functional_call(model, params, args=(), kwargs=inputs).logits
+        return torch.func.functional_call(model, params, args=(), kwargs=model_inputs(batch)).logits
 
     def loss(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
         """Mean cross-entropy per target token of this batch."""
         logits = self._logits(model, params, batch)
-        return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100,
-                               label_smoothing=self.config.label_smoothing)
+        return token_cross_entropy(logits, batch["labels"],
+                                   label_smoothing=self.config.label_smoothing)
 
     def metrics(self, model, params, batch):
         logits = self._logits(model, params, batch)
         labels = batch["labels"]
         mask = labels != -100
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        loss = token_cross_entropy(logits, labels)
         accuracy = ((logits.argmax(-1) == labels) & mask).sum() / mask.sum()
         return {"loss": loss, "accuracy": accuracy}
