@@ -84,8 +84,9 @@ def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source:
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
     if missing or unexpected:
-        raise CheckpointError(f"checkpoint {source} does not match the model: missing {missing[:5]}, "
-                              f"unexpected {unexpected[:5]}")
+        raise CheckpointError(f"checkpoint {source} does not match the model (another model size "
+                              f"or architecture?): {len(missing)} tensors missing, e.g. "
+                              f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]}")
     for name, value in tensors.items():
         if value.shape != own[name].shape:
             raise CheckpointError(f"checkpoint {source}: tensor {name!r} has shape "

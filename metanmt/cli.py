@@ -39,6 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     trainer = Trainer(config)
     trainer.fit(resume=args.resume)
+    if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
+        return 0
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
           f"{trainer.family.metric_name} {trainer.best:.4f}")
     if config.family == "translation":  # the best weights as a plain transformers model

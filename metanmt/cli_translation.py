@@ -22,7 +22,7 @@ def parse_budget(text: str) -> int:
         return WHOLE_POOL
     try:
         value = int(float(text.lower().replace("k", "e3")))
-    except ValueError:
+    except (ValueError, OverflowError):  # words, "nan", "inf"
         raise argparse.ArgumentTypeError(f"a budget is a word count (16000, 16k), 0 for "
                                          f"zero-shot or 'all' for the whole pool, not {text!r}")
     if value < 0:

@@ -46,6 +46,9 @@ class TrainConfig:
     checkpoint_every: int = 1_000
     time_limit_minutes: float = 0.0  # stop (and save) after this much wall time; 0 = no limit
     device: str = "auto"  # auto | cpu | cuda
+    mixed_precision: str = "no"  # no | bf16 (autocast through accelerate; weights stay float32)
+    on_nonfinite: str = "stop"  # stop | skip: a NaN/inf loss stops the run, or skips that step
+    max_skipped_steps: int = 10  # with on_nonfinite=skip, stop after this many skipped steps
 
 
 @dataclass
@@ -69,7 +72,7 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
         raise ValueError(f"config key {key!r} expects true or false, got {value!r}")
     if isinstance(default, tuple):
         if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+            value = _yaml_value(value, key) if value.strip().startswith("[") else value.split(",")
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"config key {key!r} expects a list, got {value!r}")
         item = type(default[0]) if default else str
@@ -118,8 +121,16 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         node = nested
         for s in sections:
             node = node.setdefault(s, {})
-        node[leaf] = yaml.safe_load(value) if value.strip() else value
+        node[leaf] = _yaml_value(value, item) if value.strip() else value
     return nested
+
+
+def _yaml_value(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0]
+        raise ValueError(f"{where!r}: the value is not valid YAML ({first_line})") from None
 
 
 def load_config(path: str | Path | None = None, assignments: list[str] | None = None) -> RunConfig:
@@ -128,7 +139,7 @@ def load_config(path: str | Path | None = None, assignments: list[str] | None = 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _yaml_value(path.read_text(), str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
         try:

@@ -7,10 +7,12 @@
 #   bash recipes/multinmt.sh --preset tiny           # the made-up toy corpus, about a minute
 #   bash recipes/multinmt.sh --preset paper --source ../shared/data   # Gu et al.'s model, on a GPU
 #   bash recipes/multinmt.sh --languages "ro fi" --budgets "4000 16000" --draws 3 --test-sentences 500
+#   bash recipes/multinmt.sh --preset paper --processes 8  # training on 8 GPUs (accelerate launch)
 #
 # Writes OUT/run (checkpoints, metrics, model/ as save_pretrained) and OUT/finetune (results.csv,
 # summary.md, BLEU-vs-words plots). Re-running resumes both parts.
 set -euo pipefail
+source "$(dirname "$0")/launch.sh"
 preset=cpu out="" corpus="" source="${METANMT_DATA:-}" languages="" budgets="" draws="" tests=""
 minutes="" extra=""
 while [ $# -gt 0 ]; do
@@ -25,9 +27,10 @@ while [ $# -gt 0 ]; do
     --test-sentences) tests="$2"; shift ;;
     --minutes) minutes="$2"; shift ;;
     --set) extra="$2"; shift ;;
+    --processes|--accelerate-config) launch_flag "$1" "$2"; shift ;;
     *) echo "usage: $0 [--preset tiny|cpu|paper] [--out DIR] [--corpus DIR] [--source DIR]" \
             "[--languages 'ro fi'] [--budgets '16000'] [--draws N] [--test-sentences N]" \
-            "[--minutes M] [--set 'key=value ...']" >&2; exit 2 ;;
+            "[--minutes M] [--set 'key=value ...']" "$LAUNCH_USAGE" >&2; exit 2 ;;
   esac
   shift
 done
@@ -57,7 +60,7 @@ if [ ! -f "$corpus/vocab/vocab.json" ]; then
   metanmt prepare --out "$corpus" $prepare
 fi
 # shellcheck disable=SC2086
-metanmt train --config "$(dirname "$0")/configs/multinmt_cpu.yaml" --threads "$threads" --resume \
+train_command --config "$(dirname "$0")/configs/multinmt_cpu.yaml" --threads "$threads" --resume \
   --set out_dir="$out/run" translation.corpus="$corpus" $train $extra
 # shellcheck disable=SC2086
 metanmt finetune --init multinmt="$out/run" random=random:"$( [ "$preset" = tiny ] && echo tiny || \

@@ -9,6 +9,7 @@
 # --budget-minutes caps the whole recipe's wall time: runs go two at a time (one per core) and share
 # 80% of it; evaluation takes the rest. Writes OUT/<setting>/results.{csv,md}, learning_curves.png.
 set -euo pipefail
+source "$(dirname "$0")/launch.sh"
 settings="5w1s 5w5s 20w1s 20w5s" algorithms="maml fomaml reptile pretrain"
 budget=60 out=results/omniglot tasks=600 steps=100000 extra=""
 while [ $# -gt 0 ]; do
@@ -20,8 +21,9 @@ while [ $# -gt 0 ]; do
     --tasks) tasks="$2"; shift ;;
     --out) out="$2"; shift ;;
     --set) extra="$2"; shift ;;
+    --processes|--accelerate-config) launch_flag "$1" "$2"; shift ;;
     *) echo "usage: $0 [--settings '5w1s ...'] [--algorithms '...'] [--budget-minutes M]" \
-            "[--steps N] [--tasks N] [--out DIR] [--set 'key=value ...']" >&2; exit 2 ;;
+            "[--steps N] [--tasks N] [--out DIR] [--set 'key=value ...']" "$LAUNCH_USAGE" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,7 +54,7 @@ lane() {  # LANE: every second run, one after another
   local i setting algorithm
   for ((i = $1; i < ${#runs[@]}; i += lanes)); do
     read -r setting algorithm <<< "${runs[$i]}"
-    metanmt train --config "$config" --threads 1 --resume --set out_dir="$out/$setting/$algorithm" \
+    train_command --config "$config" --threads 1 --resume --set out_dir="$out/$setting/$algorithm" \
       train.steps="$steps" train.time_limit_minutes="$per_run" $(hyper "$setting" "$algorithm") $extra
   done
 }

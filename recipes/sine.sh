@@ -5,9 +5,11 @@
 #   bash recipes/sine.sh                    # default length (see BENCHMARKS.md for the time)
 #   bash recipes/sine.sh --full             # the paper's 70,000 meta-iterations
 #   bash recipes/sine.sh --steps 200 --out /tmp/sine --tasks 50   # any length
+#   bash recipes/sine.sh --processes 2      # each run's meta-batch split over 2 processes
 #
 # Writes OUT/k{5,10}/results.{csv,md} and sine_adaptation.png. Runs resume if interrupted.
 set -euo pipefail
+source "$(dirname "$0")/launch.sh"
 steps=20000 out=results/sine tasks=600
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -15,14 +17,15 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift ;;
     --out) out="$2"; shift ;;
     --tasks) tasks="$2"; shift ;;
-    *) echo "usage: $0 [--full] [--steps N] [--out DIR] [--tasks N]" >&2; exit 2 ;;
+    --processes|--accelerate-config) launch_flag "$1" "$2"; shift ;;
+    *) echo "usage: $0 [--full] [--steps N] [--out DIR] [--tasks N]" "$LAUNCH_USAGE" >&2; exit 2 ;;
   esac
   shift
 done
 config="$(dirname "$0")/configs/sine.yaml"
 
 train() {  # K ALGORITHM [extra --set assignments]
-  metanmt train --config "$config" --threads 1 --resume --set out_dir="$out/k$1/$2" \
+  train_command --config "$config" --threads 1 --resume --set out_dir="$out/k$1/$2" \
     sine.k_shot="$1" algorithm.name="$2" train.steps="$steps" "${@:3}"
 }
 

@@ -43,3 +43,23 @@ def real_data_folder(name: str):
             pytest.fail(message)
         pytest.skip(message)
     return folder
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory):
+    """The made-up toy corpus (word ciphers of a tiny English) with its vocabulary, built once."""
+    from metanmt.nmt.prepare import prepare
+
+    folder = tmp_path_factory.mktemp("toy") / "corpus"
+    prepare(None, folder, vocab_size=400, toy=True)
+    return folder
+
+
+@pytest.fixture
+def port():
+    """A free TCP port for an ``accelerate launch`` rendezvous."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -30,7 +30,20 @@ def test_sine_recipe_runs_end_to_end_and_resumes(tmp_path):
 
 def test_recipe_rejects_unknown_flags():
     result = run_recipe("sine.sh", "--fast")
-    assert result.returncode == 2 and "usage:" in result.stderr
+    assert result.returncode == 2 and "usage:" in result.stderr and "--processes N" in result.stderr
+
+
+def test_recipes_processes_flag_trains_under_accelerate_launch(tmp_path, port):
+    script = (f'source {ROOT / "recipes" / "launch.sh"}; launch_flag --processes 2; '
+              f'train_command --threads 1 --set out_dir={tmp_path} train.steps=4 '
+              f'train.meta_batch=4 train.eval_tasks=4 train.eval_every=2 train.log_every=2')
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               MAIN_PROCESS_PORT=str(port))
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("4 steps, best validation") == 1  # the main process reports
+    assert "2 processes" in result.stdout + result.stderr
 
 
 def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch):

@@ -12,17 +12,14 @@ from metanmt.nmt.decode import translate
 from metanmt.nmt.finetune import FinetuneConfig, draw_budget, english_words, finetune
 from metanmt.nmt.model import (build_model, load_translation_model, save_translation_model,
                                trainable_subset)
-from metanmt.nmt.prepare import prepare
 from metanmt.nmt.scoring import score
 from metanmt.nmt.vocab import UNK, encode, load_tokenizer
 from metanmt.tasks.translation import TranslationConfig, TranslationFamily
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("toy") / "corpus"
-    prepare(None, folder, vocab_size=400, toy=True)
-    return folder
+@pytest.fixture
+def toy(toy_corpus):
+    return toy_corpus
 
 
 def toy_family(toy, **overrides):

@@ -1,7 +1,8 @@
 """What every algorithm is: two verbs, ``adapt`` and ``outer_grads``, over a parameter dict."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import contextlib
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -15,13 +16,34 @@ if TYPE_CHECKING:  # tasks import the functional types from here; avoid the impo
     from metanmt.tasks.base import Task
 
 
-def task_weights(tasks: Sequence[Task]) -> list[float]:
-    """Per-task weights summing to one (token counts for translation, equal otherwise)."""
-    raw = [1.0 if t.weight is None else float(t.weight) for t in tasks]
-    total = sum(raw)
+def raw_weight(task: Task) -> float:
+    return 1.0 if task.weight is None else float(task.weight)
+
+
+def task_weights(tasks: Sequence[Task], total: float | None = None) -> list[float]:
+    """Per-task weights (token counts for translation, equal otherwise) divided by ``total``.
+
+    ``total`` defaults to this list's own sum, so the weights sum to one; a process holding part of
+    a meta-batch passes the whole meta-batch's total, and the processes' gradients then add up.
+    """
+    raw = [raw_weight(t) for t in tasks]
+    total = sum(raw) if total is None else total
     if not tasks or total <= 0:
         raise ValueError(f"a meta-batch needs at least one task with positive weight, got {raw}")
     return [w / total for w in raw]
+
+
+@contextlib.contextmanager
+def task_rng(task: Task) -> Iterator[None]:
+    """Run one task's computation (dropout) on its own random stream, when the task has a seed:
+    then a task draws the same dropout masks whichever process or position computes it."""
+    if task.seed is None:
+        yield
+        return
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(task.seed)
+        yield
 
 
 def gradients(loss: Tensor, targets: Params) -> Params:
@@ -64,8 +86,13 @@ class Algorithm(nn.Module):
                      self.inner_optimizer)
 
     def outer_grads(self, loss_fn: LossFn, params: Params, tasks: Sequence[Task],
-                    stackable: bool = False) -> tuple[Params, dict[str, float]]:
-        """Outer gradient for ``params`` and for the algorithm's own parameters (keys ``algo.*``)."""
+                    stackable: bool = False, weight_total: float | None = None,
+                    ) -> tuple[Params, dict]:
+        """Outer gradient for ``params`` and for the algorithm's own parameters (keys ``algo.*``).
+
+        The tasks' gradients are weighted by ``task_weights(tasks, weight_total)``. ``stats`` has
+        ``loss`` (the weighted query loss) and ``task_losses`` (one float per task).
+        """
         raise NotImplementedError
 
 
@@ -76,8 +103,8 @@ class ObjectiveAlgorithm(Algorithm):
                        grad_fn: GradFn) -> Tensor:
         raise NotImplementedError
 
-    def outer_grads(self, loss_fn, params, tasks, stackable=False):
-        weights = task_weights(tasks)
+    def outer_grads(self, loss_fn, params, tasks, stackable=False, weight_total=None):
+        weights = task_weights(tasks, weight_total)
         own = {f"algo.{n}": p for n, p in self.named_parameters()}
         targets = {**params, **own}
         if stackable and self.use_vmap:
@@ -86,11 +113,14 @@ class ObjectiveAlgorithm(Algorithm):
             losses = torch.func.vmap(
                 lambda s, q: self.task_objective(loss_fn, params, s, q, func_grad))(support, query)
             loss = (losses * torch.tensor(weights, dtype=losses.dtype, device=losses.device)).sum()
-            total, mean_loss = gradients(loss, targets), loss.item()
+            total, mean_loss, task_losses = gradients(loss, targets), loss.item(), losses.tolist()
         else:  # one backward per task, so only one task's graph is alive at a time
-            total, mean_loss = None, 0.0
+            total, mean_loss, task_losses = None, 0.0, []
             for task, w in zip(tasks, weights):
-                loss = self.task_objective(loss_fn, params, task.support, task.query, autograd_grad)
-                total = add_scaled(total, gradients(loss, targets), w)
-                mean_loss += w * loss.item()
-        return total, {"loss": mean_loss}
+                with task_rng(task):
+                    loss = self.task_objective(loss_fn, params, task.support, task.query,
+                                               autograd_grad)
+                    total = add_scaled(total, gradients(loss, targets), w)
+                task_losses.append(loss.item())
+                mean_loss += w * task_losses[-1]
+        return total, {"loss": mean_loss, "task_losses": task_losses}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from metanmt.algorithms.base import Algorithm, task_weights
+from metanmt.algorithms.base import Algorithm, task_rng, task_weights
 from metanmt.algorithms.functional import add_scaled, adapt, autograd_grad, func_grad, stack_batches
 
 
@@ -23,21 +23,26 @@ class Reptile(Algorithm):
                      self.inner_optimizer)
 
     @torch.no_grad()
-    def outer_grads(self, loss_fn, params, tasks, stackable=False):
-        weights = task_weights(tasks)
+    def outer_grads(self, loss_fn, params, tasks, stackable=False, weight_total=None):
+        weights = task_weights(tasks, weight_total)
+        # sum_i w_i (phi - theta_i), each difference taken before weighting: phi - theta_i is
+        # small, and scaling phi first would lose it to rounding. Linear in the tasks, so the
+        # processes holding parts of a meta-batch add up to the whole.
         if stackable and self.use_vmap:
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
             adapted = torch.func.vmap(lambda s: self._adapt(loss_fn, params, s, func_grad))(support)
             w = torch.tensor(weights, dtype=torch.float64)
-            mean_adapted = {n: torch.tensordot(w.to(a), a, dims=1) for n, a in adapted.items()}
+            grads = {n: torch.tensordot(w.to(a), params[n].detach() - a, dims=1)
+                     for n, a in adapted.items()}
             losses = torch.func.vmap(loss_fn, in_dims=(0, 0))(adapted, query)
-            mean_loss = float((losses * w.to(losses)).sum())
+            mean_loss, task_losses = float((losses * w.to(losses)).sum()), losses.tolist()
         else:
-            mean_adapted, mean_loss = None, 0.0
+            grads, mean_loss, task_losses = None, 0.0, []
             for task, wt in zip(tasks, weights):
-                theta = self._adapt(loss_fn, params, task.support, autograd_grad)
-                mean_adapted = add_scaled(mean_adapted, theta, wt)
-                mean_loss += wt * float(loss_fn(theta, task.query))
-        grads = {n: params[n].detach() - mean_adapted[n] for n in params}
-        return grads, {"loss": mean_loss}
+                with task_rng(task):
+                    theta = self._adapt(loss_fn, params, task.support, autograd_grad)
+                    task_losses.append(float(loss_fn(theta, task.query)))
+                grads = add_scaled(grads, {n: params[n].detach() - theta[n] for n in params}, wt)
+                mean_loss += wt * task_losses[-1]
+        return grads, {"loss": mean_loss, "task_losses": task_losses}

@@ -20,6 +20,7 @@ class Task:
     query: Batch
     weight: float | None = None  # relative weight in a meta-batch; None = equal
     info: dict[str, Any] = field(default_factory=dict)  # e.g. amplitude and phase, language code
+    seed: int | None = None  # seeds this task's own random stream (dropout) while training
 
 
 class TaskFamily:
@@ -45,6 +46,11 @@ class TaskFamily:
     def sample_batch(self, split: str, count: int, generator: torch.Generator) -> list[Task]:
         return [self.sample(split, generator) for _ in range(count)]
 
+    def sample_slots(self, split: str, generators: list[torch.Generator]) -> list[Task]:
+        """One task from each generator: ``[sample(split, g) for g in generators]``, which a
+        family may compute faster as a batch (the trainer gives every task slot its own stream)."""
+        return [self.sample(split, g) for g in generators]
+
     def build_model(self) -> nn.Module:
         raise NotImplementedError
 
@@ -66,7 +72,8 @@ class TaskFamily:
         return batch
 
     def task_to(self, task: Task, device: torch.device) -> Task:
-        return Task(self.to(task.support, device), self.to(task.query, device), task.weight, task.info)
+        return Task(self.to(task.support, device), self.to(task.query, device), task.weight, task.info,
+                    task.seed)
 
 
 def check_split(split: str) -> None:

@@ -43,22 +43,36 @@ class SineFamily(TaskFamily):
         if c.k_shot < 1 or c.k_query < 0:
             raise ValueError(f"sine needs k_shot >= 1 and k_query >= 0, got {c.k_shot}, {c.k_query}")
 
-    def _uniform(self, bounds, shape, generator) -> Tensor:
-        low, high = bounds
-        return low + (high - low) * torch.rand(shape, generator=generator)
-
     def sample_batch(self, split, count, generator):
         # Splits share one distribution; they differ only by the generator the caller seeds.
         check_split(split)
+        size = self.config.k_shot + (self.config.k_query or self.config.k_shot)
+        return self._tasks(torch.rand((count, 1, 1), generator=generator),
+                           torch.rand((count, 1, 1), generator=generator),
+                           torch.rand((count, size, 1), generator=generator))
+
+    def sample_slots(self, split, generators):
+        # The same draws as sample() with each generator, computed as one batch.
+        check_split(split)
+        size = self.config.k_shot + (self.config.k_query or self.config.k_shot)
+        draws = [(torch.rand((1, 1), generator=g), torch.rand((1, 1), generator=g),
+                  torch.rand((size, 1), generator=g)) for g in generators]
+        return self._tasks(*(torch.stack(part) for part in zip(*draws)))
+
+    def _tasks(self, u_amplitude: Tensor, u_phase: Tensor, u_x: Tensor) -> list[Task]:
+        """Tasks from uniform [0, 1) draws: [T, 1, 1], [T, 1, 1] and [T, K+Q, 1]."""
         c = self.config
-        k_query = c.k_query or c.k_shot
-        amplitude = self._uniform(c.amplitude, (count, 1, 1), generator)
-        phase = self._uniform(c.phase, (count, 1, 1), generator)
-        x = self._uniform(c.x_range, (count, c.k_shot + k_query, 1), generator)  # [T, K+Q, 1]
+
+        def scale(bounds, u):
+            return bounds[0] + (bounds[1] - bounds[0]) * u
+        amplitude, phase, x = scale(c.amplitude, u_amplitude), scale(c.phase, u_phase), \
+            scale(c.x_range, u_x)
         y = amplitude * torch.sin(x - phase)
-        return [Task((x[i, :c.k_shot], y[i, :c.k_shot]), (x[i, c.k_shot:], y[i, c.k_shot:]),
-                     info={"amplitude": float(amplitude[i]), "phase": float(phase[i])})
-                for i in range(count)]
+        k = c.k_shot
+        parts = zip(x[:, :k].unbind(), y[:, :k].unbind(), x[:, k:].unbind(), y[:, k:].unbind(),
+                    amplitude.flatten().tolist(), phase.flatten().tolist())
+        return [Task((xs, ys), (xq, yq), info={"amplitude": a, "phase": f})
+                for xs, ys, xq, yq, a, f in parts]
 
     def sample(self, split, generator):
         return self.sample_batch(split, 1, generator)[0]

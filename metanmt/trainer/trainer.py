@@ -6,19 +6,27 @@ Order of each iteration, as in nanoGPT: validate and checkpoint -> sample tasks 
 from __future__ import annotations
 
 import math
+import random
+import re
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
+from metanmt.algorithms.base import raw_weight
 from metanmt.config import RunConfig, config_to_dict
 from metanmt.evaluation.evaluate import adaptation_curve
 from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
-from metanmt.tasks import TaskFamily
+from metanmt.tasks import Task, TaskFamily
 from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from metanmt.trainer.distributed import (
+    DROPOUT_STREAM, any_process, own_slots, slot_generators, stream_seeds, sum_across_processes,
+)
 from metanmt.trainer.logger import MetricLogger
 
 
@@ -27,13 +35,46 @@ def make_accelerator(device: str) -> Accelerator:
         raise ValueError(f"train.device must be auto, cpu or cuda, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("train.device is 'cuda' but no CUDA device is available")
-    return Accelerator(cpu=device == "cpu")
+    # cpu=True also where there is no GPU at all: accelerate then joins the processes with gloo.
+    return Accelerator(cpu=device == "cpu" or not torch.cuda.is_available())
+
+
+def autocast_for(accelerator: Accelerator, mixed_precision: str):
+    """bf16 autocast from the config or from ``accelerate launch --mixed_precision bf16``.
+
+    Our own context rather than accelerate's: its precision is fixed once per process, and a
+    notebook or a test may build trainers of both kinds. Weights and outer gradients stay float32.
+    """
+    if mixed_precision == "no":
+        mixed_precision = accelerator.mixed_precision
+    if mixed_precision not in ("no", "bf16"):
+        raise ValueError(f"train.mixed_precision must be no or bf16, got {mixed_precision!r} "
+                         f"(fp16 would need loss scaling)")
+    return partial(torch.autocast, accelerator.device.type, torch.bfloat16,
+                   enabled=mixed_precision == "bf16")
+
+
+def rng_states() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states: dict) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 class Trainer:
     def __init__(self, config: RunConfig, family: TaskFamily | None = None, log: bool = True):
         self.config, t = config, config.train
+        if t.on_nonfinite not in ("stop", "skip"):
+            raise ValueError(f"train.on_nonfinite must be stop or skip, got {t.on_nonfinite!r}")
         self.accelerator = make_accelerator(t.device)
+        self.autocast = autocast_for(self.accelerator, t.mixed_precision)
         self.device = self.accelerator.device
         self.run = build_run(config, self.device, family)
         self.family, self.model, self.algorithm = self.run.family, self.run.model, self.run.algorithm
@@ -46,7 +87,9 @@ class Trainer:
             optimizer = torch.optim.SGD(trainable, lr=t.outer_lr)
         else:
             raise ValueError(f"train.outer_optimizer must be adam or sgd, got {t.outer_optimizer!r}")
-        self.optimizer = self.accelerator.prepare(optimizer)
+        # Not accelerator.prepare(): the trainer all-reduces the outer gradient itself, and the
+        # wrapper's per-step checks cost more than a small model's whole outer update.
+        self.optimizer = optimizer
         if t.lr_schedule not in ("constant", "linear"):
             raise ValueError(f"train.lr_schedule must be constant or linear, got {t.lr_schedule!r}")
         decay = (lambda step: max(0.0, 1 - step / t.steps)) if t.lr_schedule == "linear" \
@@ -54,22 +97,25 @@ class Trainer:
         warmup = lambda step: min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0  # noqa: E731
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
                                                            lambda step: warmup(step) * decay(step))
-        self.generator = torch.Generator().manual_seed(t.seed)  # task sampling stream
+        self.slots = own_slots(t.meta_batch, self.accelerator.process_index,
+                               self.accelerator.num_processes)
         self.val_tasks = self.family.sample_batch("val", t.eval_tasks,
                                                   torch.Generator().manual_seed(t.seed + 10_007))
         # Test tasks only draw the learning curve; the checkpoint is chosen on validation tasks.
         self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
                                                     torch.Generator().manual_seed(1234))
-        self.step, self.best, self.elapsed = 0, math.nan, 0.0
+        self.step, self.best, self.elapsed, self.skipped = 0, math.nan, 0.0, 0
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
         self.logger: MetricLogger | None = None
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
+        """Everything besides the weights that the next step depends on. The task streams are
+        stateless (seeded by step), so the step is also the sampler's position."""
         return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+                "skipped": self.skipped, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": rng_states()}
 
     def save(self, name: str) -> None:
         if self.accelerator.is_main_process:
@@ -91,43 +137,95 @@ class Trainer:
         load_weights(self.run, tensors, folder)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        if "rng" not in state:
+            raise CheckpointError(f"checkpoint {folder} was written by an older metanmt without "
+                                  f"random generator states; it cannot be resumed exactly")
+        set_rng_states(state["rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
+        self.skipped = state.get("skipped", 0)
         return True
 
     # -- the loop ------------------------------------------------------------------------------
     def measure(self, tasks) -> float:
-        """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps."""
+        """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps (the processes
+        share the tasks out and add up)."""
         steps = self.config.train.eval_steps or self.algorithm.inner_steps
-        self.model.eval()  # no dropout while measuring
-        curves = adaptation_curve(self.family, self.model, self.algorithm, self.params, tasks,
-                                  [steps], device=self.device)
-        return curves[self.family.metric_name].mean().item()
+        mine = tasks[self.accelerator.process_index::self.accelerator.num_processes]
+        total = torch.zeros(2, dtype=torch.float64)
+        if mine:
+            self.model.eval()  # no dropout while measuring
+            with self.autocast():
+                curves = adaptation_curve(self.family, self.model, self.algorithm, self.params,
+                                          mine, [steps], device=self.device)
+            total[0], total[1] = curves[self.family.metric_name][:, 0].double().sum(), len(mine)
+        total, = sum_across_processes([total.to(self.device)])
+        return float(total[0] / total[1])
+
+    def sample_slots(self, slots, step: int | None = None) -> list[Task]:
+        """The training tasks in ``slots`` of the meta-batch of ``step``, with dropout seeds."""
+        step = self.step if step is None else step
+        seed = self.config.train.seed
+        tasks = self.family.sample_slots("train", slot_generators(seed, step, slots))
+        for task, dropout_seed in zip(tasks, stream_seeds(seed, step, slots, DROPOUT_STREAM)):
+            task.seed = dropout_seed
+        return tasks
 
     def train_step(self) -> dict[str, float]:
+        t = self.config.train
         self.model.train()
-        tasks = self.family.sample_batch("train", self.config.train.meta_batch, self.generator)
-        tasks = [self.family.task_to(task, self.device) for task in tasks]
-        grads, stats = self.algorithm.outer_grads(self.loss_fn, self.params, tasks,
-                                                  self.family.stackable)
-        if not math.isfinite(stats["loss"]):
-            names = [t.info.get("name", i) for i, t in enumerate(tasks)]
-            raise FloatingPointError(f"non-finite meta-loss {stats['loss']} at step {self.step} "
-                                     f"(tasks {names}); the last good checkpoint is kept in "
-                                     f"{self.out / 'checkpoints'}")
+        tasks = self.sample_slots(self.slots)
+        if self.device.type != "cpu":
+            tasks = [self.family.task_to(task, self.device) for task in tasks]
+        with self.autocast():  # tasks weighted by their raw weights; normalised after the sum
+            grads, stats = self.algorithm.outer_grads(self.loss_fn, self.params, tasks,
+                                                      self.family.stackable, weight_total=1.0)
+        slot_losses = torch.zeros(t.meta_batch, dtype=torch.float64)
+        slot_losses[list(self.slots)] = torch.tensor(stats["task_losses"], dtype=torch.float64)
+        names = list(grads)
+        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks))], dtype=torch.float64)
+        *summed, totals, slot_losses = sum_across_processes([*grads.values(), totals, slot_losses])
+        weight = float(totals[1])
+        grads = {n: g.div_(weight) for n, g in zip(names, summed)}
+        stats = {"loss": float(totals[0]) / weight}
         own = dict(self.algorithm.named_parameters())
         for name, p in self.params.items():
             p.grad = grads[name]
         for name, p in own.items():
             p.grad = grads.get(ALGO_PREFIX + name)
-        if self.config.train.grad_clip > 0:
-            stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
-                [*self.params.values(), *own.values()], self.config.train.grad_clip))
-        self.optimizer.step()
-        self.scheduler.step()
+        everything = [*self.params.values(), *own.values()]
+        norm = torch.nn.utils.get_total_norm([p.grad for p in everything if p.grad is not None])
+        stats["grad_norm"] = float(norm)
+        if not (math.isfinite(stats["loss"]) and math.isfinite(stats["grad_norm"])):
+            self.non_finite(stats, slot_losses)
+        else:
+            if t.grad_clip > 0:
+                torch.nn.utils.clip_grads_with_norm_(everything, t.grad_clip, norm)
+            self.optimizer.step()
+        with warnings.catch_warnings():  # a skipped first step: the schedule still advances
+            warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()`"))
+            self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return stats
+
+    def non_finite(self, stats: dict, slot_losses: torch.Tensor) -> None:
+        """Stop, naming the step and tasks (the last good checkpoint stays), or skip and count."""
+        bad = [i for i, value in enumerate(slot_losses.tolist()) if not math.isfinite(value)]
+        tasks = ", ".join(f"slot {i} ({self.sample_slots([i])[0].info.get('name', 'task')}: "
+                          f"loss {slot_losses[i].item()})" for i in bad) or "every task loss finite"
+        what = f"non-finite meta-loss {stats['loss']}" if not math.isfinite(stats["loss"]) \
+            else f"non-finite outer gradient (norm {stats['grad_norm']})"
+        t = self.config.train
+        if t.on_nonfinite == "skip" and self.skipped < t.max_skipped_steps:
+            self.skipped += 1
+            if self.log_enabled:
+                tqdm.write(f"skipped step {self.step}: {what}; tasks {tasks} "
+                           f"({self.skipped} of at most {t.max_skipped_steps} skipped)")
+            return
+        also = f" after {self.skipped} skipped steps" if self.skipped else ""
+        raise FloatingPointError(f"{what} at step {self.step}{also}; tasks: {tasks}. The last "
+                                 f"good checkpoint is kept in {self.out / 'checkpoints'}"
+                                 + ("" if t.on_nonfinite == "skip" else
+                                    "; train.on_nonfinite=skip skips rare bad batches"))
 
     def _better(self, value: float) -> bool:
         if math.isnan(self.best):
@@ -139,6 +237,10 @@ class Trainer:
         if resume:
             self.resume()
         self.logger = MetricLogger(self.out, self.log_enabled, self.step if resume else None)
+        if self.log_enabled and self.accelerator.num_processes > 1:
+            tqdm.write(f"{self.accelerator.num_processes} processes "
+                       f"({self.accelerator.distributed_type.value}, {self.device.type}), "
+                       f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
         metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
         bar = tqdm(total=t.steps, initial=self.step, disable=not self.log_enabled, mininterval=2,
@@ -148,14 +250,19 @@ class Trainer:
         while self.step < t.steps and self.elapsed < limit:  # a resumed run may be out of time
             stats = self.train_step()
             self.step += 1
-            running.append(stats["loss"])
+            if math.isfinite(stats["loss"]):
+                running.append(stats["loss"])
             bar.update(1)
             self.elapsed = time.perf_counter() - start_time
-            if self.step % t.log_every == 0 or self.step == t.steps:
-                self.logger.log(self.step, self.elapsed, {"train/loss": sum(running) / len(running)})
-                bar.set_postfix(loss=f"{sum(running) / len(running):.4f}")
+            if (self.step % t.log_every == 0 or self.step == t.steps) and running:
+                logged = {"train/loss": sum(running) / len(running), "train/grad_norm": stats["grad_norm"]}
+                if self.skipped:
+                    logged["train/skipped_steps"] = self.skipped
+                self.logger.log(self.step, self.elapsed, logged)
+                bar.set_postfix(loss=f"{logged['train/loss']:.4f}")
                 running = []
-            out_of_time = self.elapsed >= limit
+            # Every process must agree to stop, or the others would wait in an all-reduce forever.
+            out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
             done = self.step == t.steps or out_of_time
             if self.step % t.eval_every == 0 or done:
                 value = self.measure(self.val_tasks)
@@ -173,4 +280,5 @@ class Trainer:
                 break
         bar.close()
         self.logger.close()
+        self.accelerator.wait_for_everyone()  # the main process has written the last checkpoint
         return self.run
