@@ -70,6 +70,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from metanmt.evaluation.report import plain_table, training_rows
+    print(plain_table(training_rows(args.runs)), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metanmt", description=metanmt.__doc__)
     parser.add_argument("--version", action="version", version=f"metanmt {metanmt.__version__}")
@@ -98,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     from metanmt.cli_translation import add_evaluate_arguments, add_translation_commands
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    runs = commands.add_parser("runs", help="how runs were trained: steps, target tokens, time")
+    runs.add_argument("runs", nargs="+", help="run folders")
+    runs.set_defaults(func=cmd_runs)
     add_translation_commands(commands)
     return parser
 

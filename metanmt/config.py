@@ -45,8 +45,9 @@ class TrainConfig:
     curve_tasks: int = 0  # also measure this many fixed test tasks at each validation, for plots
     checkpoint_every: int = 1_000
     time_limit_minutes: float = 0.0  # stop (and save) after this much wall time; 0 = no limit
+    max_target_tokens: int = 0  # stop after this many training target tokens (translation); 0 = off
     device: str = "auto"  # auto | cpu | cuda
-    mixed_precision: str = "no"  # no | bf16 (autocast through accelerate; weights stay float32)
+    mixed_precision: str = "no"  # no | bf16 (autocast; weights and optimizer stay float32)
     on_nonfinite: str = "stop"  # stop | skip: a NaN/inf loss stops the run, or skips that step
     max_skipped_steps: int = 10  # with on_nonfinite=skip, stop after this many skipped steps
 

@@ -2,6 +2,7 @@
 # MultiNMT (Gu et al. 2018's multilingual baseline): prepare the corpus once, pre-train on the 18
 # training languages, then fine-tune on low-resource languages at English-word budgets, against
 # the same fine-tuning from a random initialisation. BLEU / chrF / tokenized BLEU, mean ± std.
+# recipes/metanmt.sh runs this script for MetaNMT (METHOD=metanmt: configs/metanmt_cpu.yaml).
 #
 #   bash recipes/multinmt.sh                         # preset cpu: 30 minutes of training here
 #   bash recipes/multinmt.sh --preset tiny           # the made-up toy corpus, about a minute
@@ -12,25 +13,14 @@
 # Writes OUT/run (checkpoints, metrics, model/ as save_pretrained) and OUT/finetune (results.csv,
 # summary.md, BLEU-vs-words plots). Re-running resumes both parts.
 set -euo pipefail
-source "$(dirname "$0")/launch.sh"
-preset=cpu out="" corpus="" source="${METANMT_DATA:-}" languages="" budgets="" draws="" tests=""
-minutes="" extra=""
+source "$(dirname "$0")/translation_flags.sh"
+method="${METHOD:-multinmt}"  # multinmt | metanmt: which configs/<method>_cpu.yaml to train
+preset=cpu minutes=""
 while [ $# -gt 0 ]; do
+  if translation_flag "$1" "${2:-}"; then shift 2; continue; fi
   case "$1" in
-    --preset) preset="$2"; shift ;;
-    --out) out="$2"; shift ;;
-    --corpus) corpus="$2"; shift ;;
-    --source) source="$2"; shift ;;
-    --languages) languages="$2"; shift ;;
-    --budgets) budgets="$2"; shift ;;
-    --draws) draws="$2"; shift ;;
-    --test-sentences) tests="$2"; shift ;;
     --minutes) minutes="$2"; shift ;;
-    --set) extra="$2"; shift ;;
-    --processes|--accelerate-config) launch_flag "$1" "$2"; shift ;;
-    *) echo "usage: $0 [--preset tiny|cpu|paper] [--out DIR] [--corpus DIR] [--source DIR]" \
-            "[--languages 'ro fi'] [--budgets '16000'] [--draws N] [--test-sentences N]" \
-            "[--minutes M] [--set 'key=value ...']" "$LAUNCH_USAGE" >&2; exit 2 ;;
+    *) echo "usage: $0 [--preset tiny|cpu|paper] [--minutes M] $TRANSLATION_USAGE" >&2; exit 2 ;;
   esac
   shift
 done
@@ -38,7 +28,9 @@ cache="${METANMT_CACHE:-$HOME/.cache/metanmt}"
 case "$preset" in
   tiny)  corpus=${corpus:-$cache/translation-toy}; prepare="--toy --vocab-size 400"; threads=1
          train="translation.model=tiny translation.dropout=0.0 translation.support_tokens=300
-                translation.query_tokens=300 train.steps=300 train.outer_lr=0.003
+                translation.query_tokens=300 translation.validation_words=1000
+                translation.validation_steps=30 translation.validation_sentences=50
+                train.steps=300 train.outer_lr=0.003
                 train.warmup_steps=0 train.eval_every=100 train.time_limit_minutes=0"
          tune="--lr 0.003 --warmup-steps 0 --max-steps 100 --batch-tokens 300 --threads 1"
          : "${languages:=ro fi}" "${budgets:=0 1000}" "${draws:=2}" "${tests:=100}" ;;
@@ -53,17 +45,17 @@ case "$preset" in
          : "${languages:=ro lv fi tr ko}" "${budgets:=0 4000 16000 40000 all}" "${draws:=5}" "${tests:=0}" ;;
   *) echo "unknown preset '$preset': choose tiny, cpu or paper" >&2; exit 2 ;;
 esac
-out=${out:-results/multinmt_$preset}
+out=${out:-results/${method}_$preset}
 [ "$preset" = tiny ] || [ -n "$source" ] || [ -f "$corpus/manifest.json" ] || prepare=""  # download
 if [ ! -f "$corpus/vocab/vocab.json" ]; then
   # shellcheck disable=SC2086
   metanmt prepare --out "$corpus" $prepare
 fi
 # shellcheck disable=SC2086
-train_command --config "$(dirname "$0")/configs/multinmt_cpu.yaml" --threads "$threads" --resume \
+train_command --config "$(dirname "$0")/configs/${method}_cpu.yaml" --threads "$threads" --resume \
   --set out_dir="$out/run" translation.corpus="$corpus" $train $extra
 # shellcheck disable=SC2086
-metanmt finetune --init multinmt="$out/run" random=random:"$( [ "$preset" = tiny ] && echo tiny || \
+metanmt finetune --init "$method"="$out/run" random=random:"$( [ "$preset" = tiny ] && echo tiny || \
   ([ "$preset" = paper ] && echo paper || echo cpu))" --corpus "$corpus" --languages $languages \
   --budgets $budgets --draws "$draws" --test-sentences "$tests" --out "$out/finetune" $tune
 cat "$out/finetune/summary.md"

@@ -75,3 +75,46 @@ def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path,
     again = run_recipe("multinmt.sh", *args)
     assert again.returncode == 0 and "100 steps" in again.stdout
     assert "4 of 4 fine-tunings already" in again.stdout
+
+
+def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, monkeypatch):
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "cmp"
+    args = ["--preset", "quick", "--out", out, "--target-tokens", "60000", "--languages", "fi",
+            "--budgets", "0 500", "--draws", "1", "--test-sentences", "20"]
+    result = run_recipe("metanmt_vs_multinmt.sh", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = (out / "finetune" / "summary.md").read_text()
+    for init in ("metanmt", "multinmt", "random"):
+        assert f"| {init} | fi | 500 |" in summary and f"| {init} | fi | 0 |" in summary
+    assert (out / "finetune" / "bleu_vs_words_fi.png").exists()
+    rows = [line.split("|") for line in (out / "training.md").read_text().splitlines()[2:]]
+    assert {r[2].strip() for r in rows} == {"fomaml", "pretrain"}
+    assert len({r[4] for r in rows}) == 1 and int(rows[0][4]) >= 60000  # equal target tokens
+    assert "val/dev_bleu" in (out / "metanmt" / "metrics.csv").read_text()  # fine-tune-then-score
+    again = run_recipe("metanmt_vs_multinmt.sh", *args)
+    assert again.returncode == 0 and "6 of 6 fine-tunings already" in again.stdout
+
+    # A language in a script that is in none of the data (Cherokee letters for a toy cipher).
+    from metanmt.nmt.toy import toy_pairs
+    cherokee = {c: chr(0x13A0 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
+    pairs = [("".join(cherokee.get(c, c) for c in s), e) for s, e in toy_pairs("chr", 260)]
+    files = {}
+    for name, part in (("train", pairs[:200]), ("dev", pairs[200:230]), ("test", pairs[230:])):
+        files[name] = tmp_path / f"{name}.tsv"
+        files[name].write_text("".join(f"{s}\t{e}\n" for s, e in part), encoding="utf-8")
+    new = run_recipe("finetune_new_language.sh", "--init", f"metanmt={out / 'metanmt'}",
+                     "--language", "chr", "--train-tsv", files["train"], "--dev-tsv", files["dev"],
+                     "--test-tsv", files["test"], "--budgets", "0 300 all", "--draws", "1",
+                     "--out", tmp_path / "chr", "--", "--max-steps", "20", "--threads", "1",
+                     "--lr", "0.003", "--batch-tokens", "300")
+    assert new.returncode == 0, new.stderr[-2000:]
+    table = (tmp_path / "chr" / "summary.md").read_text()
+    assert "| metanmt | chr | 300 |" in table and "| metanmt | chr | whole pool |" in table
+    assert table.index("| chr | 300 |") < table.index("| chr | whole pool |")
+    assert (tmp_path / "chr" / "bleu_vs_words_chr.png").exists()
+
+
+def test_finetune_new_language_recipe_explains_its_flags():
+    result = run_recipe("finetune_new_language.sh", "--language", "xx")
+    assert result.returncode == 2 and "--init [NAME=]RUN_OR_MODEL" in result.stderr

@@ -8,6 +8,7 @@ one BLEU-vs-words plot per language.
 from __future__ import annotations
 
 import csv
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -133,7 +134,8 @@ def summarize(out: Path) -> list[dict]:
     for r in rows:
         groups.setdefault((r["init"], r["language"], int(r["budget"])), []).append(r)
     summary = []
-    for (name, language, budget), members in sorted(groups.items(), key=lambda kv: kv[0]):
+    by_size = lambda kv: (kv[0][0], kv[0][1], math.inf if kv[0][2] == WHOLE_POOL else kv[0][2])  # noqa: E731
+    for (name, language, budget), members in sorted(groups.items(), key=by_size):
         entry = {"init": name, "language": language, "budget": budget,
                  "words": round(statistics.mean(float(m["words"]) for m in members)),
                  "draws": len(members)}

@@ -36,3 +36,20 @@ def plain_table(rows: Sequence[dict]) -> str:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def training_rows(folders: Sequence[str | Path]) -> list[dict]:
+    """How each run was trained, from its last checkpoint: algorithm, steps, training target
+    tokens, wall time and the best validation value (for equal-compute comparisons)."""
+    from metanmt.checkpoint import load_checkpoint
+
+    rows = []
+    for folder in map(Path, folders):
+        _, config, state = load_checkpoint(folder / "checkpoints" / "last")
+        minutes = state["elapsed"] / 60
+        rows.append({"run": folder.name, "algorithm": config["algorithm"]["name"],
+                     "steps": state["step"], "target_tokens": state["target_tokens"],
+                     "wall_minutes": round(minutes, 1),
+                     "tokens_per_second": round(state["target_tokens"] / max(state["elapsed"], 1e-9)),
+                     "best_validation": round(state["best"], 4)})
+    return rows

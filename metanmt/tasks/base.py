@@ -54,6 +54,16 @@ class TaskFamily:
     def build_model(self) -> nn.Module:
         raise NotImplementedError
 
+    def validation_metric(self) -> tuple[str, bool]:
+        """(name, higher is better) of what ``validate`` returns."""
+        return self.metric_name, self.higher_is_better
+
+    def validate(self, model: nn.Module, params: Params) -> float | None:
+        """The family's own check of the meta-parameters for choosing the best checkpoint (e.g.
+        fine-tune on a validation language, then score its dev set); None = the trainer's default,
+        the headline metric on fixed validation tasks after test-time adaptation."""
+        return None
+
     def loss(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
         raise NotImplementedError
 

@@ -37,6 +37,13 @@ class TranslationConfig:
     label_smoothing: float = 0.0
     bucket_size: int = 256  # a task draws from one bucket of this many similar-length sentences
     # (little padding: ~2x faster than random sentences on a CPU); 0 = from all sentences
+    # How the best checkpoint is chosen: "loss" = query loss on validation-language tasks after the
+    # algorithm's adaptation; "finetune" = fine-tune on a fixed draw of each validation language's
+    # pool, then greedy dev BLEU (Gu et al.; the same for every algorithm, MultiNMT included).
+    validation: str = "loss"
+    validation_words: int = 16000  # English words of the fixed fine-tuning draw
+    validation_steps: int = 60  # fine-tuning steps (Adam, metanmt.nmt.finetune defaults)
+    validation_sentences: int = 200  # dev sentences decoded and scored
 
 
 class EncodedPairs:
@@ -121,6 +128,9 @@ class TranslationFamily(TaskFamily):
                              f"got {config.sampling!r}")
         if min(config.support_tokens, config.query_tokens) < 1:
             raise ValueError("translation.support_tokens and query_tokens must be positive")
+        if config.validation not in ("loss", "finetune"):
+            raise ValueError(f"translation.validation must be loss or finetune, "
+                             f"got {config.validation!r}")
         self._encoded: dict[tuple[str, str], EncodedPairs] = {}
 
     @classmethod
@@ -203,8 +213,25 @@ class TranslationFamily(TaskFamily):
             task = Task(collate(pairs, support, pad), collate(pairs, query, pad),
                         info={"name": language, "language": language})
             task.weight = target_tokens(task.query)
+            task.info["target_tokens"] = target_tokens(task.support) + task.weight
             tasks.append(task)
         return tasks
+
+    # -- meta-validation ---------------------------------------------------------------------------
+    def validation_metric(self):
+        return ("dev_bleu", True) if self.config.validation == "finetune" else ("loss", False)
+
+    def validate(self, model, params):
+        """Mean dev BLEU over the validation languages after fine-tuning (validation=finetune)."""
+        if self.config.validation != "finetune":
+            return None
+        from metanmt.nmt.validation import finetune_then_score
+        c = self.config
+        scores = [finetune_then_score(model, self.tokenizer, self.corpus.pairs(lang, "pool"),
+                                      self.corpus.pairs(lang, "dev"), c.validation_words,
+                                      c.validation_steps, c.validation_sentences)
+                  for lang in self.languages("val")]
+        return sum(scores) / len(scores)
 
     # -- model and loss --------------------------------------------------------------------------
     def attention(self) -> str:

@@ -105,6 +105,8 @@ class Trainer:
         self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
                                                     torch.Generator().manual_seed(1234))
         self.step, self.best, self.elapsed, self.skipped = 0, math.nan, 0.0, 0
+        self.target_tokens = 0  # training target tokens seen (support + query), all processes
+        self.val_metric, self.val_higher = self.family.validation_metric()
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
         self.logger: MetricLogger | None = None
@@ -114,7 +116,8 @@ class Trainer:
         """Everything besides the weights that the next step depends on. The task streams are
         stateless (seeded by step), so the step is also the sampler's position."""
         return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
-                "skipped": self.skipped, "optimizer": self.optimizer.state_dict(),
+                "skipped": self.skipped, "target_tokens": self.target_tokens,
+                "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng_states()}
 
     def save(self, name: str) -> None:
@@ -142,7 +145,7 @@ class Trainer:
                                   f"random generator states; it cannot be resumed exactly")
         set_rng_states(state["rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
-        self.skipped = state.get("skipped", 0)
+        self.skipped, self.target_tokens = state.get("skipped", 0), state.get("target_tokens", 0)
         return True
 
     # -- the loop ------------------------------------------------------------------------------
@@ -182,11 +185,14 @@ class Trainer:
         slot_losses = torch.zeros(t.meta_batch, dtype=torch.float64)
         slot_losses[list(self.slots)] = torch.tensor(stats["task_losses"], dtype=torch.float64)
         names = list(grads)
-        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks))], dtype=torch.float64)
+        tokens = sum(task.info.get("target_tokens", 0) for task in tasks)
+        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks)), tokens],
+                              dtype=torch.float64)
         *summed, totals, slot_losses = sum_across_processes([*grads.values(), totals, slot_losses])
         weight = float(totals[1])
         grads = {n: g.div_(weight) for n, g in zip(names, summed)}
         stats = {"loss": float(totals[0]) / weight}
+        self.target_tokens += int(totals[2])
         own = dict(self.algorithm.named_parameters())
         for name, p in self.params.items():
             p.grad = grads[name]
@@ -227,10 +233,17 @@ class Trainer:
                                  + ("" if t.on_nonfinite == "skip" else
                                     "; train.on_nonfinite=skip skips rare bad batches"))
 
+    def validate(self) -> float:
+        """What picks the best checkpoint: the family's own validation if it has one (it runs on
+        every process alike), else the headline metric on the validation tasks."""
+        with torch.random.fork_rng(devices=[]):
+            value = self.family.validate(self.model, self.params)
+        return self.measure(self.val_tasks) if value is None else value
+
     def _better(self, value: float) -> bool:
         if math.isnan(self.best):
             return True
-        return value > self.best if self.family.higher_is_better else value < self.best
+        return value > self.best if self.val_higher else value < self.best
 
     def fit(self, resume: bool = False) -> Run:
         t = self.config.train
@@ -247,7 +260,10 @@ class Trainer:
                    desc=f"{self.config.family}/{self.algorithm.name}", dynamic_ncols=True)
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
-        while self.step < t.steps and self.elapsed < limit:  # a resumed run may be out of time
+        def tokens_left() -> bool:
+            return t.max_target_tokens <= 0 or self.target_tokens < t.max_target_tokens
+
+        while self.step < t.steps and self.elapsed < limit and tokens_left():  # resumed runs may be done
             stats = self.train_step()
             self.step += 1
             if math.isfinite(stats["loss"]):
@@ -255,7 +271,10 @@ class Trainer:
             bar.update(1)
             self.elapsed = time.perf_counter() - start_time
             if (self.step % t.log_every == 0 or self.step == t.steps) and running:
-                logged = {"train/loss": sum(running) / len(running), "train/grad_norm": stats["grad_norm"]}
+                logged = {"train/loss": sum(running) / len(running),
+                          "train/grad_norm": stats["grad_norm"]}
+                if self.target_tokens:
+                    logged["train/target_tokens"] = self.target_tokens
                 if self.skipped:
                     logged["train/skipped_steps"] = self.skipped
                 self.logger.log(self.step, self.elapsed, logged)
@@ -263,10 +282,11 @@ class Trainer:
                 running = []
             # Every process must agree to stop, or the others would wait in an all-reduce forever.
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
-            done = self.step == t.steps or out_of_time
+            out_of_tokens = 0 < t.max_target_tokens <= self.target_tokens
+            done = self.step == t.steps or out_of_time or out_of_tokens
             if self.step % t.eval_every == 0 or done:
-                value = self.measure(self.val_tasks)
-                self.logger.log(self.step, self.elapsed, {f"val/{metric}": value})
+                value = self.validate()
+                self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
                 if self.curve_tasks:
                     self.logger.log(self.step, self.elapsed,
                                     {f"test/{metric}": self.measure(self.curve_tasks)})
@@ -275,8 +295,11 @@ class Trainer:
                     self.save("best")
             if self.step % t.checkpoint_every == 0 or done:
                 self.save("last")
-            if out_of_time:
-                tqdm.write(f"time limit of {t.time_limit_minutes} minutes reached at step {self.step}")
+            if out_of_time or out_of_tokens:
+                reached = f"time limit of {t.time_limit_minutes} minutes" if out_of_time else \
+                    f"{self.target_tokens:,} target tokens"
+                if self.log_enabled:
+                    tqdm.write(f"{reached} reached at step {self.step}")
                 break
         bar.close()
         self.logger.close()
