@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
         return 0
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
-          f"{trainer.family.metric_name} {trainer.best:.4f}")
+          f"{trainer.val_metric} {trainer.best:.4f}")
     if config.family == "translation":  # the best weights as a plain transformers model
         from metanmt.nmt.model import load_translation_model, save_translation_model
         folder = save_translation_model(*load_translation_model(config.out_dir),

@@ -35,10 +35,10 @@ case "$preset" in
          tune="--lr 0.003 --warmup-steps 0 --max-steps 100 --batch-tokens 300 --threads 1"
          : "${languages:=ro fi}" "${budgets:=0 500 2000}" "${draws:=2}" "${tests:=100}" ;;
   cpu)   corpus=${corpus:-$cache/translation}; prepare="--source $source"; threads=2
-         size=cpu; : "${tokens:=3000000}"
-         train="train.time_limit_minutes=0 train.eval_every=150"
-         tune="--max-steps 150 --threads 2"
-         : "${languages:=ro lv fi tr ko}" "${budgets:=0 4k 16k}" "${draws:=1}" "${tests:=200}" ;;
+         size=cpu; : "${tokens:=2400000}"  # ~23 min of training each, plus 3 validations
+         train="train.time_limit_minutes=0 train.eval_every=200"
+         tune="--max-steps 120 --threads 2"
+         : "${languages:=ro lv fi tr ko}" "${budgets:=0 4k 16k}" "${draws:=1}" "${tests:=150}" ;;
   paper) corpus=${corpus:-$cache/translation}; prepare="--source $source"; threads=0
          size=paper; : "${tokens:=1000000000}"
          train="translation.model=paper translation.support_tokens=2000
