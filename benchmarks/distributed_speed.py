@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from metanmt.trainer.distributed import launch_command
+
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATION = ["--config", str(ROOT / "recipes/configs/multinmt_cpu.yaml"), "--set",
                "algorithm.name=fomaml", "algorithm.inner_steps=1", "algorithm.inner_lr=0.0003",
@@ -33,14 +35,9 @@ def seconds_per_step(out: Path) -> float:
 
 
 def run(processes: int, threads: int, base: list[str], out: Path, port: int) -> float:
-    train = ["-m", "metanmt.cli", "train", "--threads", str(threads), *base, f"out_dir={out}"]
-    if processes == 1:
-        command = [sys.executable, *train]
-    else:
-        command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch",
-                   "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-                   "--main_process_port", str(port), "--mixed_precision", "no",
-                   "--dynamo_backend", "no", *train]
+    train = ["--threads", str(threads), *base, f"out_dir={out}"]
+    command = [sys.executable, "-m", "metanmt.cli", "train", *train] if processes == 1 \
+        else launch_command(processes, port, train)
     subprocess.run(command, check=True, capture_output=True)
     return seconds_per_step(out)
 

@@ -1,7 +1,6 @@
 """Several processes under accelerate's launcher compute what one process computes."""
 import csv
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ from metanmt.checkpoint import load_checkpoint
 from metanmt.config import load_config
 from metanmt.run import build_run
 from metanmt.trainer import Trainer
-from metanmt.trainer.distributed import own_slots, stream_seeds
+from metanmt.trainer.distributed import launch_command, own_slots, stream_seeds
 
 # meta_batch 5 over 2 processes: an uneven split (3 + 2 tasks), eval_tasks 7 likewise.
 COMMON = ["train.steps=6", "train.meta_batch=5", "train.eval_every=3", "train.eval_tasks=7",
@@ -24,11 +23,7 @@ SETTINGS = {
 
 
 def launch(processes: int, port: int, assignments: list[str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch",
-               "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(port),
-               "-m", "metanmt.cli", "train", "--threads", "1", "--set", *assignments]
+    command = launch_command(processes, port, ["--threads", "1", "--set", *assignments])
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 

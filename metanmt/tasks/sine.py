@@ -43,10 +43,14 @@ class SineFamily(TaskFamily):
         if c.k_shot < 1 or c.k_query < 0:
             raise ValueError(f"sine needs k_shot >= 1 and k_query >= 0, got {c.k_shot}, {c.k_query}")
 
+    @property
+    def points_per_task(self) -> int:
+        return self.config.k_shot + (self.config.k_query or self.config.k_shot)
+
     def sample_batch(self, split, count, generator):
         # Splits share one distribution; they differ only by the generator the caller seeds.
         check_split(split)
-        size = self.config.k_shot + (self.config.k_query or self.config.k_shot)
+        size = self.points_per_task
         return self._tasks(torch.rand((count, 1, 1), generator=generator),
                            torch.rand((count, 1, 1), generator=generator),
                            torch.rand((count, size, 1), generator=generator))
@@ -54,7 +58,7 @@ class SineFamily(TaskFamily):
     def sample_slots(self, split, generators):
         # The same draws as sample() with each generator, computed as one batch.
         check_split(split)
-        size = self.config.k_shot + (self.config.k_query or self.config.k_shot)
+        size = self.points_per_task
         draws = [(torch.rand((1, 1), generator=g), torch.rand((1, 1), generator=g),
                   torch.rand((size, 1), generator=g)) for g in generators]
         return self._tasks(*(torch.stack(part) for part in zip(*draws)))

@@ -7,6 +7,8 @@ one all-reduce (DDP's hooks never see gradients taken with ``torch.func.function
 """
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.distributed as dist
 
@@ -68,3 +70,12 @@ def any_process(flag: bool, device: torch.device) -> bool:
     value = torch.tensor([float(flag)], device=device)
     dist.all_reduce(value)
     return bool(value.item() > 0)
+
+
+def launch_command(processes: int, port: int, train_args: list[str]) -> list[str]:
+    """``accelerate launch`` of ``metanmt train`` on one machine: N GPUs, or N gloo CPU processes
+    where there is no GPU (what recipes/launch.sh runs for --processes N)."""
+    return [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu",
+            "--num_processes", str(processes), "--num_machines", "1", "--main_process_port",
+            str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+            "-m", "metanmt.cli", "train", *train_args]
