@@ -256,7 +256,11 @@ class Trainer:
                        f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
         metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
-        bar = tqdm(total=t.steps, initial=self.step, disable=not self.log_enabled, mininterval=2,
+        by_tokens = t.max_target_tokens > 0  # the bar counts what ends the run, not max steps
+        bar = tqdm(total=t.max_target_tokens if by_tokens else t.steps,
+                   initial=self.target_tokens if by_tokens else self.step,
+                   unit="tok" if by_tokens else "it", unit_scale=by_tokens,
+                   disable=not self.log_enabled, mininterval=2,
                    desc=f"{self.config.family}/{self.algorithm.name}", dynamic_ncols=True)
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
@@ -268,7 +272,7 @@ class Trainer:
             self.step += 1
             if math.isfinite(stats["loss"]):
                 running.append(stats["loss"])
-            bar.update(1)
+            bar.update(min(self.target_tokens, bar.total) - bar.n if by_tokens else 1)
             self.elapsed = time.perf_counter() - start_time
             if (self.step % t.log_every == 0 or self.step == t.steps) and running:
                 logged = {"train/loss": sum(running) / len(running),
@@ -278,7 +282,7 @@ class Trainer:
                 if self.skipped:
                     logged["train/skipped_steps"] = self.skipped
                 self.logger.log(self.step, self.elapsed, logged)
-                bar.set_postfix(loss=f"{logged['train/loss']:.4f}")
+                bar.set_postfix(step=self.step, loss=f"{logged['train/loss']:.4f}")
                 running = []
             # Every process must agree to stop, or the others would wait in an all-reduce forever.
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
