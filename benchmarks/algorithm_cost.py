@@ -49,13 +49,13 @@ def measure(corpus: str, algorithm: str, steps: int, threads: int) -> dict:
     base = current_rss_kib()
     trainer.train_step()
     trainer.train_step()
-    tokens = trainer.target_tokens
+    tokens = trainer.cost
     start = time.perf_counter()
     for _ in range(steps):
         trainer.train_step()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"tokens_per_second": (trainer.target_tokens - tokens) / seconds,
+    return {"tokens_per_second": (trainer.cost - tokens) / seconds,
             "peak_mib": peak / 1024, "growth_mib": (peak - base) / 1024}
 
 

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from metanmt.algorithms import MAML, Pretrain, meta_parameters
-from metanmt.tasks import OmniglotConfig, OmniglotFamily, SineConfig, SineFamily
+from metanmt.tasks.omniglot import OmniglotConfig, OmniglotFamily
+from metanmt.tasks.sine import SineConfig, SineFamily
 
 OUTER_LR = 0.001
 SETTINGS = {  # family -> (meta-batch, inner lr)

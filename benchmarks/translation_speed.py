@@ -23,24 +23,21 @@ def metanmt_round(config, steps: int) -> float:
 
     trainer = Trainer(config, log=False)
     trainer.train_step()  # warm-up (allocations, first batch)
-    tokens, seconds = 0, 0.0
-    for _ in range(steps):
-        # count the tokens of the tasks train_step is about to draw, outside the timed part
-        state = trainer.generator.get_state()
-        tasks = trainer.family.sample_batch("train", config.train.meta_batch, trainer.generator)
-        tokens += sum(int((b["labels"] != -100).sum()) for t in tasks for b in (t.support, t.query))
-        trainer.generator.set_state(state)
+    trainer.step += 1
+    tokens, seconds = trainer.cost, 0.0
+    for _ in range(steps):  # the trainer counts the target tokens of each step's tasks
         start = time.perf_counter()
         trainer.train_step()
         seconds += time.perf_counter() - start
-    return tokens / seconds
+        trainer.step += 1
+    return (trainer.cost - tokens) / seconds
 
 
 def hf_dataset(family):
     """The training languages' pairs, tokenized once, with a length column for grouping."""
     from datasets import Dataset
 
-    from metanmt.nmt.vocab import encode
+    from metanmt.translation.vocab import encode
 
     pairs = [p for lang in family.languages("train") for p in family.corpus.pairs(lang, "train")]
     length = family.config.max_length
@@ -89,8 +86,8 @@ def hf_round(family, data, batch_size: int, steps: int, lr: float, seed: int) ->
 
 def decode_speed(source: str, family, sentences: int) -> tuple[float, str]:
     """Sentences/s of beam-4 decoding by a trained model (an untrained one babbles to max length)."""
-    from metanmt.nmt.decode import translate
-    from metanmt.nmt.model import load_translation_model
+    from metanmt.translation.decode import translate
+    from metanmt.translation.model import load_translation_model
 
     model, tokenizer = load_translation_model(source)
     language = family.languages("val")[0]
@@ -101,8 +98,8 @@ def decode_speed(source: str, family, sentences: int) -> tuple[float, str]:
 
 
 def main() -> None:
-    from metanmt.config import RunConfig
-    from metanmt.tasks.translation import TranslationConfig, TranslationFamily
+    from metanmt.config import load_config
+    from metanmt.translation.family import TranslationFamily
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True)
@@ -117,12 +114,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    config = RunConfig(family="translation", out_dir=tempfile.mkdtemp())
-    config.translation = TranslationConfig(corpus=args.corpus, model=args.model,
-                                           support_tokens=args.tokens, query_tokens=args.tokens)
-    config.algorithm.name = "pretrain"
-    config.train.meta_batch, config.train.outer_lr, config.train.device = args.meta_batch, 3e-4, "cpu"
-    family = TranslationFamily(config.translation)
+    config = load_config(None, [
+        "family=translation", f"out_dir={tempfile.mkdtemp()}", f"translation.corpus={args.corpus}",
+        f"translation.model={args.model}", f"translation.support_tokens={args.tokens}",
+        f"translation.query_tokens={args.tokens}", "algorithm.name=pretrain",
+        f"train.meta_batch={args.meta_batch}", "train.outer_lr=3e-4", "train.device=cpu"])
+    family = TranslationFamily(config.task)
     tasks = family.sample_batch("train", 40 * args.meta_batch, torch.Generator().manual_seed(9))
     sentences = sum(len(b["labels"]) for t in tasks for b in (t.support, t.query))
     batch_size = round(sentences / 40)  # the mean sentences of one metanmt step

@@ -5,14 +5,14 @@
     python data_scripts/prepare_translation.py    # $METANMT_DATA, else download; out: see --out
 
 The source folder holds opus-mt-testsets/ and korean-parallel-corpora/ laid out as their public
-repositories. The logic lives in metanmt/nmt/corpus.py.
+repositories. The logic lives in metanmt/translation/corpus.py.
 """
 import argparse
 import os
 from pathlib import Path
 
-from metanmt.nmt.corpus import default_corpus_dir, prepare_corpus
-from metanmt.nmt.languages import CorpusError, load_roles
+from metanmt.translation.corpus import default_corpus_dir, prepare_corpus
+from metanmt.translation.languages import CorpusError, load_roles
 
 
 def main() -> None:

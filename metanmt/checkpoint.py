@@ -63,7 +63,16 @@ def load_checkpoint(folder: Path, with_state: bool = True):
             state = torch.load(folder / STATE, weights_only=False)
         except Exception as error:  # torch raises many types for a damaged pickle
             raise CheckpointError(f"corrupt trainer state {folder / STATE}: {error}") from None
+        upgrade_state(state)
     return tensors, config, state
+
+
+def upgrade_state(state: dict) -> None:
+    """Trainer states written before the training cost had a family-given unit kept translation's
+    target tokens under their own key (and nothing for other families)."""
+    if "cost" not in state:
+        state["cost_unit"] = "target_tokens" if "target_tokens" in state else "tasks"
+        state["cost"] = state.pop("target_tokens", 0)
 
 
 def unique_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:

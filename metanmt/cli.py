@@ -1,23 +1,38 @@
-"""``metanmt <command>``: a thin layer over the Python API; each flag maps onto one argument."""
+"""``metanmt <command>``: a thin layer over the Python API; each flag maps onto one argument.
+
+The core commands are ``train``, ``evaluate`` and ``runs``; task families add their own
+(translation: ``prepare``, ``finetune``, ``translate``, ``score``, ``compare``) as plugins.
+"""
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import subprocess
 import sys
 
 import torch
+import yaml
 
 import metanmt
-from metanmt.algorithms import ALGORITHMS
+import metanmt.builtins  # noqa: F401  (the shipped families; also found as an entry point)
 from metanmt.checkpoint import CheckpointError
 from metanmt.config import config_to_dict, load_config
+from metanmt.evaluation.compare import evaluate_runs
+from metanmt.evaluation.report import plain_table, training_rows
+from metanmt.registry import ALGORITHMS, command_hooks
+from metanmt.run import export_best
+from metanmt.trainer import Trainer
+from metanmt.trainer.distributed import launch_command
+
+LAUNCHED = "METANMT_LAUNCHED"  # set in the processes that `train --processes N` starts
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML file overriding the defaults in metanmt/config.py")
+    parser.add_argument("--config", nargs="+", default=[], metavar="YAML",
+                        help="YAML file(s) overriding the defaults, applied in order")
     parser.add_argument("--set", dest="assignments", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override single keys, e.g. --set train.steps=100 sine.k_shot=10 "
-                             f"algorithm.name={{{','.join(ALGORITHMS)}}}")
+                        help="override single keys, e.g. --set train.steps=100 train.seed=3 "
+                             f"algorithm.name={{{','.join(ALGORITHMS.names())}}}")
 
 
 def set_threads(threads: int) -> None:
@@ -26,40 +41,50 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from metanmt.trainer import Trainer
+def relaunch(args: argparse.Namespace) -> int:
+    """Run this same ``metanmt train`` under ``accelerate launch`` (N processes on this machine,
+    or any accelerate config), without the flags that asked for it."""
+    own = {"--processes": 1, "--accelerate-config": 1, "--port": 1}
+    argv, rest = list(args.argv[1:]), []  # argv[0] is "train"
+    while argv:
+        flag = argv.pop(0)
+        if flag.split("=")[0] in own:
+            if "=" not in flag:
+                argv.pop(0)
+            continue
+        rest.append(flag)
+    command = launch_command(args.processes, args.port, rest, args.accelerate_config)
+    return subprocess.run(command, env={**os.environ, LAUNCHED: "1"}).returncode
 
-    assignments = list(args.assignments)
-    if args.init_from:
-        assignments.append(f"translation.init_from={args.init_from}")
-    config = load_config(args.config, assignments)
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.assignments)
     if args.print_config:
-        print(json.dumps(config_to_dict(config), indent=2))
+        print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
+        algorithm = ALGORITHMS.entry(config.algorithm.name).build(config.algorithm)
+        print(f"# the algorithm as built: {algorithm.describe()}")  # (--dry-run builds it all)
         return 0
+    if (args.processes > 1 or args.accelerate_config) and not os.environ.get(LAUNCHED):
+        return relaunch(args)
     set_threads(args.threads)
-    trainer = Trainer(config)
+    trainer = Trainer(config, log=not args.dry_run)
+    if args.dry_run:
+        print(f"would train into {config.out_dir}: {trainer.signature()}")
+        return 0
     trainer.fit(resume=args.resume)
     if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
         return 0
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
           f"{trainer.val_metric} {trainer.best:.4f}")
-    if config.family == "translation":  # the best weights as a plain transformers model
-        from metanmt.nmt.model import load_translation_model, save_translation_model
-        folder = save_translation_model(*load_translation_model(config.out_dir),
-                                        f"{config.out_dir}/model")
-        print(f"saved the best checkpoint with save_pretrained to {folder}")
+    print(f"signature: {trainer.signature()}")
+    exported = export_best(config.out_dir)
+    if exported is not None:
+        print(f"exported the best checkpoint to {exported}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from metanmt.evaluation.compare import evaluate_runs
-
     set_threads(args.threads)
-    if args.hyp or args.model:
-        from metanmt.cli_translation import evaluate_translation
-        return evaluate_translation(args)
-    if not args.runs:
-        raise ValueError("give run folders to evaluate (or --model / --hyp for translation)")
     rows = evaluate_runs(args.runs, args.steps, args.tasks, args.seed, args.out, args.device)
     metric = next(k for k in rows[0] if k not in ("run", "algorithm", "steps", "tasks"))
     for row in rows:
@@ -71,7 +96,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from metanmt.evaluation.report import plain_table, training_rows
     print(plain_table(training_rows(args.runs)), end="")
     return 0
 
@@ -85,15 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(train)
     train.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoints/last")
     train.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
-    train.add_argument("--init-from", metavar="DIR",
-                       help="translation: start from this local transformers seq2seq checkpoint")
+    train.add_argument("--dry-run", action="store_true",
+                       help="build the run and print its signature (what would be trained), exit")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    train.add_argument("--processes", type=int, default=1,
+                       help="run under accelerate launch with N processes on this machine (N GPUs, "
+                            "or N CPU processes joined with gloo)")
+    train.add_argument("--accelerate-config", metavar="FILE",
+                       help="run under accelerate launch with this config (several machines, ...)")
+    train.add_argument("--port", type=int, default=29500, help="rendezvous port for --processes")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser(
-        "evaluate", help="adapt saved runs on held-out tasks and compare them; or score "
-                         "translations (--model with --languages, or --hyp with --ref)")
-    evaluate.add_argument("runs", nargs="*", help="run folders (their best checkpoint is used)")
+        "evaluate", help="adapt saved runs on the same held-out tasks and compare them")
+    evaluate.add_argument("runs", nargs="+", help="run folders (their best checkpoint is used)")
     evaluate.add_argument("--steps", type=int, nargs="+", default=[0, 1, 5, 10],
                           help="test-time adaptation steps to report")
     evaluate.add_argument("--tasks", type=int, default=600, help="number of held-out test tasks")
@@ -101,19 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="folder for results.csv, results.md and figures")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    from metanmt.cli_translation import add_evaluate_arguments, add_translation_commands
-    add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
-    runs = commands.add_parser("runs", help="how runs were trained: steps, target tokens, time")
+    runs = commands.add_parser("runs", help="how runs were trained: steps, cost, time, signature")
     runs.add_argument("runs", nargs="+", help="run folders")
     runs.set_defaults(func=cmd_runs)
-    add_translation_commands(commands)
+    for add in command_hooks():  # the families' own commands
+        add(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, FloatingPointError, CheckpointError) as error:

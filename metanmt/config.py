@@ -1,7 +1,12 @@
-"""Run configuration: these dataclasses and their commented defaults are the schema.
+"""Run configuration: dataclasses with commented defaults are the schema; YAML only overrides them.
 
-A YAML file only overrides them, and so does ``--set section.key=value`` on the command line; an
-unknown key is an error that lists the valid ones.
+A run config has a ``family`` and the sections ``algorithm``, ``train`` and one named after the
+family (``translation:``, ``sine:``, ...). The ``algorithm`` section is checked against the chosen
+algorithm's own dataclass and the family section against the family's, so a key that the built
+objects would not use is an error naming the algorithm (or family) and its valid keys.
+
+A YAML file may start from others: ``base: other.yaml`` (or a list, relative to the file), whose
+keys it then overrides; ``--set section.key=value`` overrides last.
 """
 from __future__ import annotations
 
@@ -9,150 +14,268 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import yaml
+from metanmt import algorithms  # noqa: F401  (registers the built-in algorithms)
+from metanmt.registry import ALGORITHMS, FAMILIES, load_plugins
+from metanmt.schema import (ConfigError, apply, check_defaults, coerce, flatten, setting,
+                            to_dict, unknown_key, yaml_value)
 
-from metanmt.tasks.omniglot import OmniglotConfig
-from metanmt.tasks.sine import SineConfig
-from metanmt.tasks.translation import TranslationConfig
-
-
-@dataclass
-class AlgorithmConfig:
-    name: str = "maml"  # maml | fomaml | reptile | pretrain | metasgd
-    inner_steps: int = 1  # inner steps per task during meta-training
-    inner_lr: float = 0.01  # inner (and test-time) step size; Meta-SGD's initial rate
-    inner_optimizer: str = "sgd"  # reptile only: sgd | adam
-    first_order: bool = False  # maml / metasgd: drop second derivatives
-    vmap: bool = True  # batch stackable tasks with torch.func.vmap (same numbers as the loop)
+CONFIG_VERSION = 2  # 1: every family's section in every run, one algorithm schema for all
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 10_000  # outer (meta-) iterations
-    meta_batch: int = 25  # tasks per outer step
-    outer_lr: float = 0.001
-    outer_optimizer: str = "adam"  # adam | sgd
-    lr_schedule: str = "constant"  # constant | linear (decays to 0 at the last step, as Reptile)
-    warmup_steps: int = 0  # linear warm-up of the outer learning rate (transformers need it)
-    grad_clip: float = 0.0  # max norm of the outer gradient; 0 = off
+    steps: int = setting(10_000, low=1)  # outer (meta-) iterations
+    meta_batch: int = setting(25, low=1)  # tasks per outer step
+    outer_lr: float = setting(0.001, above=0)
+    outer_optimizer: str = setting("adam", choices=("adam", "sgd"))
+    lr_schedule: str = setting("constant", choices=("constant", "linear"))  # linear: to 0 at the end
+    warmup_steps: int = setting(0, low=0)  # linear warm-up of the outer learning rate
+    grad_clip: float = setting(0.0, low=0)  # max norm of the outer gradient; 0 = off
     seed: int = 0
-    log_every: int = 100
-    eval_every: int = 1_000  # validate (and keep the best checkpoint) every N steps
-    eval_tasks: int = 100  # fixed validation tasks
-    eval_steps: int = 0  # inner steps before measuring validation tasks; 0 = inner_steps
-    curve_tasks: int = 0  # also measure this many fixed test tasks at each validation, for plots
-    checkpoint_every: int = 1_000
-    time_limit_minutes: float = 0.0  # stop (and save) after this much wall time; 0 = no limit
-    max_target_tokens: int = 0  # stop after this many training target tokens (translation); 0 = off
-    device: str = "auto"  # auto | cpu | cuda
-    mixed_precision: str = "no"  # no | bf16 (autocast; weights and optimizer stay float32)
-    on_nonfinite: str = "stop"  # stop | skip: a NaN/inf loss stops the run, or skips that step
-    max_skipped_steps: int = 10  # with on_nonfinite=skip, stop after this many skipped steps
+    log_every: int = setting(100, low=1)
+    eval_every: int = setting(1_000, low=1)  # validate (and keep the best checkpoint) every N steps
+    eval_tasks: int = setting(100, low=1)  # fixed validation tasks (unless the family validates itself)
+    eval_steps: int = setting(0, low=0)  # test-time steps before measuring them; 0 = inner_steps
+    curve_tasks: int = setting(0, low=0)  # also measure this many fixed test tasks, for plots
+    checkpoint_every: int = setting(1_000, low=1)
+    time_limit_minutes: float = setting(0.0, low=0)  # stop (and save) after this; 0 = no limit
+    # Stop after this much training cost, in the family's unit (translation: target tokens, also
+    # written train.max_target_tokens; otherwise tasks, train.max_tasks); 0 = off.
+    max_cost: int = setting(0, low=0)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
+    mixed_precision: str = setting("no", choices=("no", "bf16"))  # bf16 autocast; float32 weights
+    on_nonfinite: str = setting("stop", choices=("stop", "skip"))  # a NaN/inf loss stops, or skips
+    max_skipped_steps: int = setting(10, low=0)  # with on_nonfinite=skip, stop after this many
 
 
 @dataclass
 class RunConfig:
-    family: str = "sine"  # which task family: sine | omniglot | translation
+    family: str = "sine"  # which task family (metanmt.registry.FAMILIES)
     out_dir: str = "runs/sine"  # checkpoints, metrics.csv, TensorBoard logs
-    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    plugins: tuple[str, ...] = ()  # modules to import first: they register families, algorithms
+    algorithm: Any = None  # the chosen algorithm's own config; None = maml's defaults
     train: TrainConfig = field(default_factory=TrainConfig)
-    sine: SineConfig = field(default_factory=SineConfig)
-    omniglot: OmniglotConfig = field(default_factory=OmniglotConfig)
-    translation: TranslationConfig = field(default_factory=TranslationConfig)
+    task: Any = None  # the family's own config, the section named after the family
+
+    def __post_init__(self) -> None:
+        load_plugins(self.plugins)
+        if self.algorithm is None:
+            self.algorithm = ALGORITHMS.entry("maml").config()
+        if self.task is None:
+            self.task = FAMILIES.entry(self.family).config()
 
 
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    """Give ``value`` the type of the field's default (YAML lists -> tuples, "1e-3" -> float)."""
-    if isinstance(default, bool):
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"config key {key!r} expects true or false, got {value!r}")
-    if isinstance(default, tuple):
-        if isinstance(value, str):
-            value = _yaml_value(value, key) if value.strip().startswith("[") else value.split(",")
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"config key {key!r} expects a list, got {value!r}")
-        item = type(default[0]) if default else str
-        return tuple(_coerce(v, item(), key) for v in value)
-    if isinstance(default, (int, float)) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"config key {key!r} expects a number, got {value!r}") from None
-        if isinstance(default, int):
-            if number != int(number):
-                raise ValueError(f"config key {key!r} expects a whole number, got {value!r}")
-            return int(number)
-        return number
-    if isinstance(default, str):
-        return str(value)
+# ---------------------------------------------------------------- reading
+
+def read_yaml(path: Path, relative: frozenset[str] | set[str] = frozenset()) -> dict:
+    """A YAML file of config keys, its ``base:`` files first (merged under it). Top-level keys in
+    ``relative`` hold file paths (a path, or a mapping of paths): each is made absolute against
+    the folder of the file that gives it."""
+    return _read_yaml(Path(path), (), relative)
+
+
+def _absolute(value, folder: Path):
+    if isinstance(value, dict):
+        return {k: _absolute(v, folder) for k, v in value.items()}
+    if isinstance(value, str) and value:
+        return str((folder / value).resolve())
     return value
 
 
-def apply_overrides(config: Any, overrides: dict[str, Any], prefix: str = "") -> Any:
-    """Set nested fields of a dataclass from a (nested) dict, refusing unknown keys."""
-    names = {f.name: f for f in dataclasses.fields(config)}
-    for key, value in overrides.items():
-        path = f"{prefix}{key}"
-        if key not in names:
-            valid = ", ".join(f"{prefix}{n}" for n in names)
-            raise KeyError(f"unknown config key {path!r}; valid keys here: {valid}")
-        current = getattr(config, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ValueError(f"config key {path!r} is a section; give it a mapping")
-            apply_overrides(current, value, f"{path}.")
+def _read_yaml(path: Path, chain: tuple, relative) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: 'base' files include each other: "
+                          f"{' -> '.join(map(str, chain + (path.resolve(),)))}")
+    data = yaml_value(path.read_text(encoding="utf-8"), str(path)) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    bases = data.pop("base", None) or []
+    for key in relative & set(data):
+        data[key] = _absolute(data[key], path.parent)
+    merged: dict = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merge(merged, _read_yaml(path.parent / base, chain + (path.resolve(),), relative))
+    return merge(merged, data)
+
+
+def merge(into: dict, values: dict) -> dict:
+    """Deep-merge ``values`` into ``into`` (sections merge key by key; later values win)."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
         else:
-            setattr(config, key, _coerce(value, current, path))
-    return config
+            into[key] = value
+    return into
 
 
-def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
     """``["train.steps=100", "sine.k_shot=10"]`` -> nested dict."""
     nested: dict[str, Any] = {}
     for item in assignments:
         if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {item!r}")
         key, value = item.split("=", 1)
         *sections, leaf = key.strip().split(".")
         node = nested
         for s in sections:
             node = node.setdefault(s, {})
-        node[leaf] = _yaml_value(value, item) if value.strip() else value
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {s!r} is a value, not a section")
+        node[leaf] = yaml_value(value, item) if value.strip() else value
     return nested
 
 
-def _yaml_value(text: str, where: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        first_line = str(error).splitlines()[0]
-        raise ValueError(f"{where!r}: the value is not valid YAML ({first_line})") from None
-
-
-def load_config(path: str | Path | None = None, assignments: list[str] | None = None) -> RunConfig:
-    config = RunConfig()
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        data = _yaml_value(path.read_text(), str(path)) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+def resolve_sources(paths: str | Path | Sequence[str | Path] | None = None,
+                    assignments: Sequence[str] = ()) -> dict:
+    """The nested dict of every key given: the YAML files (with their bases), then ``--set``."""
+    if paths is None:
+        paths = []
+    elif isinstance(paths, (str, Path)):
+        paths = [paths]
+    merged: dict = {}
+    for path in paths:
         try:
-            apply_overrides(config, data)
-        except (KeyError, ValueError) as error:
-            raise type(error)(f"{path}: {error.args[0]}") from None
-    return apply_overrides(config, parse_assignments(assignments or []))
+            merge(merged, read_yaml(Path(path)))
+        except KeyError as error:
+            raise KeyError(f"{path}: {error.args[0]}") from None
+    return merge(merged, parse_assignments(assignments))
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+def load_config(paths: str | Path | Sequence[str | Path] | None = None,
+                assignments: Sequence[str] | None = None) -> RunConfig:
+    """The run config of YAML file(s) (applied in order, each after its ``base:`` files) and
+    ``--set`` assignments."""
+    try:
+        return build_config(resolve_sources(paths, assignments or ()))
+    except (KeyError, ConfigError) as error:
+        where = f"{paths}: " if isinstance(paths, (str, Path)) and not assignments else ""
+        raise type(error)(f"{where}{error.args[0]}") from None
+
+
+def build_config(values: dict, strict: bool = True) -> RunConfig:
+    """A RunConfig from nested data: the family and algorithm are looked up first, and each
+    section is checked against its own schema. ``strict`` also applies the rules between keys
+    (off for a saved config, which holds every key)."""
+    values = dict(values)
+    top = {f.name for f in dataclasses.fields(RunConfig)} - {"task"}
+    plugins = coerce(values.pop("plugins", ()), (), "plugins")
+    load_plugins(plugins)
+    family = coerce(values.pop("family", "sine"), "", "family")
+    family_entry = FAMILIES.entry(family)
+    algorithm_values = section(values, "algorithm")
+    name = coerce(algorithm_values.get("name", "maml"), "", "algorithm.name")
+    algorithm_entry = ALGORITHMS.entry(name)
+    config = RunConfig(family=family, plugins=plugins, algorithm=algorithm_entry.config(),
+                       task=family_entry.config())
+    apply(config.algorithm, algorithm_values, "algorithm.", f"algorithm {name!r}")
+    train = section(values, "train")
+    unit = getattr(family_entry.build, "cost_unit", "tasks")
+    if f"max_{unit}" in train:  # the family's own name for max_cost
+        if "max_cost" in train:
+            raise ConfigError(f"train.max_{unit} and train.max_cost are one setting (for family "
+                              f"{family!r}); give one of them")
+        train["max_cost"] = train.pop(f"max_{unit}")
+    apply(config.train, train, "train.")
+    family_values = section(values, family)
+    apply(config.task, family_values, f"{family}.", f"family {family!r}")
+    for key, value in values.items():
+        if key not in top:
+            if key in FAMILIES.names():
+                raise KeyError(f"config section {key!r} does not apply: the family is {family!r}, "
+                               f"whose section is {family!r}")
+            raise unknown_key(key, sorted(top | {family}))
+        setattr(config, key, coerce(value, getattr(config, key), key))
+    if strict:
+        given = flatten({**values, "algorithm": algorithm_values, "train": train,
+                         family: family_values})
+        check_rules(config, set(given))
+    return config
+
+
+def section(values: dict, key: str) -> dict:
+    """``values[key]`` popped, as a dict of that section's keys (a copy)."""
+    value = values.pop(key, None) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key {key!r} is a section; give it a mapping")
+    return dict(value)
+
+
+def check_rules(config: RunConfig, given: set[str]) -> None:
+    """Rules between keys, each section's ``check`` and the ones across sections."""
+    def stacks(name: str) -> bool:
+        return getattr(FAMILIES.entry(name).build, "stackable", False)
+    if "algorithm.vmap" in given and not stacks(config.family):
+        stacking = ", ".join(name for name in FAMILIES.names() if stacks(name))
+        raise ConfigError(f"algorithm.vmap applies only to families whose tasks stack "
+                          f"({stacking}); {config.family!r} runs its tasks one by one")
+    for part in (config.algorithm, config.train, config.task):
+        check = getattr(part, "check", None)
+        if check is not None:
+            check(given, config)
+
+
+# ---------------------------------------------------------------- writing and reading back
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """Plain data; the family's section under the family's name. ``config_from_dict`` reads it."""
+    data = {"config_version": CONFIG_VERSION, "family": config.family, "out_dir": config.out_dir,
+            "plugins": list(config.plugins), "algorithm": to_dict(config.algorithm),
+            "train": to_dict(config.train), config.family: to_dict(config.task)}
+    return json.loads(json.dumps(data))
 
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
-    return apply_overrides(RunConfig(), data)
+    """A saved config (a checkpoint's config.json); one written before version 2 is converted."""
+    data = dict(data)
+    version = data.pop("config_version", 1)
+    if version == 1:
+        data = upgrade_v1(data)
+    elif version != CONFIG_VERSION:
+        raise ConfigError(f"config version {version} is newer than this metanmt reads "
+                          f"({CONFIG_VERSION}); upgrade metanmt")
+    return build_config(data, strict=False)
+
+
+def upgrade_v1(data: dict) -> dict:
+    """A version-1 config held every family's section and one algorithm schema. Keep the run's own
+    family section, and write the algorithm as it was built then: every algorithm but Reptile
+    took SGD inner steps whatever ``inner_optimizer`` said, and ``first_order`` only reached
+    MAML and Meta-SGD."""
+    family = data.get("family", "sine")
+    out = {key: data[key] for key in ("family", "out_dir", "train") if key in data}
+    out[family] = data.get(family, {})
+    algorithm = dict(data.get("algorithm", {}))
+    name = algorithm.get("name", "maml")
+    if name != "reptile":
+        algorithm.pop("inner_optimizer", None)
+    if name not in ("maml", "metasgd"):
+        algorithm.pop("first_order", None)
+    schema = {f.name for f in dataclasses.fields(ALGORITHMS.entry(name).config)}
+    out["algorithm"] = {k: v for k, v in algorithm.items() if k in schema}
+    train = dict(out.get("train", {}))
+    if "max_target_tokens" in train:
+        train["max_cost"] = train.pop("max_target_tokens")
+    out["train"] = train
+    return out
+
+
+def builds_second_order(config: RunConfig) -> bool:
+    """Whether the config's algorithm, as built, differentiates through inner gradients."""
+    return ALGORITHMS.entry(config.algorithm.name).build(config.algorithm).second_order
+
+
+def new_config(family: str = "sine", algorithm: str = "maml", **top: Any) -> RunConfig:
+    """A config of the defaults of ``family`` and ``algorithm`` (for code; YAML uses load_config)."""
+    config = build_config({"family": family, "algorithm": {"name": algorithm}, **top})
+    check_defaults(config.train)
+    return config
+
+
+__all__ = ["CONFIG_VERSION", "ConfigError", "RunConfig", "TrainConfig", "build_config",
+           "builds_second_order",
+           "config_from_dict", "config_to_dict", "load_config", "new_config", "read_yaml",
+           "resolve_sources"]

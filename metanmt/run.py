@@ -6,10 +6,12 @@ from pathlib import Path
 
 import torch
 
-from metanmt.algorithms import Algorithm, build_algorithm, meta_parameters
-from metanmt.config import RunConfig, config_from_dict
-from metanmt.tasks import TaskFamily, build_family
+import metanmt
+from metanmt.algorithms import Algorithm, meta_parameters
 from metanmt.checkpoint import load_checkpoint, load_into, unique_state
+from metanmt.config import RunConfig, config_from_dict
+from metanmt.registry import ALGORITHMS, FAMILIES
+from metanmt.tasks import TaskFamily
 
 ALGO_PREFIX = "algo."  # algorithm tensors (Meta-SGD's rates) share the weights file with the model
 
@@ -23,6 +25,7 @@ class Run:
     model: torch.nn.Module
     algorithm: Algorithm
     step: int = 0  # outer steps trained so far (from the checkpoint's trainer state)
+    saved_signature: str = ""  # the signature written when the run was trained
 
     @property
     def params(self):
@@ -33,18 +36,39 @@ class Run:
         weights.update({ALGO_PREFIX + n: t for n, t in self.algorithm.state_dict().items()})
         return weights
 
+    def signature(self) -> str:
+        """How this run was made, written from the objects that were built (sacreBLEU's habit):
+        the family and model, the algorithm as constructed (order, inner optimiser, steps, rate),
+        and the batching the family allowed."""
+        batching = "vmap" if self.algorithm.use_vmap and self.family.stackable else "loop"
+        return (f"{self.family.describe(self.model)}|{self.algorithm.describe()}|tasks:{batching}"
+                f"|seed:{self.config.train.seed}|version:{metanmt.__version__}")
+
+
+def build_family(config: RunConfig) -> TaskFamily:
+    return FAMILIES.entry(config.family).build(config.task)
+
 
 def build_run(config: RunConfig, device: torch.device | str = "cpu",
               family: TaskFamily | None = None) -> Run:
-    """Seed, then build family, model and algorithm from ``config`` (same seed, same weights)."""
+    """Seed, then build family, algorithm and model from ``config`` (same seed, same weights).
+    The algorithm comes before the model: whether it differentiates through inner gradients
+    decides how the family builds the model."""
     torch.manual_seed(config.train.seed)
-    family = family or build_family(config.family, config)
-    model = family.build_model().to(device)
-    a = config.algorithm
-    algorithm = build_algorithm(a.name, meta_parameters(model), inner_steps=a.inner_steps,
-                                inner_lr=a.inner_lr, inner_optimizer=a.inner_optimizer,
-                                first_order=a.first_order, use_vmap=a.vmap).to(device)
-    return Run(config, family, model, algorithm)
+    family = family or build_family(config)
+    algorithm = ALGORITHMS.entry(config.algorithm.name).build(config.algorithm)
+    model = family.build_model(second_order=algorithm.second_order).to(device)
+    algorithm.setup(meta_parameters(model))
+    return Run(config, family, model, algorithm.to(device))
+
+
+def run_folder_checkpoint(folder: Path) -> Path:
+    """A run folder's best checkpoint (else its last); a checkpoint folder itself."""
+    if (folder / "checkpoints").is_dir():
+        best = folder / "checkpoints" / "best"
+        return best if best.exists() or best.with_name("best.old").exists() \
+            else folder / "checkpoints" / "last"
+    return folder
 
 
 def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
@@ -52,15 +76,20 @@ def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"no run or checkpoint at {folder}")
-    if (folder / "checkpoints").is_dir():
-        best = folder / "checkpoints" / "best"
-        folder = best if best.exists() or best.with_name("best.old").exists() \
-            else folder / "checkpoints" / "last"
+    folder = run_folder_checkpoint(folder)
     tensors, config_dict, state = load_checkpoint(folder)
     run = build_run(config_from_dict(config_dict), device)
     load_weights(run, tensors, folder)
     run.step = int(state.get("step", 0))
+    run.saved_signature = state.get("signature", "")
     return run
+
+
+def export_best(out_dir: str | Path) -> Path | None:
+    """The best checkpoint of a run folder, written by its family's ``export`` (translation:
+    a save_pretrained model with its tokenizer in ``out_dir/model``); None if it exports nothing."""
+    best = load_run(out_dir)
+    return best.family.export(best.model, Path(out_dir) / "model")
 
 
 def load_weights(run: Run, tensors: dict[str, torch.Tensor], source: Path) -> None:
@@ -68,5 +97,3 @@ def load_weights(run: Run, tensors: dict[str, torch.Tensor], source: Path) -> No
     load_into(run.model, {k: v for k, v in tensors.items() if not k.startswith(ALGO_PREFIX)}, source)
     load_into(run.algorithm, {k[len(ALGO_PREFIX):]: v for k, v in tensors.items()
                               if k.startswith(ALGO_PREFIX)}, source)
-
-

@@ -8,31 +8,33 @@
 #   bash recipes/sine.sh --processes 2      # each run's meta-batch split over 2 processes
 #
 # Writes OUT/k{5,10}/results.{csv,md} and sine_adaptation.png. Runs resume if interrupted.
+# Configs: configs/sine.yaml (MAML's settings; pre-training and FOMAML too), configs/sine_reptile.yaml.
 set -euo pipefail
-source "$(dirname "$0")/launch.sh"
-steps=20000 out=results/sine tasks=600
+steps=20000 out=results/sine tasks=600 launch=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) steps=70000 ;;
     --steps) steps="$2"; shift ;;
     --out) out="$2"; shift ;;
     --tasks) tasks="$2"; shift ;;
-    --processes|--accelerate-config) launch_flag "$1" "$2"; shift ;;
-    *) echo "usage: $0 [--full] [--steps N] [--out DIR] [--tasks N]" "$LAUNCH_USAGE" >&2; exit 2 ;;
+    --processes|--accelerate-config) launch+=("$1" "$2"); shift ;;
+    *) echo "usage: $0 [--full] [--steps N] [--out DIR] [--tasks N] [--processes N]" \
+            "[--accelerate-config FILE]" >&2; exit 2 ;;
   esac
   shift
 done
-config="$(dirname "$0")/configs/sine.yaml"
+configs="$(dirname "$0")/configs"
 
-train() {  # K ALGORITHM [extra --set assignments]
-  train_command --config "$config" --threads 1 --resume --set out_dir="$out/k$1/$2" \
-    sine.k_shot="$1" algorithm.name="$2" train.steps="$steps" "${@:3}"
+train() {  # K ALGORITHM
+  local config="$configs/sine.yaml"
+  [ "$2" = reptile ] && config="$configs/sine_reptile.yaml"
+  metanmt train --config "$config" --threads 1 --resume "${launch[@]}" \
+    --set out_dir="$out/k$1/$2" sine.k_shot="$1" algorithm.name="$2" train.steps="$steps"
 }
 
 pids=()
 for k in 5 10; do  # the two settings run side by side, one core each
-  ( train "$k" pretrain && train "$k" maml && train "$k" fomaml &&
-    train "$k" reptile algorithm.inner_steps=5 ) &
+  ( train "$k" pretrain && train "$k" maml && train "$k" fomaml && train "$k" reptile ) &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done

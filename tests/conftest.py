@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from metanmt.algorithms import meta_parameters
-from metanmt.tasks import SineConfig, SineFamily
+from metanmt.tasks.sine import SineConfig, SineFamily
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def real_data_folder(name: str):
 @pytest.fixture(scope="session")
 def toy_corpus(tmp_path_factory):
     """The made-up toy corpus (word ciphers of a tiny English) with its vocabulary, built once."""
-    from metanmt.nmt.prepare import prepare
+    from metanmt.translation.prepare import prepare
 
     folder = tmp_path_factory.mktemp("toy") / "corpus"
     prepare(None, folder, vocab_size=400, toy=True)

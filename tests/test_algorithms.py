@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from metanmt.algorithms import MAML, MetaSGD, Pretrain, Reptile, adapt, build_algorithm
+from metanmt.algorithms import (MAML, InnerOptimizer, MetaSGD, Pretrain, Reptile, adapt,
+                                build_algorithm)
 from metanmt.algorithms.functional import autograd_grad
 
 
@@ -10,25 +11,44 @@ def flat(grads, names):
     return torch.cat([grads[n].reshape(-1) for n in names])
 
 
-def meta_loss(loss_fn, params, tasks, steps, lr):
-    """The MAML objective written out directly: mean post-adaptation query loss."""
+def meta_loss(loss_fn, params, tasks, steps, lr, adam=None):
+    """The MAML objective written out directly: mean post-adaptation query loss, after plain SGD
+    steps, or after Adam steps with fresh moments when ``adam`` = (beta1, beta2, eps)."""
     losses = []
     for t in tasks:
         p = params
-        for _ in range(steps):
-            g = torch.autograd.grad(loss_fn(p, t.support), list(p.values()), create_graph=True)
-            p = {n: v - lr * gi for (n, v), gi in zip(p.items(), g)}
+        m = {n: torch.zeros_like(v) for n, v in p.items()}
+        s = {n: torch.zeros_like(v) for n, v in p.items()}
+        for k in range(1, steps + 1):
+            g = dict(zip(p, torch.autograd.grad(loss_fn(p, t.support), list(p.values()),
+                                                create_graph=True)))
+            if adam is None:
+                p = {n: v - lr * g[n] for n, v in p.items()}
+                continue
+            b1, b2, eps = adam
+            m = {n: b1 * m[n] + (1 - b1) * g[n] for n in p}
+            s = {n: b2 * s[n] + (1 - b2) * g[n] ** 2 for n in p}
+            p = {n: v - lr * (m[n] / (1 - b1 ** k)) / ((s[n] / (1 - b2 ** k)).sqrt() + eps)
+                 for n, v in p.items()}
         losses.append(loss_fn(p, t.query))
     return torch.stack(losses).mean()
 
 
+# SGD, and Adam with a large eps: its update g / (|g| + eps) then bends smoothly enough for
+# second-order terms to matter (at eps 1e-8 it is nearly sign(g), whose derivative is ~0).
+OPTIMIZERS = {"sgd": (InnerOptimizer("sgd"), 0.05, None),
+              "adam": (InnerOptimizer("adam", (0.9, 0.99), eps=0.5), 0.02, (0.9, 0.99, 0.5))}
+
+
 @pytest.mark.parametrize("steps", [1, 2])
-def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps):
+@pytest.mark.parametrize("inner", list(OPTIMIZERS))
+def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inner):
     family, model, params, loss_fn, tasks = tiny_sine
     params = {n: p.detach().double().requires_grad_() for n, p in params.items()}
     model.double()
-    lr = 0.05
-    grads, _ = MAML(steps, lr, use_vmap=False).outer_grads(loss_fn, params, tasks)
+    optimizer, lr, reference = OPTIMIZERS[inner]
+    grads, _ = MAML(steps, lr, use_vmap=False, inner_optimizer=optimizer).outer_grads(
+        loss_fn, params, tasks)
     names = list(params)
     analytic = flat(grads, names)
     base = torch.cat([params[n].detach().reshape(-1) for n in names])
@@ -36,12 +56,12 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps):
     eps, numeric = 1e-6, torch.zeros_like(base)
 
     def objective(vector):
-        chunks, p, i = [], {}, 0
+        p, i = {}, 0
         for n, shape in zip(names, shapes):
             size = shape.numel()
             p[n] = vector[i:i + size].reshape(shape).requires_grad_()
             i += size
-        return meta_loss(loss_fn, p, tasks, steps, lr).item()
+        return meta_loss(loss_fn, p, tasks, steps, lr, reference).item()
 
     for i in range(base.numel()):
         e = torch.zeros_like(base)
@@ -49,6 +69,20 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps):
         numeric[i] = (objective(base + e) - objective(base - e)) / (2 * eps)
     assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-7), \
         (analytic - numeric).abs().max()
+    first_order, _ = MAML(steps, lr, first_order=True, use_vmap=False,
+                          inner_optimizer=optimizer).outer_grads(loss_fn, params, tasks)
+    assert not torch.allclose(flat(first_order, names), numeric, rtol=1e-3, atol=1e-5)
+
+
+def test_second_order_through_adam_is_finite_where_a_gradient_is_exactly_zero(tiny_sine):
+    """sqrt has an infinite slope at 0: without care, a parameter the loss never touches (zero
+    gradient, zero second moment) would make second-order MAML's gradient NaN."""
+    family, model, params, loss_fn, tasks = tiny_sine
+    params = {**params, "unused": torch.zeros(3, requires_grad=True)}
+    adam = MAML(2, 0.01, use_vmap=False, inner_optimizer="adam")
+    grads, stats = adam.outer_grads(loss_fn, params, tasks)
+    assert all(torch.isfinite(g).all() for g in grads.values()) and stats["loss"] == stats["loss"]
+    assert grads["unused"].abs().sum() == 0
 
 
 def test_fomaml_is_query_gradient_at_adapted_parameters(float64, tiny_sine):
@@ -94,12 +128,16 @@ def test_pretraining_direction_is_the_gradient_at_phi(float64, tiny_sine):
         torch.testing.assert_close(g, e)
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile", "pretrain", "metasgd"])
-def test_vmap_and_loop_paths_agree(tiny_sine, name):
+@pytest.mark.parametrize("name, inner", [(name, "sgd") for name in
+                                          ("maml", "fomaml", "reptile", "pretrain", "metasgd")]
+                         + [("maml", "adam"), ("fomaml", "adam"), ("reptile", "adam")])
+def test_vmap_and_loop_paths_agree(tiny_sine, name, inner):
     family, model, params, loss_fn, tasks = tiny_sine
     results = []
+    keys = {} if inner == "sgd" else {"inner_optimizer": inner}
     for use_vmap in (True, False):
-        algorithm = build_algorithm(name, params, inner_steps=2, inner_lr=0.05, use_vmap=use_vmap)
+        algorithm = build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=use_vmap,
+                                    **keys)
         grads, stats = algorithm.outer_grads(loss_fn, params, tasks, stackable=True)
         results.append((grads, stats["loss"]))
     (gv, lv), (gl, ll) = results
@@ -143,7 +181,8 @@ def test_test_time_steps_are_separate_from_training_steps(tiny_sine):
 def test_reptile_adam_inner_loop_reduces_support_loss(tiny_sine):
     family, model, params, loss_fn, tasks = tiny_sine
     support = tasks[0].support
-    adapted = adapt(loss_fn, params, support, 20, 0.01, optimizer="adam")
+    reptile_adam = InnerOptimizer("adam", betas=(0.0, 0.999))  # the Reptile paper's beta1 = 0
+    adapted = adapt(loss_fn, params, support, 20, 0.01, optimizer=reptile_adam)
     assert loss_fn(adapted, support) < 0.5 * loss_fn(params, support)
 
 

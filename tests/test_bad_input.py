@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from metanmt.cli import main
-from metanmt.cli_translation import parse_budget
+from metanmt.translation.cli import parse_budget
 from metanmt.config import load_config
-from metanmt.nmt.languages import CorpusError
-from metanmt.nmt.sources import read_tsv
+from metanmt.translation.languages import CorpusError
+from metanmt.translation.sources import read_tsv
 from metanmt.trainer import Trainer
 
 

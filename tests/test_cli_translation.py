@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from metanmt.cli import main
-from metanmt.cli_translation import parse_budget
+from metanmt.translation.cli import parse_budget
 
 CONFIG = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "multinmt_cpu.yaml"
 
@@ -59,11 +59,12 @@ def test_translate_stdin_and_evaluate(trained, tmp_path, monkeypatch, capsys):
     hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
     hyp.write_text("the cat sees the ball\n")
     ref.write_text("the cat sees the ball\n")
-    assert main(["evaluate", "--hyp", str(hyp), "--ref", str(ref)]) == 0
-    assert "BLEU 100.00" in capsys.readouterr().out
-    assert main(["evaluate", "--model", str(run), "--corpus", str(corpus), "--languages", "fi",
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 0
+    out = capsys.readouterr().out
+    assert "BLEU 100.00" in out and "chrf: nrefs:1|case:mixed|eff:yes|nc:6|nw:0" in out  # every score with its signature
+    assert main(["score", "--model", str(run), "--corpus", str(corpus), "--languages", "fi",
                  "--test-sentences", "10"]) == 0
-    assert "fi: BLEU" in capsys.readouterr().out
+    assert "fi (10 sentences): BLEU" in capsys.readouterr().out
 
 
 def test_own_language_files_and_their_errors(trained, tmp_path, capsys):
@@ -78,7 +79,7 @@ def test_own_language_files_and_their_errors(trained, tmp_path, capsys):
     assert code == 2 and "train.xx" in err and "train.en" in err and "3" in err and "2" in err
     bad = tmp_path / "bad.tsv"
     bad.write_bytes(b"ok\tfine\n\xff\xfe\tbroken\n")
-    code = main(["evaluate", "--model", str(run), "--corpus", str(corpus), "--languages", "xx"])
+    code = main(["score", "--model", str(run), "--corpus", str(corpus), "--languages", "xx"])
     assert code == 2 and "'xx'" in capsys.readouterr().err
     pairs = [(f"kebu {i}", f"word {i} here") for i in range(40)]
     for name in ("train", "dev", "test"):
@@ -101,7 +102,7 @@ def test_budget_parsing():
         parse_budget("lots")
 
 
-def test_init_from_flag_sets_the_config(capsys):
-    assert main(["train", "--print-config", "--init-from", "some/model", "--set",
-                 "family=translation"]) == 0
-    assert '"init_from": "some/model"' in capsys.readouterr().out
+def test_init_from_sets_the_config(capsys):
+    assert main(["train", "--print-config", "--set", "family=translation",
+                 "translation.init_from=some/model"]) == 0
+    assert "init_from: some/model" in capsys.readouterr().out

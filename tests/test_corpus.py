@@ -12,9 +12,9 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from metanmt.nmt import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
+from metanmt.translation import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
                          prepare_corpus, read_parallel, read_tsv, write_corpus)
-from metanmt.nmt.corpus import _write_language, format_table
+from metanmt.translation.corpus import _write_language, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 FLORES_EN = ["Flores one is here.", "Flores two is here.", "Flores three is here."]

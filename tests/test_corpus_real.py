@@ -9,8 +9,8 @@ import tarfile
 import pytest
 
 from conftest import real_data_folder
-from metanmt.nmt import CorpusError, check_leakage, load_corpus, prepare_corpus, read_parallel
-from metanmt.nmt.languages import FLORES_NAMES, ISO639_3
+from metanmt.translation import CorpusError, check_leakage, load_corpus, prepare_corpus, read_parallel
+from metanmt.translation.languages import FLORES_NAMES, ISO639_3
 
 EVALUATION = {"ro": ("ron-eng/newstest2016", "ron"), "lv": ("lav-eng/newstest2017", "lav"),
               "fi": ("fin-eng/newstest2017", "fin"), "tr": ("tur-eng/newstest2017", "tur")}

@@ -29,7 +29,7 @@ def test_meta_training_beats_pretraining_after_adaptation_on_held_out_languages(
     meta = train(toy_corpus, tmp_path / "meta", "algorithm.name=fomaml", "algorithm.inner_steps=1",
                  "algorithm.inner_lr=0.1")
     # Equal data: the task streams depend on seed, step and slot only, not on the algorithm.
-    assert multi.step == meta.step and multi.target_tokens == meta.target_tokens >= TOKENS
+    assert multi.step == meta.step and multi.cost == meta.cost >= TOKENS
     held_out = multi.family.sample_batch("test", 24, torch.Generator().manual_seed(99))
     assert {t.info["language"] for t in held_out} <= set(multi.family.languages("test"))
     one_step = MAML(inner_steps=1, inner_lr=0.1, first_order=True, use_vmap=False)
@@ -49,15 +49,15 @@ def test_meta_training_beats_pretraining_after_adaptation_on_held_out_languages(
 def test_max_target_tokens_stops_the_run_and_resumes_to_the_same_count(toy_corpus, tmp_path):
     half = train(toy_corpus, tmp_path / "run", "algorithm.name=pretrain",
                  "algorithm.inner_steps=0", "train.max_target_tokens=20000")
-    assert 20000 <= half.target_tokens < 20000 + 4 * 2 * 400
+    assert 20000 <= half.cost < 20000 + 4 * 2 * 400
     whole = Trainer(half.config, log=False)
-    whole.config.train.max_target_tokens = 40000
+    whole.config.train.max_cost = 40000
     whole.fit(resume=True)
-    assert whole.step > half.step and 40000 <= whole.target_tokens < 40000 + 4 * 2 * 400
+    assert whole.step > half.step and 40000 <= whole.cost < 40000 + 4 * 2 * 400
 
 
 def test_finetune_validation_scores_dev_bleu_and_leaves_the_model_alone(toy_corpus):
-    from metanmt.tasks.translation import TranslationConfig, TranslationFamily
+    from metanmt.translation.family import TranslationConfig, TranslationFamily
 
     family = TranslationFamily(TranslationConfig(corpus=str(toy_corpus), model="tiny",
                                                  validation="finetune", validation_words=300,
@@ -67,5 +67,6 @@ def test_finetune_validation_scores_dev_bleu_and_leaves_the_model_alone(toy_corp
     bleu = family.validate(model, dict(model.named_parameters()))
     assert family.validation_metric() == ("dev_bleu", True) and 0 <= bleu <= 100
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
-    with pytest.raises(ValueError, match="translation.validation must be loss or finetune, got 'bleu'"):
-        TranslationFamily(TranslationConfig(corpus=str(toy_corpus), validation="bleu"))
+    with pytest.raises(ValueError, match="'translation.validation' must be one of loss, finetune, "
+                                         "got 'bleu'"):
+        load_config(None, ["family=translation", "translation.validation=bleu"])

@@ -33,14 +33,12 @@ def test_recipe_rejects_unknown_flags():
     assert result.returncode == 2 and "usage:" in result.stderr and "--processes N" in result.stderr
 
 
-def test_recipes_processes_flag_trains_under_accelerate_launch(tmp_path, port):
-    script = (f'source {ROOT / "recipes" / "launch.sh"}; launch_flag --processes 2; '
-              f'train_command --threads 1 --set out_dir={tmp_path} train.steps=4 '
-              f'train.meta_batch=4 train.eval_tasks=4 train.eval_every=2 train.log_every=2')
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               MAIN_PROCESS_PORT=str(port))
-    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
-                            timeout=300)
+def test_train_processes_flag_trains_under_accelerate_launch(tmp_path, port):
+    result = subprocess.run([sys.executable, "-m", "metanmt.cli", "train", "--processes", "2",
+                             "--port", str(port), "--threads", "1", "--set", f"out_dir={tmp_path}",
+                             "train.steps=4", "train.meta_batch=4", "train.eval_tasks=4",
+                             "train.eval_every=2", "train.log_every=2"],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("4 steps, best validation") == 1  # the main process reports
     assert "2 processes" in result.stdout + result.stderr
@@ -64,16 +62,19 @@ def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch)
 
 def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
-    args = ["--preset", "tiny", "--out", tmp_path / "out", "--budgets", "0 600", "--draws", "1",
-            "--languages", "fi", "--test-sentences", "30", "--set", "train.steps=100"]
+    args = ["--preset", "quick", "--out", tmp_path / "out", "--budgets", "0", "600", "--draws",
+            "1", "--languages", "fi", "--test-sentences", "30", "--target-tokens", "40000"]
     result = run_recipe("multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = (tmp_path / "out" / "finetune" / "summary.md").read_text()
     assert "| multinmt | fi | 600 |" in summary and "| random | fi | 0 |" in summary
+    assert "| metanmt |" not in summary  # only the run asked for
     assert (tmp_path / "out" / "finetune" / "bleu_vs_words_fi.png").exists()
+    assert (tmp_path / "out" / "multinmt" / "model" / "config.json").is_file()  # exported
+    steps = next(line for line in result.stdout.splitlines() if line.startswith("multinmt: "))
     # A second call trains nothing more and finds every fine-tuning done.
     again = run_recipe("multinmt.sh", *args)
-    assert again.returncode == 0 and "100 steps" in again.stdout
+    assert again.returncode == 0 and steps in again.stdout
     assert "4 of 4 fine-tunings already" in again.stdout
 
 
@@ -81,7 +82,7 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "cmp"
     args = ["--preset", "quick", "--out", out, "--target-tokens", "60000", "--languages", "fi",
-            "--budgets", "0 500", "--draws", "1", "--test-sentences", "20"]
+            "--budgets", "0", "500", "--draws", "1", "--test-sentences", "20"]
     result = run_recipe("metanmt_vs_multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = (out / "finetune" / "summary.md").read_text()
@@ -96,7 +97,7 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     assert again.returncode == 0 and "6 of 6 fine-tunings already" in again.stdout
 
     # A language in a script that is in none of the data (Cherokee letters for a toy cipher).
-    from metanmt.nmt.toy import toy_pairs
+    from metanmt.translation.toy import toy_pairs
     cherokee = {c: chr(0x13A0 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
     pairs = [("".join(cherokee.get(c, c) for c in s), e) for s, e in toy_pairs("chr", 260)]
     files = {}

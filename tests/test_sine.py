@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from metanmt.tasks import SineConfig, SineFamily, build_family
+from metanmt.config import load_config
+from metanmt.tasks.sine import SineConfig, SineFamily
 
 
 def test_tasks_follow_the_maml_paper_distribution():
@@ -41,4 +42,4 @@ def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         SineFamily().sample_batch("dev", 1, torch.Generator())
     with pytest.raises(ValueError, match="unknown task family 'sin'"):
-        build_family("sin", None)
+        load_config(None, ["family=sin"])

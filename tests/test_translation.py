@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from metanmt.algorithms import build_algorithm, meta_parameters
-from metanmt.config import RunConfig
-from metanmt.nmt.corpus import load_corpus
-from metanmt.nmt.decode import translate
-from metanmt.nmt.finetune import FinetuneConfig, draw_budget, english_words, finetune
-from metanmt.nmt.model import (build_model, load_translation_model, save_translation_model,
+from metanmt.config import new_config
+from metanmt.translation.corpus import load_corpus
+from metanmt.translation.decode import translate
+from metanmt.translation.finetune import FinetuneConfig, draw_budget, english_words, finetune
+from metanmt.translation.model import (build_model, load_translation_model, save_translation_model,
                                trainable_subset)
-from metanmt.nmt.scoring import score
-from metanmt.nmt.vocab import UNK, encode, load_tokenizer
-from metanmt.tasks.translation import TranslationConfig, TranslationFamily
+from metanmt.translation.scoring import score
+from metanmt.translation.vocab import UNK, encode, load_tokenizer
+from metanmt.translation.family import TranslationConfig, TranslationFamily
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def toy_family(toy, **overrides):
                                query_tokens=200)
     for key, value in overrides.items():
         setattr(config, key, value)
-    return TranslationFamily(config, second_order=overrides.get("attention") == "eager")
+    return TranslationFamily(config)
 
 
 def test_vocabulary_never_gives_unknown_and_matches_the_tokenizer(toy):
@@ -136,10 +136,9 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
     from metanmt.trainer import Trainer
 
     torch.set_num_threads(1)
-    config = RunConfig(family="translation", out_dir=str(tmp_path / "run"))
-    config.translation = TranslationConfig(corpus=str(toy), model="tiny", dropout=0.0,
-                                           support_tokens=300, query_tokens=300)
-    config.algorithm.name = "pretrain"
+    config = new_config("translation", "pretrain", out_dir=str(tmp_path / "run"))
+    config.task = TranslationConfig(corpus=str(toy), model="tiny", dropout=0.0,
+                                    support_tokens=300, query_tokens=300)
     t = config.train
     t.steps, t.meta_batch, t.outer_lr, t.eval_every, t.eval_tasks = 250, 4, 3e-3, 125, 4
     t.log_every, t.checkpoint_every, t.device = 50, 1000, "cpu"

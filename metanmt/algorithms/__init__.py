@@ -1,28 +1,38 @@
-"""How an outer gradient is made: MAML / FOMAML, Meta-SGD, Reptile and plain pre-training."""
-from metanmt.algorithms.base import Algorithm
-from metanmt.algorithms.functional import Params, adapt, inner_trajectory, meta_parameters
-from metanmt.algorithms.maml import MAML
-from metanmt.algorithms.metasgd import MetaSGD
-from metanmt.algorithms.pretrain import Pretrain
-from metanmt.algorithms.reptile import Reptile
+"""How an outer gradient is made: MAML / FOMAML, Meta-SGD, Reptile and plain pre-training.
 
-ALGORITHMS = ("maml", "fomaml", "reptile", "pretrain", "metasgd")
+Each is registered with its own config dataclass, so a run config's ``algorithm:`` section is
+checked against the keys that algorithm really uses.
+"""
+from metanmt.algorithms.base import Algorithm, InnerLoopConfig, OptimizedInnerConfig
+from metanmt.algorithms.functional import (InnerOptimizer, adapt, inner_trajectory,
+                                           meta_parameters)
+from metanmt.algorithms.maml import MAML, FOMAMLConfig, MAMLConfig
+from metanmt.algorithms.metasgd import MetaSGD, MetaSGDConfig
+from metanmt.algorithms.pretrain import Pretrain, PretrainConfig
+from metanmt.algorithms.reptile import Reptile, ReptileConfig
+from metanmt.registry import ALGORITHMS, register_algorithm
+from metanmt.schema import apply
+from metanmt.types import Params
 
-
-def build_algorithm(name: str, params: Params, *, inner_steps: int, inner_lr: float,
-                    inner_optimizer: str = "sgd", first_order: bool = False,
-                    use_vmap: bool = True) -> Algorithm:
-    """The algorithm called ``name`` (one of ``ALGORITHMS``)."""
-    if name in ("maml", "fomaml"):
-        return MAML(inner_steps, inner_lr, first_order or name == "fomaml", use_vmap)
-    if name == "metasgd":
-        return MetaSGD(params, inner_steps, inner_lr, first_order, use_vmap)
-    if name == "reptile":
-        return Reptile(inner_steps, inner_lr, inner_optimizer, use_vmap)
-    if name == "pretrain":
-        return Pretrain(inner_steps, inner_lr, "sgd", use_vmap)
-    raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+register_algorithm("maml", MAMLConfig)(MAML)
+register_algorithm("fomaml", FOMAMLConfig)(MAML)
+register_algorithm("metasgd", MetaSGDConfig)(MetaSGD)
+register_algorithm("reptile", ReptileConfig)(Reptile)
+register_algorithm("pretrain", PretrainConfig)(Pretrain)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "MAML", "MetaSGD", "Params", "Pretrain", "Reptile", "adapt",
-           "build_algorithm", "inner_trajectory", "meta_parameters"]
+def build_algorithm(name: str, params: Params | None = None, **settings) -> Algorithm:
+    """The algorithm ``name`` with config keys ``settings`` (checked against its schema), set up
+    for ``params``."""
+    entry = ALGORITHMS.entry(name)
+    config = apply(entry.config(), {"name": name, **settings}, "algorithm.", f"algorithm {name!r}")
+    algorithm = entry.build(config)
+    if params is not None:
+        algorithm.setup(params)
+    return algorithm
+
+
+__all__ = ["Algorithm", "FOMAMLConfig", "InnerLoopConfig", "InnerOptimizer", "MAML", "MAMLConfig",
+           "MetaSGD", "MetaSGDConfig", "OptimizedInnerConfig", "Pretrain", "PretrainConfig",
+           "Reptile", "ReptileConfig", "adapt", "build_algorithm", "inner_trajectory",
+           "meta_parameters"]

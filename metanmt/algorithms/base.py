@@ -1,19 +1,47 @@
-"""What every algorithm is: two verbs, ``adapt`` and ``outer_grads``, over a parameter dict."""
+"""What every algorithm is: two verbs, ``adapt`` and ``outer_grads``, over a parameter dict, and
+the config sections they share."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from metanmt.algorithms.functional import (
-    Batch, GradFn, LearningRate, LossFn, Params, add_scaled, adapt, autograd_grad, func_grad,
-    inner_trajectory, stack_batches,
+    SGD, InnerOptimizer, add_scaled, adapt, autograd_grad, func_grad, inner_trajectory,
+    stack_batches,
 )
+from metanmt.schema import ConfigError, setting
+from metanmt.tasks.base import Task
+from metanmt.types import Batch, GradFn, LearningRate, LossFn, Params
 
-if TYPE_CHECKING:  # tasks import the functional types from here; avoid the import cycle
-    from metanmt.tasks.base import Task
+
+@dataclass
+class InnerLoopConfig:
+    """The keys every algorithm uses (its own config adds more)."""
+
+    name: str = ""
+    inner_steps: int = setting(1, low=0)  # inner steps per task in meta-training and validation
+    inner_lr: float = setting(0.01, above=0)  # inner (and test-time) step size
+    vmap: bool = True  # batch stackable tasks with torch.func.vmap (the loop gives the same numbers)
+
+
+@dataclass
+class OptimizedInnerConfig(InnerLoopConfig):
+    """An inner loop whose optimiser is chosen: SGD, or Adam with fresh moments for each task."""
+
+    inner_optimizer: str = setting("sgd", choices=("sgd", "adam"))
+    adam_betas: tuple[float, float] = setting((0.9, 0.999), low=0.0, high=0.9999)  # with adam
+
+    def check(self, given: set[str], run: Any) -> None:
+        if "algorithm.adam_betas" in given and self.inner_optimizer != "adam":
+            raise ConfigError(f"algorithm.adam_betas applies only with algorithm.inner_optimizer="
+                              f"adam (algorithm {self.name!r} has {self.inner_optimizer!r})")
+
+    def optimizer(self) -> InnerOptimizer:
+        return InnerOptimizer(self.inner_optimizer, tuple(self.adam_betas))
 
 
 def raw_weight(task: Task) -> float:
@@ -61,14 +89,39 @@ class Algorithm(nn.Module):
     """
 
     name = "algorithm"
+    order: int | None = None  # how much of the inner loop the outer gradient sees: 2, 1, 0, None
 
-    def __init__(self, inner_steps: int = 1, inner_lr: float = 0.01, inner_optimizer: str = "sgd",
-                 use_vmap: bool = True):
+    def __init__(self, inner_steps: int = 1, inner_lr: float = 0.01,
+                 inner_optimizer: InnerOptimizer | str = SGD, use_vmap: bool = True,
+                 adam_betas: tuple[float, float] = (0.9, 0.999)):
         super().__init__()
         if inner_steps < 0:
             raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
+        if isinstance(inner_optimizer, str):
+            inner_optimizer = InnerOptimizer(inner_optimizer, tuple(adam_betas))
         self.inner_steps, self.inner_lr = inner_steps, inner_lr
         self.inner_optimizer, self.use_vmap = inner_optimizer, use_vmap
+
+    @property
+    def second_order(self) -> bool:
+        """Whether the outer gradient differentiates through the inner gradients (then the model
+        needs a twice-differentiable forward, e.g. eager attention)."""
+        return self.order == 2
+
+    def setup(self, params: Params) -> None:
+        """Size learned parts of the algorithm by the model's parameters (Meta-SGD's rates)."""
+
+    def settings(self) -> dict[str, Any]:
+        """What this object uses, by config key: read back to check that a config reached it."""
+        return {"name": self.name, "inner_steps": self.inner_steps, "inner_lr": self.inner_lr,
+                "vmap": self.use_vmap, "inner_optimizer": self.inner_optimizer.name,
+                "adam_betas": tuple(self.inner_optimizer.betas)}
+
+    def describe(self) -> str:
+        """For a run's signature: name, order and the inner loop as built."""
+        order = "-" if self.order is None else self.order
+        return (f"algo:{self.name}|order:{order}|inner:{self.inner_steps}x"
+                f"{self.inner_optimizer.describe()}@{self.inner_lr:g}")
 
     def learning_rate(self) -> LearningRate:
         return self.inner_lr

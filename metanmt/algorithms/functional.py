@@ -7,16 +7,13 @@ for every model) and ``func_grad`` for ``torch.func.vmap`` over stacked tasks (s
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Iterator, Mapping
 
 import torch
 from torch import Tensor
 
-Params = dict[str, Tensor]
-Batch = Any  # a tensor, or a tuple / dict of tensors
-LossFn = Callable[[Params, Batch], Tensor]
-GradFn = Callable[[LossFn, Params, Batch, bool], Params]
-LearningRate = float | Mapping[str, Tensor]
+from metanmt.types import Batch, GradFn, LearningRate, LossFn, Params
 
 
 def meta_parameters(model: torch.nn.Module) -> Params:
@@ -51,15 +48,45 @@ def sgd_step(params: Params, grads: Params, lr: LearningRate) -> Params:
     return {n: p - lr * grads[n] for n, p in params.items()}
 
 
-class AdamState:
-    """Adam on parameter dicts (Reptile's inner optimizer); betas as in the Reptile paper (beta1=0)."""
+@dataclass(frozen=True)
+class InnerOptimizer:
+    """How a task's inner steps move its parameters: plain SGD, or Adam with fresh moments for
+    every task (Gu et al.'s MetaNMT; the Reptile paper with beta1 = 0). Both are differentiable,
+    so second-order MAML sees through them."""
 
-    def __init__(self, params: Params, betas: tuple[float, float] = (0.0, 0.999), eps: float = 1e-8):
+    name: str = "sgd"  # sgd | adam
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.name not in ("sgd", "adam"):
+            raise ValueError(f"inner optimizer must be 'sgd' or 'adam', got {self.name!r}")
+
+    def describe(self) -> str:
+        return "sgd" if self.name == "sgd" else f"adam(b={self.betas[0]:g},{self.betas[1]:g})"
+
+    def start(self, params: Params) -> "AdamState | None":
+        return AdamState(params, self.betas, self.eps) if self.name == "adam" else None
+
+    def step(self, state: "AdamState | None", params: Params, grads: Params,
+             lr: LearningRate) -> Params:
+        return state.step(params, grads, lr) if state is not None else sgd_step(params, grads, lr)
+
+
+SGD = InnerOptimizer("sgd")
+
+
+class AdamState:
+    """Adam's moments for one task's inner loop, started at zero."""
+
+    def __init__(self, params: Params, betas: tuple[float, float], eps: float):
         self.betas, self.eps, self.t = betas, eps, 0
         self.m = {n: torch.zeros_like(p) for n, p in params.items()}
         self.v = {n: torch.zeros_like(p) for n, p in params.items()}
 
-    def step(self, params: Params, grads: Params, lr: float) -> Params:
+    def step(self, params: Params, grads: Params, lr: LearningRate) -> Params:
+        if isinstance(lr, Mapping):
+            raise ValueError("learned per-parameter rates (Meta-SGD) take SGD inner steps")
         b1, b2 = self.betas
         self.t += 1
         out = {}
@@ -68,37 +95,42 @@ class AdamState:
             self.v[n] = b2 * self.v[n] + (1 - b2) * grads[n] ** 2
             m_hat = self.m[n] / (1 - b1 ** self.t)
             v_hat = self.v[n] / (1 - b2 ** self.t)
-            out[n] = p - lr * m_hat / (v_hat.sqrt() + self.eps)
+            # sqrt has an infinite slope at 0, which second order would turn into 0 * inf = NaN
+            # where a gradient entry is exactly zero; below the tiniest normal number sqrt is far
+            # under eps anyway, so clamping there changes no value, only removes that NaN.
+            root = v_hat.clamp_min(torch.finfo(v_hat.dtype).tiny).sqrt()
+            out[n] = p - lr * m_hat / (root + self.eps)
         return out
 
 
 def inner_trajectory(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
                      order: int = 0, grad_fn: GradFn = autograd_grad,
-                     optimizer: str = "sgd") -> Iterator[Params]:
+                     optimizer: InnerOptimizer | str = SGD) -> Iterator[Params]:
     """Yield the parameters before the first step and after each of ``steps`` inner steps.
 
     ``order`` is how much of the inner loop an outer gradient may see: 2 backpropagates through every
     update (MAML), 1 keeps only the identity path from the start (FOMAML), 0 none (Reptile, evaluation;
     each step is detached so no graph builds up across steps).
     """
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"inner optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     if order not in (0, 1, 2):
         raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
-    adam = AdamState(params) if optimizer == "adam" else None
+    if isinstance(optimizer, str):
+        optimizer = InnerOptimizer(optimizer)
+    state = optimizer.start(params)
     if order == 0:
         params = {n: p.detach() for n, p in params.items()}
     yield params
     for _ in range(steps):
         grads = grad_fn(loss_fn, params, batch, order == 2)
-        params = adam.step(params, grads, lr) if adam else sgd_step(params, grads, lr)  # type: ignore
+        params = optimizer.step(state, params, grads, lr)
         if order == 0:
             params = {n: p.detach() for n, p in params.items()}
         yield params
 
 
 def adapt(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
-          order: int = 0, grad_fn: GradFn = autograd_grad, optimizer: str = "sgd") -> Params:
+          order: int = 0, grad_fn: GradFn = autograd_grad,
+          optimizer: InnerOptimizer | str = SGD) -> Params:
     """The parameters after ``steps`` inner steps on ``batch``."""
     for params in inner_trajectory(loss_fn, params, batch, steps, lr, order, grad_fn, optimizer):
         pass

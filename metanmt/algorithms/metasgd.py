@@ -1,24 +1,52 @@
 """Meta-SGD: MAML whose inner learning rates (one per parameter entry) are learned in the outer loop."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from metanmt.algorithms.functional import Params
+from metanmt.algorithms.base import InnerLoopConfig
 from metanmt.algorithms.maml import MAML
+from metanmt.types import Params
+
+
+@dataclass
+class MetaSGDConfig(InnerLoopConfig):
+    """Learned rates are SGD rates: no inner_optimizer here."""
+
+    name: str = "metasgd"
+    first_order: bool = False  # drop second derivatives (the rates still learn, through the step)
 
 
 class MetaSGD(MAML):
     name = "metasgd"
 
-    def __init__(self, params: Params, inner_steps: int = 1, inner_lr: float = 0.01,
+    def __init__(self, params: Params | None = None, inner_steps: int = 1, inner_lr: float = 0.01,
                  first_order: bool = False, use_vmap: bool = True):
         super().__init__(inner_steps, inner_lr, first_order, use_vmap)
         self.name = "metasgd"
-        # ParameterDict keys may not contain dots.
+        self.rates = nn.ParameterDict()
+        self._names: dict[str, str] = {}  # rate key -> parameter name
+        if params is not None:
+            self.setup(params)
+
+    @classmethod
+    def from_config(cls, c: MetaSGDConfig) -> "MetaSGD":
+        return cls(None, c.inner_steps, c.inner_lr, c.first_order, c.vmap)
+
+    def setup(self, params: Params) -> None:
+        # ParameterDict keys may not contain dots; index keys keep the mapping reversible whatever
+        # the parameter names hold (a name with "__" in it, say).
+        self._names = {f"p{i}": name for i, name in enumerate(params)}
         self.rates = nn.ParameterDict({
-            n.replace(".", "__"): nn.Parameter(torch.full_like(p.detach(), inner_lr))
-            for n, p in params.items()})
+            key: nn.Parameter(torch.full_like(params[name].detach(), self.inner_lr))
+            for key, name in self._names.items()})
+
+    def settings(self):
+        values = super().settings()
+        del values["inner_optimizer"], values["adam_betas"]
+        return values
 
     def learning_rate(self):
-        return {n.replace("__", "."): r for n, r in self.rates.items()}
+        return {self._names[key]: rate for key, rate in self.rates.items()}

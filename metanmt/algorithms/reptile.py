@@ -5,18 +5,36 @@ The outer "gradient" is phi - theta_hat averaged over the meta-batch; the traine
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from metanmt.algorithms.base import Algorithm, task_rng, task_weights
-from metanmt.algorithms.functional import add_scaled, adapt, autograd_grad, func_grad, stack_batches
+from metanmt.algorithms.base import Algorithm, OptimizedInnerConfig, task_rng, task_weights
+from metanmt.algorithms.functional import (
+    InnerOptimizer, add_scaled, adapt, autograd_grad, func_grad, stack_batches,
+)
+from metanmt.schema import setting
+
+
+@dataclass
+class ReptileConfig(OptimizedInnerConfig):
+    name: str = "reptile"
+    inner_steps: int = setting(5, low=1)
+    adam_betas: tuple[float, float] = setting((0.0, 0.999), low=0.0, high=0.9999)  # the paper's
 
 
 class Reptile(Algorithm):
     name = "reptile"
+    order = 0
 
-    def __init__(self, inner_steps: int = 5, inner_lr: float = 0.01, inner_optimizer: str = "sgd",
-                 use_vmap: bool = True):
-        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap)
+    def __init__(self, inner_steps: int = 5, inner_lr: float = 0.01,
+                 inner_optimizer: InnerOptimizer | str = "sgd", use_vmap: bool = True,
+                 adam_betas: tuple[float, float] = (0.0, 0.999)):
+        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas)
+
+    @classmethod
+    def from_config(cls, c: ReptileConfig) -> "Reptile":
+        return cls(c.inner_steps, c.inner_lr, c.optimizer(), c.vmap)
 
     def _adapt(self, loss_fn, params, support, grad_fn):
         return adapt(loss_fn, params, support, self.inner_steps, self.inner_lr, 0, grad_fn,

@@ -6,19 +6,16 @@ from typing import Sequence
 
 import torch
 
-import metanmt
 from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
-from metanmt.evaluation.plots import plot_learning_curves, plot_sine_adaptation
+from metanmt.evaluation.plots import plot_learning_curves
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
 
 
 def signature(run: Run) -> str:
-    """A sacrebleu-style line that says how a run was made, so a number can be reproduced."""
-    c, a = run.config, run.config.algorithm
-    return (f"family:{c.family}|algo:{run.algorithm.name}|inner:{a.inner_steps}x{a.inner_lr:g}"
-            f"|meta_batch:{c.train.meta_batch}|outer_lr:{c.train.outer_lr:g}|steps:{run.step}"
-            f"|seed:{c.train.seed}|version:{metanmt.__version__}")
+    """A sacrebleu-style line that says how a run was made, so a number can be reproduced: the
+    one written from the built objects when it was trained, and the steps it trained."""
+    return f"{run.saved_signature or run.signature()}|steps:{run.step}"
 
 
 def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 5, 10),
@@ -56,10 +53,5 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
         plot_learning_curves(out / "learning_curves.png",
                              {name: d / "metrics.csv" for name, d in folders.items()},
                              f"test/{metric}", f"{metric} on fixed test tasks, after adaptation")
-        if first.config.family == "sine":
-            x_range = first.config.sine.x_range
-            # A task of middling amplitude shows adaptation better than a nearly flat one.
-            shown = next((t for t in tasks if 2.0 <= t.info["amplitude"] <= 4.0), tasks[0])
-            plot_sine_adaptation(out / "sine_adaptation.png", list(runs.items()), shown,
-                                 x_range=x_range)
+        first.family.figures(list(runs.items()), tasks, out)
     return rows

@@ -5,6 +5,8 @@ import csv
 from pathlib import Path
 from typing import Sequence
 
+from metanmt.checkpoint import load_checkpoint
+
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
     if not rows:
@@ -34,22 +36,23 @@ def plain_table(rows: Sequence[dict]) -> str:
         raise ValueError("no result rows to tabulate")
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    cell = lambda value: str(value).replace("|", "\\|")  # noqa: E731  (a signature holds |)
+    lines += ["| " + " | ".join(cell(r.get(k, "")) for k in keys) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def training_rows(folders: Sequence[str | Path]) -> list[dict]:
-    """How each run was trained, from its last checkpoint: algorithm, steps, training target
-    tokens, wall time and the best validation value (for equal-compute comparisons)."""
-    from metanmt.checkpoint import load_checkpoint
-
+    """How each run was trained, from its last checkpoint: algorithm, steps, training cost (target
+    tokens for translation), wall time, the best validation value (for equal-compute comparisons)
+    and the signature written from the objects that were built."""
     rows = []
     for folder in map(Path, folders):
         _, config, state = load_checkpoint(folder / "checkpoints" / "last")
-        minutes = state["elapsed"] / 60
+        cost, unit = state["cost"], state["cost_unit"]
         rows.append({"run": folder.name, "algorithm": config["algorithm"]["name"],
-                     "steps": state["step"], "target_tokens": state["target_tokens"],
-                     "wall_minutes": round(minutes, 1),
-                     "tokens_per_second": round(state["target_tokens"] / max(state["elapsed"], 1e-9)),
-                     "best_validation": round(state["best"], 4)})
+                     "steps": state["step"], unit: cost,
+                     "wall_minutes": round(state["elapsed"] / 60, 1),
+                     f"{unit}_per_second": round(cost / max(state["elapsed"], 1e-9)),
+                     "best_validation": round(state["best"], 4),
+                     "signature": state.get("signature", "(written before signatures)")})
     return rows

@@ -1,13 +1,15 @@
-"""What a task is and where tasks come from."""
+"""What a task is and where tasks come from: the interface every task family implements."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from metanmt.algorithms.functional import Batch, Params
+from metanmt.types import Batch, Params
 
 SPLITS = ("train", "val", "test")
 
@@ -27,19 +29,21 @@ class TaskFamily:
     """A source of tasks, the model they are solved with, and the loss.
 
     ``stackable`` says that every task's batches have the same shapes, so an algorithm may run a
-    meta-batch under ``torch.func.vmap`` instead of a Python loop.
+    meta-batch under ``torch.func.vmap`` instead of a Python loop. ``cost_unit`` names what
+    ``task_cost`` counts (``train.max_cost`` limits the run in it; it is also written
+    ``train.max_<unit>``).
     """
 
     name = "family"
     stackable = False
     metric_name = "loss"  # the headline metric ``metrics`` returns; lower is better unless told
     higher_is_better = False
+    cost_unit = "tasks"
 
-    def test_setting(self) -> dict[str, Any]:
-        """What defines the held-out tasks: runs that agree on it can be compared side by side."""
-        import dataclasses
-        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+    def __init__(self, config: Any):
+        self.config = config
 
+    # -- tasks ---------------------------------------------------------------------------------
     def sample(self, split: str, generator: torch.Generator) -> Task:
         raise NotImplementedError
 
@@ -51,18 +55,23 @@ class TaskFamily:
         family may compute faster as a batch (the trainer gives every task slot its own stream)."""
         return [self.sample(split, g) for g in generators]
 
-    def build_model(self) -> nn.Module:
+    def task_cost(self, task: Task) -> int:
+        """What training on ``task`` costs, in ``cost_unit`` (equal-compute comparisons)."""
+        return 1
+
+    def describe_task(self, task: Task) -> str:
+        """A short name for a task in messages (the language of a translation task)."""
+        return "task"
+
+    def test_setting(self) -> dict[str, Any]:
+        """What defines the held-out tasks: runs that agree on it can be compared side by side."""
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
+    # -- model, loss, metrics --------------------------------------------------------------------
+    def build_model(self, second_order: bool = False) -> nn.Module:
+        """A fresh model (weights from the global torch seed). ``second_order``: the algorithm
+        differentiates through inner gradients, so the forward must be twice differentiable."""
         raise NotImplementedError
-
-    def validation_metric(self) -> tuple[str, bool]:
-        """(name, higher is better) of what ``validate`` returns."""
-        return self.metric_name, self.higher_is_better
-
-    def validate(self, model: nn.Module, params: Params) -> float | None:
-        """The family's own check of the meta-parameters for choosing the best checkpoint (e.g.
-        fine-tune on a validation language, then score its dev set); None = the trainer's default,
-        the headline metric on fixed validation tasks after test-time adaptation."""
-        return None
 
     def loss(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
         raise NotImplementedError
@@ -71,6 +80,42 @@ class TaskFamily:
         """Scalar tensors measured on ``batch``; includes ``metric_name``."""
         return {"loss": self.loss(model, params, batch)}
 
+    # -- choosing checkpoints ----------------------------------------------------------------------
+    @property
+    def own_validation(self) -> bool:
+        """True when ``validate`` chooses checkpoints itself (then the trainer draws no
+        validation tasks, and train.eval_tasks / eval_steps do not apply)."""
+        return False
+
+    def validation_metric(self) -> tuple[str, bool]:
+        """(name, higher is better) of what validation returns."""
+        return self.metric_name, self.higher_is_better
+
+    def validate(self, model: nn.Module, params: Params) -> float:
+        """The family's own check of the meta-parameters (when ``own_validation``), e.g. fine-tune
+        on a validation language, then score its dev set."""
+        raise NotImplementedError
+
+    # -- what was built, and what a run leaves behind ------------------------------------------------
+    def settings(self, model: nn.Module) -> dict[str, Any]:
+        """What this family and its ``model`` use, by config key (read back to check that a
+        config reached them)."""
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
+    def describe(self, model: nn.Module) -> str:
+        """For a run's signature: the family and the model as built."""
+        count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        return f"family:{self.name}|params:{count}"
+
+    def export(self, model: nn.Module, folder: Path) -> Path | None:
+        """Write the trained model where other tools read it (None: nothing to export)."""
+        return None
+
+    def figures(self, runs: Sequence[tuple[str, Any]], tasks: Sequence[Task], out: Path) -> list[Path]:
+        """Figures of ``runs`` (label, Run) adapted on held-out ``tasks``, for ``metanmt evaluate``."""
+        return []
+
+    # -- helpers -------------------------------------------------------------------------------------
     def to(self, batch: Batch, device: torch.device) -> Batch:
         """Move a batch to ``device`` (tuples and dicts of tensors)."""
         if isinstance(batch, Tensor):

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from metanmt.registry import register_family
+from metanmt.schema import setting
 from metanmt.tasks.base import SPLITS, Task, TaskFamily, check_split
 from metanmt.tasks.omniglot_data import DRAWINGS, load_omniglot
 
@@ -18,16 +20,17 @@ ROTATIONS = 4  # 0, 90, 180, 270 degrees
 
 @dataclass
 class OmniglotConfig:
-    n_way: int = 5
-    k_shot: int = 1  # support examples per class
-    k_query: int = 0  # query examples per class; 0 = same as k_shot
-    train_shots: int = 0  # support examples per class in training tasks; 0 = k_shot (Reptile: 10)
-    split: str = "maml"  # maml: 1100/100/423 shuffled characters | alphabet: disjoint alphabets
+    n_way: int = setting(5, low=2)
+    k_shot: int = setting(1, low=1)  # support examples per class
+    k_query: int = setting(0, low=0)  # query examples per class; 0 = same as k_shot
+    train_shots: int = setting(0, low=0)  # support per class in training tasks; 0 = k_shot
+    split: str = setting("maml", choices=("maml", "alphabet"))  # maml: 1100/100/423 shuffled
+    # characters; alphabet: disjoint alphabets
     split_seed: int = 1  # shuffles the characters for the maml split
     train_rotations: bool = True  # rotated training characters become new classes
     data: str = ""  # prepared array file; "" = cache, built from $METANMT_DATA/omniglot once
-    image_size: int = 28
-    filters: int = 64  # conv-4 width
+    image_size: int = setting(28, low=16)
+    filters: int = setting(64, low=1)  # conv-4 width
 
 
 def split_characters(names: np.ndarray, alphabet: np.ndarray, background: np.ndarray, split: str,
@@ -92,6 +95,7 @@ def conv4(n_way: int, filters: int = 64, image_size: int = 28, in_channels: int 
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(filters * image_size ** 2, n_way))
 
 
+@register_family("omniglot", OmniglotConfig)
 class OmniglotFamily(TaskFamily):
     name = "omniglot"
     stackable = True
@@ -157,8 +161,13 @@ class OmniglotFamily(TaskFamily):
     def sample(self, split, generator):
         return self.sample_batch(split, 1, generator)[0]
 
-    def build_model(self) -> nn.Module:
+    def build_model(self, second_order: bool = False) -> nn.Module:
         return conv4(self.config.n_way, self.config.filters, self.config.image_size)
+
+    def settings(self, model):
+        first_conv = next(m for m in model if isinstance(m, nn.Conv2d))
+        return {**super().settings(model), "filters": first_conv.out_channels,
+                "n_way": model[-1].out_features}
 
     def loss(self, model, params, batch) -> Tensor:
         x, y = batch

@@ -3,22 +3,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from metanmt.evaluation.plots import plt
+from metanmt.registry import register_family
+from metanmt.schema import ConfigError, setting
 from metanmt.tasks.base import Task, TaskFamily, check_split
 
 
 @dataclass
 class SineConfig:
-    k_shot: int = 5  # support points per task
-    k_query: int = 0  # query points per task; 0 = same as k_shot (the MAML paper)
+    k_shot: int = setting(5, low=1)  # support points per task
+    k_query: int = setting(0, low=0)  # query points per task; 0 = same as k_shot (the MAML paper)
     amplitude: tuple[float, float] = (0.1, 5.0)
     phase: tuple[float, float] = (0.0, math.pi)
     x_range: tuple[float, float] = (-5.0, 5.0)
-    hidden: tuple[int, ...] = (40, 40)  # ReLU MLP widths
+    hidden: tuple[int, ...] = setting((40, 40), low=1)  # ReLU MLP widths
+
+    def check(self, given, run) -> None:
+        for key in ("amplitude", "phase", "x_range"):
+            low, high = getattr(self, key)
+            if len(getattr(self, key)) != 2 or not low <= high:
+                raise ConfigError(f"sine.{key} must be [low, high] with low <= high, "
+                                  f"got {list(getattr(self, key))}")
 
 
 def mlp(widths: list[int]) -> nn.Sequential:
@@ -30,6 +41,7 @@ def mlp(widths: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@register_family("sine", SineConfig)
 class SineFamily(TaskFamily):
     """y = A sin(x - phase); each task is one (A, phase); MSE loss."""
 
@@ -81,8 +93,18 @@ class SineFamily(TaskFamily):
     def sample(self, split, generator):
         return self.sample_batch(split, 1, generator)[0]
 
-    def build_model(self) -> nn.Module:
+    def build_model(self, second_order: bool = False) -> nn.Module:
         return mlp([1, *self.config.hidden, 1])
+
+    def settings(self, model):
+        widths = [m.out_features for m in model if isinstance(m, nn.Linear)][:-1]
+        return {**super().settings(model), "hidden": tuple(widths)}
+
+    def figures(self, runs, tasks, out: Path):
+        # A task of middling amplitude shows adaptation better than a nearly flat one.
+        shown = next((t for t in tasks if 2.0 <= t.info["amplitude"] <= 4.0), tasks[0])
+        return [plot_sine_adaptation(out / "sine_adaptation.png", list(runs), shown,
+                                     x_range=self.config.x_range)]
 
     def loss(self, model, params, batch):
         x, y = batch
@@ -90,3 +112,38 @@ class SineFamily(TaskFamily):
 
     def metrics(self, model, params, batch):
         return {"mse": self.loss(model, params, batch)}
+
+
+def plot_sine_adaptation(path: Path, runs, task, steps=(0, 1, 10),
+                         x_range: tuple[float, float] = (-5.0, 5.0)) -> Path:
+    """The MAML paper's sine figure: one held-out task, the true curve, its K support points, and
+    each run's function before adaptation and after each count in ``steps``, one panel per
+    ``(label, run)``."""
+    grid = torch.linspace(*x_range, 200)[:, None]
+    amplitude, phase = task.info["amplitude"], task.info["phase"]
+    truth = amplitude * torch.sin(grid - phase)
+    support_x, support_y = task.support
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True, squeeze=False)
+    for ax, (label, run) in zip(axes[0], runs):
+        device = next(run.model.parameters()).device
+        ax.plot(grid, truth, color="red", lw=2, label="ground truth")
+        loss_fn = lambda p, b, m=run.model: run.family.loss(m, p, b)  # noqa: E731
+        batch = (support_x.to(device), support_y.to(device))
+        shades = plt.cm.Greens(torch.linspace(0.45, 0.95, len(steps)).tolist())
+        for i, params in enumerate(run.algorithm.trajectory(loss_fn, run.params, batch, max(steps))):
+            if i in steps:
+                with torch.no_grad():
+                    y = functional_call(run.model, params, (grid.to(device),)).cpu()
+                name = "pre-update" if i == 0 else f"{i} grad step{'s' if i > 1 else ''}"
+                ax.plot(grid, y, "--" if i == 0 else "-", color=shades[steps.index(i)], label=name)
+        ax.scatter(support_x, support_y, marker="^", color="purple", zorder=5,
+                   label=f"{len(support_x)} points used for adaptation")
+        ax.set_title(label)
+        ax.set_xlabel("x")
+    axes[0][0].set_ylabel("y")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

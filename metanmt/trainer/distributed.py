@@ -72,10 +72,16 @@ def any_process(flag: bool, device: torch.device) -> bool:
     return bool(value.item() > 0)
 
 
-def launch_command(processes: int, port: int, train_args: list[str]) -> list[str]:
-    """``accelerate launch`` of ``metanmt train`` on one machine: N GPUs, or N gloo CPU processes
-    where there is no GPU (what recipes/launch.sh runs for --processes N)."""
-    return [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--multi_gpu",
-            "--num_processes", str(processes), "--num_machines", "1", "--main_process_port",
-            str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
-            "-m", "metanmt.cli", "train", *train_args]
+def launch_command(processes: int, port: int, train_args: list[str],
+                   config_file: str | None = None) -> list[str]:
+    """``accelerate launch`` of ``metanmt train``: with an accelerate config file (any setup,
+    several machines included), or on this machine with N GPUs, or N gloo CPU processes where
+    there is no GPU. ``metanmt train --processes N`` runs this; it is the only launcher."""
+    launcher = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch"]
+    if config_file:
+        launcher += ["--config_file", config_file]
+    else:
+        launcher += ["--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+                     "--main_process_port", str(port), "--mixed_precision", "no",
+                     "--dynamo_backend", "no"]
+    return [*launcher, "-m", "metanmt.cli", "train", *train_args]

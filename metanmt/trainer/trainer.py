@@ -19,11 +19,12 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from metanmt.algorithms.base import raw_weight
+from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metanmt.config import RunConfig, config_to_dict
 from metanmt.evaluation.evaluate import adaptation_curve
 from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
+from metanmt.schema import check_defaults
 from metanmt.tasks import Task, TaskFamily
-from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metanmt.trainer.distributed import (
     DROPOUT_STREAM, any_process, own_slots, slot_generators, stream_seeds, sum_across_processes,
 )
@@ -48,7 +49,7 @@ def autocast_for(accelerator: Accelerator, mixed_precision: str):
     if mixed_precision == "no":
         mixed_precision = accelerator.mixed_precision
     if mixed_precision not in ("no", "bf16"):
-        raise ValueError(f"train.mixed_precision must be no or bf16, got {mixed_precision!r} "
+        raise ValueError(f"mixed precision must be no or bf16, got {mixed_precision!r} "
                          f"(fp16 would need loss scaling)")
     return partial(torch.autocast, accelerator.device.type, torch.bfloat16,
                    enabled=mixed_precision == "bf16")
@@ -71,8 +72,7 @@ def set_rng_states(states: dict) -> None:
 class Trainer:
     def __init__(self, config: RunConfig, family: TaskFamily | None = None, log: bool = True):
         self.config, t = config, config.train
-        if t.on_nonfinite not in ("stop", "skip"):
-            raise ValueError(f"train.on_nonfinite must be stop or skip, got {t.on_nonfinite!r}")
+        check_defaults(t, "train.")  # a config changed in code gets the checks YAML gets
         self.accelerator = make_accelerator(t.device)
         self.autocast = autocast_for(self.accelerator, t.mixed_precision)
         self.device = self.accelerator.device
@@ -81,17 +81,11 @@ class Trainer:
         self.params = self.run.params
         self.loss_fn = partial(self.family.loss, self.model)
         trainable = list(self.params.values()) + list(self.algorithm.parameters())
-        if t.outer_optimizer == "adam":
-            optimizer = torch.optim.Adam(trainable, lr=t.outer_lr)
-        elif t.outer_optimizer == "sgd":
-            optimizer = torch.optim.SGD(trainable, lr=t.outer_lr)
-        else:
-            raise ValueError(f"train.outer_optimizer must be adam or sgd, got {t.outer_optimizer!r}")
+        optimizer = (torch.optim.Adam if t.outer_optimizer == "adam" else torch.optim.SGD)(
+            trainable, lr=t.outer_lr)
         # Not accelerator.prepare(): the trainer all-reduces the outer gradient itself, and the
         # wrapper's per-step checks cost more than a small model's whole outer update.
         self.optimizer = optimizer
-        if t.lr_schedule not in ("constant", "linear"):
-            raise ValueError(f"train.lr_schedule must be constant or linear, got {t.lr_schedule!r}")
         decay = (lambda step: max(0.0, 1 - step / t.steps)) if t.lr_schedule == "linear" \
             else (lambda step: 1.0)
         warmup = lambda step: min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0  # noqa: E731
@@ -99,13 +93,14 @@ class Trainer:
                                                            lambda step: warmup(step) * decay(step))
         self.slots = own_slots(t.meta_batch, self.accelerator.process_index,
                                self.accelerator.num_processes)
-        self.val_tasks = self.family.sample_batch("val", t.eval_tasks,
-                                                  torch.Generator().manual_seed(t.seed + 10_007))
+        # A family that chooses checkpoints itself (translation's fine-tune-then-BLEU) needs none.
+        self.val_tasks = [] if self.family.own_validation else self.family.sample_batch(
+            "val", t.eval_tasks, torch.Generator().manual_seed(t.seed + 10_007))
         # Test tasks only draw the learning curve; the checkpoint is chosen on validation tasks.
         self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
                                                     torch.Generator().manual_seed(1234))
         self.step, self.best, self.elapsed, self.skipped = 0, math.nan, 0.0, 0
-        self.target_tokens = 0  # training target tokens seen (support + query), all processes
+        self.cost = 0  # training cost so far (family.cost_unit: tasks, target tokens), all processes
         self.val_metric, self.val_higher = self.family.validation_metric()
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
@@ -116,7 +111,8 @@ class Trainer:
         """Everything besides the weights that the next step depends on. The task streams are
         stateless (seeded by step), so the step is also the sampler's position."""
         return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
-                "skipped": self.skipped, "target_tokens": self.target_tokens,
+                "skipped": self.skipped, "cost": self.cost, "cost_unit": self.family.cost_unit,
+                "signature": self.signature(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng_states()}
 
@@ -145,7 +141,8 @@ class Trainer:
                                   f"random generator states; it cannot be resumed exactly")
         set_rng_states(state["rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
-        self.skipped, self.target_tokens = state.get("skipped", 0), state.get("target_tokens", 0)
+        self.skipped = state.get("skipped", 0)
+        self.cost = state["cost"]
         return True
 
     # -- the loop ------------------------------------------------------------------------------
@@ -185,14 +182,14 @@ class Trainer:
         slot_losses = torch.zeros(t.meta_batch, dtype=torch.float64)
         slot_losses[list(self.slots)] = torch.tensor(stats["task_losses"], dtype=torch.float64)
         names = list(grads)
-        tokens = sum(task.info.get("target_tokens", 0) for task in tasks)
-        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks)), tokens],
+        cost = sum(self.family.task_cost(task) for task in tasks)
+        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks)), cost],
                               dtype=torch.float64)
         *summed, totals, slot_losses = sum_across_processes([*grads.values(), totals, slot_losses])
         weight = float(totals[1])
         grads = {n: g.div_(weight) for n, g in zip(names, summed)}
         stats = {"loss": float(totals[0]) / weight}
-        self.target_tokens += int(totals[2])
+        self.cost += int(totals[2])
         own = dict(self.algorithm.named_parameters())
         for name, p in self.params.items():
             p.grad = grads[name]
@@ -216,7 +213,7 @@ class Trainer:
     def non_finite(self, stats: dict, slot_losses: torch.Tensor) -> None:
         """Stop, naming the step and tasks (the last good checkpoint stays), or skip and count."""
         bad = [i for i, value in enumerate(slot_losses.tolist()) if not math.isfinite(value)]
-        tasks = ", ".join(f"slot {i} ({self.sample_slots([i])[0].info.get('name', 'task')}: "
+        tasks = ", ".join(f"slot {i} ({self.family.describe_task(self.sample_slots([i])[0])}: "
                           f"loss {slot_losses[i].item()})" for i in bad) or "every task loss finite"
         what = f"non-finite meta-loss {stats['loss']}" if not math.isfinite(stats["loss"]) \
             else f"non-finite outer gradient (norm {stats['grad_norm']})"
@@ -236,9 +233,27 @@ class Trainer:
     def validate(self) -> float:
         """What picks the best checkpoint: the family's own validation if it has one (it runs on
         every process alike), else the headline metric on the validation tasks."""
+        if not self.family.own_validation:
+            return self.measure(self.val_tasks)
         with torch.random.fork_rng(devices=[]):
-            value = self.family.validate(self.model, self.params)
-        return self.measure(self.val_tasks) if value is None else value
+            return self.family.validate(self.model, self.params)
+
+    def settings(self) -> dict:
+        """What the loop and its objects use, by train.* key (read back from the objects)."""
+        t = self.config.train
+        built = "bf16" if self.autocast.keywords["enabled"] else "no"
+        return {**vars(t), "outer_optimizer": type(self.optimizer).__name__.lower(),
+                "outer_lr": self.optimizer.param_groups[0]["initial_lr"],
+                "meta_batch": self.slots.stop, "eval_tasks": len(self.val_tasks),
+                "curve_tasks": len(self.curve_tasks), "mixed_precision": built,
+                "device": "auto" if t.device == "auto" else self.device.type}
+
+    def signature(self) -> str:
+        """The run's signature (Run.signature) with the outer loop as built."""
+        t, group = self.config.train, self.optimizer.param_groups[0]
+        limit = f"|max_{self.family.cost_unit}:{t.max_cost}" if t.max_cost else ""
+        return (f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
+                f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}{limit}")
 
     def _better(self, value: float) -> bool:
         if math.isnan(self.best):
@@ -250,35 +265,36 @@ class Trainer:
         if resume:
             self.resume()
         self.logger = MetricLogger(self.out, self.log_enabled, self.step if resume else None)
+        if self.log_enabled:  # what is being trained, written from the built objects
+            (self.out / "signature.txt").write_text(self.signature() + "\n")
         if self.log_enabled and self.accelerator.num_processes > 1:
             tqdm.write(f"{self.accelerator.num_processes} processes "
                        f"({self.accelerator.distributed_type.value}, {self.device.type}), "
                        f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
         metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
-        by_tokens = t.max_target_tokens > 0  # the bar counts what ends the run, not max steps
-        bar = tqdm(total=t.max_target_tokens if by_tokens else t.steps,
-                   initial=self.target_tokens if by_tokens else self.step,
-                   unit="tok" if by_tokens else "it", unit_scale=by_tokens,
+        by_cost = t.max_cost > 0  # the bar counts what ends the run, not max steps
+        bar = tqdm(total=t.max_cost if by_cost else t.steps,
+                   initial=self.cost if by_cost else self.step,
+                   unit=f" {self.family.cost_unit.replace('_', ' ')}" if by_cost else "it", unit_scale=by_cost,
                    disable=not self.log_enabled, mininterval=2,
                    desc=f"{self.config.family}/{self.algorithm.name}", dynamic_ncols=True)
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
-        def tokens_left() -> bool:
-            return t.max_target_tokens <= 0 or self.target_tokens < t.max_target_tokens
+        def budget_left() -> bool:
+            return t.max_cost <= 0 or self.cost < t.max_cost
 
-        while self.step < t.steps and self.elapsed < limit and tokens_left():  # resumed runs may be done
+        while self.step < t.steps and self.elapsed < limit and budget_left():  # resumed runs may be done
             stats = self.train_step()
             self.step += 1
             if math.isfinite(stats["loss"]):
                 running.append(stats["loss"])
-            bar.update(min(self.target_tokens, bar.total) - bar.n if by_tokens else 1)
+            bar.update(min(self.cost, bar.total) - bar.n if by_cost else 1)
             self.elapsed = time.perf_counter() - start_time
             if (self.step % t.log_every == 0 or self.step == t.steps) and running:
                 logged = {"train/loss": sum(running) / len(running),
                           "train/grad_norm": stats["grad_norm"]}
-                if self.target_tokens:
-                    logged["train/target_tokens"] = self.target_tokens
+                logged[f"train/{self.family.cost_unit}"] = self.cost
                 if self.skipped:
                     logged["train/skipped_steps"] = self.skipped
                 self.logger.log(self.step, self.elapsed, logged)
@@ -286,8 +302,8 @@ class Trainer:
                 running = []
             # Every process must agree to stop, or the others would wait in an all-reduce forever.
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
-            out_of_tokens = 0 < t.max_target_tokens <= self.target_tokens
-            done = self.step == t.steps or out_of_time or out_of_tokens
+            out_of_budget = 0 < t.max_cost <= self.cost
+            done = self.step == t.steps or out_of_time or out_of_budget
             if self.step % t.eval_every == 0 or done:
                 value = self.validate()
                 self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
@@ -299,9 +315,9 @@ class Trainer:
                     self.save("best")
             if self.step % t.checkpoint_every == 0 or done:
                 self.save("last")
-            if out_of_time or out_of_tokens:
+            if out_of_time or out_of_budget:
                 reached = f"time limit of {t.time_limit_minutes} minutes" if out_of_time else \
-                    f"{self.target_tokens:,} target tokens"
+                    f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
                 if self.log_enabled:
                     tqdm.write(f"{reached} reached at step {self.step}")
                 break

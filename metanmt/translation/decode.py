@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from metanmt.nmt.vocab import encode
+from metanmt.translation.vocab import encode
 
 
 @torch.no_grad()

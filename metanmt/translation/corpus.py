@@ -25,9 +25,9 @@ import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 from tqdm.auto import tqdm
 
-from metanmt.nmt.languages import (SPLITS, CorpusError, LanguageRoles, iso639_3,
+from metanmt.translation.languages import (SPLITS, CorpusError, LanguageRoles, iso639_3,
                                    roles_to_dict)
-from metanmt.nmt.sources import default_cache, download_sources, expected_path, language_sets
+from metanmt.translation.sources import default_cache, download_sources, expected_path, language_sets
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -257,7 +257,7 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
     path = Path(path) if path else default_corpus_dir()
     if not (path / MANIFEST).is_file():
         raise CorpusError(f"{path} is not a prepared corpus (no {MANIFEST}); prepare one with "
-                          f"data_scripts/prepare_translation.py")
+                          f"`metanmt prepare`")
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         version = manifest.get("format_version")

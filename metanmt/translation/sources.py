@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from metanmt.nmt.languages import ENGLISH_3, FLORES_NAMES, CorpusError, iso639_3
+from metanmt.translation.languages import ENGLISH_3, FLORES_NAMES, CorpusError, iso639_3
 
 OPUS = "opus-mt-testsets"
 TESTSETS = f"{OPUS}/testsets"

@@ -10,134 +10,86 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from metanmt.algorithms.functional import Batch, Params
+from metanmt.config import builds_second_order
+from metanmt.registry import register_family
+from metanmt.schema import ConfigError, setting
 from metanmt.tasks.base import Task, TaskFamily, check_split
+from metanmt.translation.batches import (EncodedPairs, collate, model_inputs, target_tokens,
+                                         token_cross_entropy)
+from metanmt.translation.corpus import load_corpus
+from metanmt.translation.model import (PRESETS, build_model, check_vocabulary, load_pretrained,
+                                       preset_of, save_translation_model)
+from metanmt.translation.validation import finetune_then_score
+from metanmt.translation.vocab import encode, load_tokenizer
+from metanmt.types import Batch, Params
 
 ROLE_OF_SPLIT = {"train": ("train", "train"), "val": ("validation", "pool"),
                  "test": ("test", "pool")}  # split -> (language role, corpus split)
+VALIDATION_KEYS = ("validation_words", "validation_steps", "validation_sentences")
 
 
 @dataclass
 class TranslationConfig:
     corpus: str = "data/translation"  # a prepared corpus (metanmt prepare); tokenizer in <corpus>/vocab
-    model: str = "cpu"  # tiny | cpu | paper (metanmt.nmt.model.PRESETS)
-    init_from: str = ""  # start from this local transformers seq2seq checkpoint instead
-    dropout: float = 0.1
-    attention: str = "auto"  # auto (eager for second-order MAML, sdpa otherwise) | eager | sdpa
-    support_tokens: int = 1500  # target tokens per support batch
-    query_tokens: int = 1500  # target tokens per query batch
-    max_length: int = 128  # tokens per sentence; longer ones are truncated
-    sampling: str = "uniform"  # how training languages are drawn: uniform | temperature
-    temperature: float = 5.0  # p(language) ~ pairs ** (1 / temperature)
-    label_smoothing: float = 0.0
-    bucket_size: int = 256  # a task draws from one bucket of this many similar-length sentences
-    # (little padding: ~2x faster than random sentences on a CPU); 0 = from all sentences
+    model: str = setting("cpu", choices=tuple(PRESETS))  # model size (translation/model.py PRESETS)
+    init_from: str = ""  # start from this local transformers seq2seq checkpoint instead of `model`
+    dropout: float = setting(0.1, low=0.0, high=0.9)
+    # auto: eager when the algorithm differentiates through inner gradients (second order), else
+    # sdpa; sdpa's backward is not differentiable again, so it is refused with second order.
+    attention: str = setting("auto", choices=("auto", "eager", "sdpa"))
+    support_tokens: int = setting(1500, low=1)  # target tokens per support batch
+    query_tokens: int = setting(1500, low=1)  # target tokens per query batch
+    max_length: int = setting(128, low=2)  # tokens per sentence; longer ones are truncated
+    sampling: str = setting("uniform", choices=("uniform", "temperature"))  # of training languages
+    temperature: float = setting(5.0, above=0)  # with sampling=temperature: p ~ pairs ** (1 / T)
+    label_smoothing: float = setting(0.0, low=0.0, high=0.5)
+    bucket_size: int = setting(256, low=0)  # a task draws from one bucket of this many
+    # similar-length sentences (little padding: ~2x faster than random sentences); 0 = from all
     # How the best checkpoint is chosen: "loss" = query loss on validation-language tasks after the
     # algorithm's adaptation; "finetune" = fine-tune on a fixed draw of each validation language's
     # pool, then greedy dev BLEU (Gu et al.; the same for every algorithm, MultiNMT included).
-    validation: str = "loss"
-    validation_words: int = 16000  # English words of the fixed fine-tuning draw
-    validation_steps: int = 60  # fine-tuning steps (Adam, metanmt.nmt.finetune defaults)
-    validation_sentences: int = 200  # dev sentences decoded and scored
+    validation: str = setting("loss", choices=("loss", "finetune"))
+    validation_words: int = setting(16000, low=1)  # English words of the fixed fine-tuning draw
+    validation_steps: int = setting(60, low=0)  # fine-tuning steps (Adam, finetune.py defaults)
+    validation_sentences: int = setting(200, low=1)  # dev sentences decoded and scored
+
+    def check(self, given: set[str], run) -> None:
+        """Keys that only apply with another key's value, and attention against the algorithm."""
+        def refuse(key: str, why: str) -> None:
+            if f"translation.{key}" in given:
+                raise ConfigError(f"translation.{key} does not apply: {why}")
+        if self.validation != "finetune":
+            for key in VALIDATION_KEYS:
+                refuse(key, "it is used only with translation.validation=finetune")
+        else:
+            for key in ("eval_tasks", "eval_steps"):
+                if f"train.{key}" in given:
+                    raise ConfigError(f"train.{key} does not apply: translation.validation="
+                                      f"finetune chooses checkpoints by dev BLEU, not on "
+                                      f"validation tasks")
+        if self.sampling != "temperature":
+            refuse("temperature", "it is used only with translation.sampling=temperature")
+        if self.init_from:
+            refuse("model", f"translation.init_from={self.init_from!r} gives the model")
+        if self.attention == "sdpa" and builds_second_order(run):
+            raise ConfigError(f"translation.attention=sdpa cannot run algorithm "
+                              f"{run.algorithm.name!r}: its second-order gradient needs a twice-"
+                              f"differentiable attention; use auto or eager")
 
 
-class EncodedPairs:
-    """Token ids of one language pair, flat: sentence i is ``flat[offsets[i]:offsets[i+1]]``."""
-
-    def __init__(self, sources: list[list[int]], targets: list[list[int]]):
-        if not sources:
-            raise ValueError("a language pair with no sentences cannot make tasks")
-        self.src, self.src_offsets = self._flatten(sources)
-        self.tgt, self.tgt_offsets = self._flatten(targets)
-        self.tgt_lengths = np.diff(self.tgt_offsets)
-        self.by_length = np.argsort(np.maximum(np.diff(self.src_offsets), self.tgt_lengths),
-                                    kind="stable")
-
-    @staticmethod
-    def _flatten(seqs):
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        flat = np.fromiter((t for s in seqs for t in s), dtype=np.int32, count=int(offsets[-1]))
-        return flat, offsets
-
-    def __len__(self) -> int:
-        return len(self.tgt_lengths)
-
-    def source(self, i: int) -> np.ndarray:
-        return self.src[self.src_offsets[i]:self.src_offsets[i + 1]]
-
-    def target(self, i: int) -> np.ndarray:
-        return self.tgt[self.tgt_offsets[i]:self.tgt_offsets[i + 1]]
-
-
-def collate(pairs: EncodedPairs, indices, pad_id: int) -> Batch:
-    """Padded encoder inputs, decoder inputs (targets shifted right, starting from pad) and labels
-    (-100 on padding, which the loss ignores)."""
-    n = len(indices)
-    src_len = max(len(pairs.source(i)) for i in indices)
-    tgt_len = max(len(pairs.target(i)) for i in indices)
-    input_ids = torch.full((n, src_len), pad_id, dtype=torch.long)
-    labels = torch.full((n, tgt_len), -100, dtype=torch.long)
-    for row, i in enumerate(indices):
-        s, t = pairs.source(i), pairs.target(i)
-        input_ids[row, : len(s)] = torch.from_numpy(s.astype(np.int64))
-        labels[row, : len(t)] = torch.from_numpy(t.astype(np.int64))
-    decoder_input_ids = torch.cat([torch.full((n, 1), pad_id), labels[:, :-1]], dim=1)
-    decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, pad_id)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(),
-            "decoder_input_ids": decoder_input_ids, "labels": labels}
-
-
-def model_inputs(batch: Batch) -> Batch:
-    """The batch without its labels: what the model's forward takes."""
-    return {k: v for k, v in batch.items() if k != "labels"}
-
-
-def token_cross_entropy(logits: Tensor, labels: Tensor, reduction: str = "mean",
-                        label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy over the non-padding target tokens (labels -100 are padding)."""
-    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100,
-                           reduction=reduction, label_smoothing=label_smoothing)
-
-
-def target_tokens(batch: Batch) -> int:
-    return int((batch["labels"] != -100).sum())
-
-
+@register_family("translation", TranslationConfig)
 class TranslationFamily(TaskFamily):
     name = "translation"
+    cost_unit = "target_tokens"  # support + query target tokens: equal data for every algorithm
 
-    def __init__(self, config: TranslationConfig, second_order: bool = False, corpus=None,
-                 tokenizer=None):
+    def __init__(self, config: TranslationConfig, corpus=None, tokenizer=None):
         self.config = config
-        self.second_order = second_order
-        if corpus is None:
-            from metanmt.nmt.corpus import load_corpus
-            corpus = load_corpus(config.corpus)
-        if tokenizer is None:
-            from metanmt.nmt.vocab import load_tokenizer
-            tokenizer = load_tokenizer(Path(config.corpus) / "vocab")
-        self.corpus, self.tokenizer = corpus, tokenizer
-        if config.sampling not in ("uniform", "temperature"):
-            raise ValueError(f"translation.sampling must be uniform or temperature, "
-                             f"got {config.sampling!r}")
-        if min(config.support_tokens, config.query_tokens) < 1:
-            raise ValueError("translation.support_tokens and query_tokens must be positive")
-        if config.validation not in ("loss", "finetune"):
-            raise ValueError(f"translation.validation must be loss or finetune, "
-                             f"got {config.validation!r}")
+        self.corpus = corpus or load_corpus(config.corpus)
+        self.tokenizer = tokenizer or load_tokenizer(Path(config.corpus) / "vocab")
         self._encoded: dict[tuple[str, str], EncodedPairs] = {}
-
-    @classmethod
-    def from_run_config(cls, config) -> "TranslationFamily":
-        a = config.algorithm
-        second_order = a.name in ("maml", "metasgd") and not a.first_order
-        return cls(config.translation, second_order)
 
     def test_setting(self):
         c = self.config
@@ -152,7 +104,6 @@ class TranslationFamily(TaskFamily):
     def encoded(self, language: str, corpus_split: str) -> EncodedPairs:
         key = (language, corpus_split)
         if key not in self._encoded:
-            from metanmt.nmt.vocab import encode
             pairs = self.corpus.pairs(language, corpus_split)
             if not pairs:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
@@ -211,21 +162,28 @@ class TranslationFamily(TaskFamily):
                 query = support
             pad = self.tokenizer.pad_token_id
             task = Task(collate(pairs, support, pad), collate(pairs, query, pad),
-                        info={"name": language, "language": language})
+                        info={"language": language})
             task.weight = target_tokens(task.query)
             task.info["target_tokens"] = target_tokens(task.support) + task.weight
             tasks.append(task)
         return tasks
 
+    def task_cost(self, task: Task) -> int:
+        return task.info["target_tokens"]
+
+    def describe_task(self, task: Task) -> str:
+        return task.info["language"]
+
     # -- meta-validation ---------------------------------------------------------------------------
+    @property
+    def own_validation(self) -> bool:
+        return self.config.validation == "finetune"
+
     def validation_metric(self):
-        return ("dev_bleu", True) if self.config.validation == "finetune" else ("loss", False)
+        return ("dev_bleu", True) if self.own_validation else ("loss", False)
 
     def validate(self, model, params):
         """Mean dev BLEU over the validation languages after fine-tuning (validation=finetune)."""
-        if self.config.validation != "finetune":
-            return None
-        from metanmt.nmt.validation import finetune_then_score
         c = self.config
         scores = [finetune_then_score(model, self.tokenizer, self.corpus.pairs(lang, "pool"),
                                       self.corpus.pairs(lang, "dev"), c.validation_words,
@@ -234,23 +192,36 @@ class TranslationFamily(TaskFamily):
         return sum(scores) / len(scores)
 
     # -- model and loss --------------------------------------------------------------------------
-    def attention(self) -> str:
-        if self.config.attention == "auto":
-            return "eager" if self.second_order else "sdpa"
-        if self.config.attention not in ("eager", "sdpa"):
-            raise ValueError(f"translation.attention must be auto, eager or sdpa, "
-                             f"got {self.config.attention!r}")
-        return self.config.attention
-
-    def build_model(self) -> nn.Module:
-        from metanmt.nmt.model import build_model, check_vocabulary, load_pretrained
+    def build_model(self, second_order: bool = False) -> nn.Module:
+        attention = self.config.attention
+        if attention == "auto":
+            attention = "eager" if second_order else "sdpa"
         if self.config.init_from:
-            model = load_pretrained(self.config.init_from, self.attention())
+            model = load_pretrained(self.config.init_from, attention)
             check_vocabulary(model, self.tokenizer, self.config.init_from)
             model.train()
             return model
         return build_model(self.config.model, len(self.tokenizer), self.config.dropout,
-                           attn_implementation=self.attention())
+                           attn_implementation=attention)
+
+    def settings(self, model):
+        """The model's own settings where it holds them (size, dropout, attention)."""
+        c = model.config
+        return {**super().settings(model), "model": preset_of(model), "dropout": c.dropout,
+                "attention": c._attn_implementation if self.config.attention != "auto" else "auto",
+                "built_attention": c._attn_implementation}
+
+    def describe(self, model):
+        c = model.config
+        count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        return (f"family:translation|model:{preset_of(model) or c.model_type}(d{c.d_model},"
+                f"L{c.encoder_layers},H{c.encoder_attention_heads},F{c.encoder_ffn_dim},"
+                f"V{c.vocab_size},{c._attn_implementation})|params:{count}"
+                f"|tokens:{self.config.support_tokens}+{self.config.query_tokens}")
+
+    def export(self, model, folder: Path) -> Path:
+        """The weights as a plain transformers model with its tokenizer (save_pretrained)."""
+        return save_translation_model(model, self.tokenizer, folder)
 
     def _logits(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
         return torch.func.functional_call(model, params, args=(), kwargs=model_inputs(batch)).logits

@@ -1,6 +1,6 @@
 """``metanmt prepare``: the corpus, then the shared vocabulary trained on it, in one folder.
 
-    <out>/manifest.json, <out>/<lang>/   the prepared corpus (metanmt.nmt.corpus)
+    <out>/manifest.json, <out>/<lang>/   the prepared corpus (metanmt.translation.corpus)
     <out>/vocab/                         the sentencepiece tokenizer + report.json (unk rate,
                                          tokens per sentence on each validation and test language)
 """
@@ -10,9 +10,10 @@ import json
 import shutil
 from pathlib import Path
 
-from metanmt.nmt.corpus import load_corpus, prepare_corpus
-from metanmt.nmt.languages import LanguageRoles
-from metanmt.nmt.vocab import train_vocabulary, vocabulary_report
+from metanmt.translation.corpus import load_corpus, prepare_corpus
+from metanmt.translation.languages import LanguageRoles
+from metanmt.translation.toy import prepare_toy_corpus
+from metanmt.translation.vocab import train_vocabulary, vocabulary_report
 
 VOCAB = "vocab"
 
@@ -49,7 +50,6 @@ def prepare(source: str | Path | None, out: str | Path, roles: LanguageRoles | N
             max_words: int = 100, vocab_size: int = 8000, toy: bool = False) -> Path:
     """Corpus (real data from ``source``, or the made-up toy corpus) and its vocabulary."""
     if toy:
-        from metanmt.nmt.toy import prepare_toy_corpus
         prepare_toy_corpus(out, roles)
     else:
         prepare_corpus(source, out, roles, max_words=max_words)

@@ -9,9 +9,9 @@ import copy
 from dataclasses import replace
 from typing import Sequence
 
-from metanmt.nmt.decode import translate
-from metanmt.nmt.finetune import FinetuneConfig, draw_budget, finetune
-from metanmt.nmt.scoring import score
+from metanmt.translation.decode import translate
+from metanmt.translation.finetune import FinetuneConfig, draw_budget, finetune
+from metanmt.translation.scoring import score
 
 Pairs = Sequence[tuple[str, str]]
 

@@ -14,26 +14,28 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from metanmt.nmt.model import trainable_subset
-from metanmt.nmt.vocab import encode
-from metanmt.tasks.translation import EncodedPairs, collate, model_inputs, token_cross_entropy
+from metanmt.translation.batches import EncodedPairs, collate, model_inputs, token_cross_entropy
+from metanmt.schema import setting
+from metanmt.translation.model import SUBSETS, trainable_subset
+from metanmt.translation.vocab import encode
 
 Pairs = Sequence[tuple[str, str]]
 
 
 @dataclass
 class FinetuneConfig:
-    subset: str = "all"  # all | emb+enc (MetaNMT's choice) | emb
-    lr: float = 5e-4  # Adam
-    warmup_steps: int = 30  # linear warm-up: Adam's first full-size steps can wreck a trained model
-    max_steps: int = 1000
-    batch_tokens: int = 1500  # target tokens per batch
-    eval_every: int = 25  # steps between dev-loss checks
+    subset: str = setting("all", choices=SUBSETS)  # emb+enc is MetaNMT's choice
+    lr: float = setting(5e-4, above=0)  # Adam
+    warmup_steps: int = setting(30, low=0)  # linear warm-up: Adam's first full-size steps can
+    # wreck a trained model
+    max_steps: int = setting(1000, low=1)
+    batch_tokens: int = setting(1500, low=1)  # target tokens per batch
+    eval_every: int = setting(25, low=1)  # steps between dev-loss checks
     # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
     # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
-    patience: int = 6
-    dev_sentences: int = 400  # dev-set sentences used for early stopping (0 = all)
-    max_length: int = 128
+    patience: int = setting(6, low=1)
+    dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
+    max_length: int = setting(128, low=2)
     dropout: bool = True  # keep the model's dropout on while fine-tuning
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSeq2SeqLM, MarianConfig, MarianMTModel, PreTrainedModel
 
-from metanmt.nmt.vocab import EOS, PAD
+from metanmt.run import load_run
+from metanmt.translation.vocab import EOS, PAD, load_tokenizer
 
 PRESETS = {
     # d_model, layers (each side), heads, feed-forward width
@@ -36,6 +37,14 @@ def build_model(size: str, vocab_size: int, dropout: float = 0.1, max_positions:
         tie_word_embeddings=True)
     config._attn_implementation = attn_implementation
     return MarianMTModel(config)
+
+
+def preset_of(model: PreTrainedModel) -> str:
+    """The name of the preset whose shape ``model`` has ("" for any other model)."""
+    c = model.config
+    shape = dict(d_model=c.d_model, layers=c.encoder_layers, heads=c.encoder_attention_heads,
+                 ffn=c.encoder_ffn_dim)
+    return next((name for name, p in PRESETS.items() if p == shape), "")
 
 
 def load_pretrained(folder: str | Path, attn_implementation: str = "sdpa") -> PreTrainedModel:
@@ -97,8 +106,6 @@ def load_translation_model(source: str | Path, vocab: str | Path | None = None,
     - a metanmt training run (or one of its checkpoints): its best weights and its corpus' tokenizer;
     - a folder written by ``save_pretrained`` with its tokenizer (a fine-tuned or exported model).
     """
-    from metanmt.nmt.vocab import load_tokenizer
-
     text = str(source)
     if text.startswith("random:"):
         if vocab is None:
@@ -110,7 +117,6 @@ def load_translation_model(source: str | Path, vocab: str | Path | None = None,
     if not folder.exists():
         raise FileNotFoundError(f"no model, run or checkpoint at {folder}")
     if (folder / "checkpoints").is_dir() or (folder / "trainer_state.pt").is_file():
-        from metanmt.run import load_run
         run = load_run(folder)
         if run.config.family != "translation":
             raise ValueError(f"{folder} is a {run.config.family!r} run, not a translation run")

@@ -13,16 +13,20 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from metanmt.nmt.decode import translate
-from metanmt.nmt.finetune import FinetuneConfig, draw_budget, english_words, finetune
-from metanmt.nmt.model import load_translation_model, resolve_device, save_translation_model
-from metanmt.nmt.scoring import score
+from metanmt.evaluation.report import plain_table, write_csv
+from metanmt.schema import setting
+from metanmt.translation.decode import translate
+from metanmt.translation.finetune import FinetuneConfig, draw_budget, english_words, finetune
+from metanmt.translation.model import (load_translation_model, resolve_device,
+                                       save_translation_model)
+from metanmt.translation.plots import plot_budget_curves
+from metanmt.translation.scoring import score
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
+WHOLE_POOL_WORDS = ("all", "pool")
 FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "best_step",
           "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds", "bleu_signature",
           "chrf_signature", "tok_bleu_signature"]
@@ -43,16 +47,34 @@ class LanguageData:
                 raise ValueError(f"language {language!r} has an empty {name} set")
 
 
+def parse_budget(text: str | int) -> int:
+    """A word budget: 16000, "16k", 0 (zero-shot) or "all" / "pool" (the whole pool, -1)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    elif str(text).lower() in WHOLE_POOL_WORDS:
+        return WHOLE_POOL
+    else:
+        try:
+            value = int(float(str(text).lower().replace("k", "e3")))
+        except (ValueError, OverflowError):  # words, "nan", "inf"
+            raise ValueError(f"a budget is a word count (16000, 16k), 0 for zero-shot or 'all' "
+                             f"for the whole pool, not {text!r}") from None
+    if value < 0:
+        raise ValueError(f"a budget must be >= 0, got {text!r}")
+    return value
+
+
 @dataclass
 class BudgetPlan:
-    budgets: Sequence[int] = (0, 4000, 16000)  # English words; 0 = zero-shot, -1 = whole pool
-    draws: int = 5
-    test_sentences: int = 0  # a fixed prefix of the test set (0 = all of it)
-    beams: int = 4
+    # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
+    budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget)
+    draws: int = setting(5, low=1)  # random draws per budget (zero-shot: one)
+    test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
+    beams: int = setting(4, low=1)
     length_penalty: float = 0.6
     seed: int = 0
     save_models: bool = False  # save_pretrained every fine-tuned model (draw 0 is always saved)
-    device: str = "auto"  # auto (cuda when there is one) | cpu | cuda
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: cuda when there is one
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
@@ -125,9 +147,6 @@ def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: 
 
 def summarize(out: Path) -> list[dict]:
     """Mean and standard deviation over draws -> summary.csv, summary.md and the plots."""
-    from metanmt.evaluation.plots import plot_budget_curves
-    from metanmt.evaluation.report import plain_table, write_csv
-
     with (out / "results.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     groups: dict[tuple, list[dict]] = {}

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import random
 
+from metanmt.translation.corpus import write_corpus
+from metanmt.translation.languages import LanguageRoles
+
 SUBJECTS = ["the cat", "the dog", "a bird", "my friend", "the teacher", "a child", "the farmer",
             "our neighbour"]
 VERBS = ["sees", "likes", "finds", "wants", "paints", "carries", "follows", "hears"]
@@ -77,9 +80,6 @@ def prepare_toy_corpus(out, roles=None, pairs_per_language: int = 400, dev: int 
                        test: int = 100):
     """A prepared corpus in the real format, toy sentences under the codes of ``roles`` (default
     the MetaNMT split), so every command and recipe runs on it unchanged."""
-    from metanmt.nmt.corpus import write_corpus
-    from metanmt.nmt.languages import LanguageRoles
-
     roles = roles or LanguageRoles()
     rows = lambda chunk, origin: [(s, t, origin) for s, t in chunk]  # noqa: E731
     splits, held_out_english = {}, set()
@@ -94,4 +94,4 @@ def prepare_toy_corpus(out, roles=None, pairs_per_language: int = 400, dev: int 
             splits[language] = {"train": pairs}
         else:
             splits[language]["pool"] = pairs
-    return write_corpus(out, roles, splits, source="toy (metanmt.nmt.toy)")
+    return write_corpus(out, roles, splits, source="toy (metanmt.translation.toy)")

@@ -1,0 +1,169 @@
+"""Config sections as dataclasses: typed fields with ranges and choices, filled from nested dicts.
+
+A section is a dataclass whose defaults and comments are its documentation. ``setting`` adds what
+a value may be (choices, bounds), checked whenever a value is set. A section may define
+``check(self, given, run)`` for rules between keys (a key that only applies when another has some
+value): ``given`` is the set of dotted keys the user wrote, so a default never trips a rule.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Sequence
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config value or key that cannot be used; the message names the key."""
+
+
+def setting(default: Any, *, choices: Sequence | None = None, low: float | None = None,
+            high: float | None = None, above: float | None = None,
+            parse: Callable[[Any], Any] | None = None) -> Any:
+    """A dataclass field with what its value may be: one of ``choices``, >= ``low``, <= ``high``,
+    > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000)."""
+    meta = {k: v for k, v in dict(choices=choices, low=low, high=high, above=above,
+                                  parse=parse).items() if v is not None}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def yaml_value(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0]
+        raise ConfigError(f"{where!r}: the value is not valid YAML ({first_line})") from None
+
+
+def coerce(value: Any, default: Any, key: str) -> Any:
+    """Give ``value`` the type of the field's default (YAML lists -> tuples, "1e-3" -> float)."""
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r} expects true or false, got {value!r}")
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = yaml_value(value, key) if value.strip().startswith("[") else \
+                [v for v in value.split(",") if v.strip()]
+        if value is None:
+            value = ()
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {key!r} expects a list, got {value!r}")
+        item = type(default[0]) if default else str
+        return tuple(coerce(v, item(), key) for v in value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r} expects a mapping, got {value!r}")
+        return {str(k): v for k, v in value.items()}
+    if isinstance(default, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {key!r} expects a number, got {value!r}") from None
+        if isinstance(default, int):
+            if not math.isfinite(number) or number != int(number):
+                raise ConfigError(f"config key {key!r} expects a whole number, got {value!r}")
+            return int(number)
+        if math.isnan(number):
+            raise ConfigError(f"config key {key!r} expects a number, got {value!r}")
+        return number
+    if isinstance(default, str):
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"config key {key!r} expects a single value, got {value!r}")
+        return "" if value is None else str(value)
+    return value
+
+
+def check_value(value: Any, meta: dict, key: str) -> None:
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"config key {key!r} must be one of {', '.join(map(str, choices))}, "
+                          f"got {value!r}")
+    for bound, ok, words in (("low", lambda v, b: v >= b, ">="), ("high", lambda v, b: v <= b, "<="),
+                             ("above", lambda v, b: v > b, ">")):
+        if bound in meta:
+            items = value if isinstance(value, tuple) else (value,)
+            if not all(ok(v, meta[bound]) for v in items):
+                raise ConfigError(f"config key {key!r} must be {words} {meta[bound]:g}, "
+                                  f"got {value!r}")
+
+
+def fields(section: Any) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(section)}
+
+
+def unknown_key(path: str, valid: Sequence[str], owner: str = "") -> KeyError:
+    where = f" for {owner}" if owner else ""
+    return KeyError(f"unknown config key {path!r}{where}; valid keys here: {', '.join(valid)}")
+
+
+def apply(section: Any, values: dict, prefix: str = "", owner: str = "") -> Any:
+    """Set the fields of dataclass ``section`` from a nested dict, refusing unknown keys (the
+    message lists the valid ones, and names ``owner``: "algorithm 'reptile'"), coercing types and
+    checking choices and bounds."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config key {prefix.rstrip('.')!r} is a section; give it a mapping")
+    known = fields(section)
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if key not in known:
+            raise unknown_key(path, [f"{prefix}{n}" for n in known], owner)
+        current = getattr(section, key)
+        if dataclasses.is_dataclass(current):
+            apply(current, value, f"{path}.")
+            continue
+        setattr(section, key, canonical(value, current, known[key].metadata, path))
+    return section
+
+
+def canonical(value: Any, default: Any, meta: dict, key: str) -> Any:
+    """``value`` as the field would hold it: parsed, coerced to the default's type, checked."""
+    if "parse" in meta:
+        try:
+            if isinstance(value, (list, tuple)):
+                value = [meta["parse"](v) for v in value]
+            elif value is not None:
+                value = meta["parse"](value)
+        except ValueError as error:
+            raise ConfigError(f"config key {key!r}: {error}") from None
+    value = coerce(value, default, key)
+    check_value(value, meta, key)
+    return value
+
+
+def check_defaults(section: Any, prefix: str = "") -> None:
+    """Every field's current value within its choices and bounds (a section built in code)."""
+    for name, f in fields(section).items():
+        value = getattr(section, name)
+        if dataclasses.is_dataclass(value):
+            check_defaults(value, f"{prefix}{name}.")
+        else:
+            check_value(value, f.metadata, f"{prefix}{name}")
+
+
+def to_dict(section: Any) -> dict:
+    """A section as plain data (tuples as lists), for JSON and YAML."""
+    def plain(value):
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return {f.name: to_dict(v) if dataclasses.is_dataclass(v := getattr(section, f.name))
+            else plain(v) for f in dataclasses.fields(section)}
+
+
+def flatten(values: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,264 @@
+"""The translation commands of ``metanmt``: prepare, finetune, translate, score. Each is a thin
+layer over the translation package; registered as a plugin's commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from metanmt.registry import register_commands
+from metanmt.translation import budgets
+from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets,
+                                         translate_and_score)
+from metanmt.translation.compare import Comparison, load_compare
+from metanmt.translation.corpus import load_corpus
+from metanmt.translation.decode import translate
+from metanmt.translation.finetune import FinetuneConfig
+from metanmt.translation.languages import load_roles
+from metanmt.translation.model import load_translation_model, resolve_device
+from metanmt.translation.prepare import prepare
+from metanmt.translation.scoring import score
+from metanmt.translation.sources import read_lines, read_parallel, read_tsv
+
+def set_threads(args) -> None:
+    if getattr(args, "threads", 0) > 0:
+        torch.set_num_threads(args.threads)
+
+
+def parse_budget(text: str) -> int:
+    """``parse_budget`` for argparse: its message instead of argparse's generic one."""
+    try:
+        return budgets.parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def parse_inits(values: list[str]) -> dict[str, str]:
+    """``NAME=SOURCE`` or a bare SOURCE (named after its folder)."""
+    inits = {}
+    for value in values:
+        name, _, source = value.rpartition("=") if "=" in value else ("", "", value)
+        name = name or (source.replace(":", "-") if source.startswith("random:")
+                        else Path(source).name)
+        if name in inits:
+            raise ValueError(f"two initialisations are called {name!r}; name them NAME=SOURCE")
+        inits[name] = source
+    return inits
+
+
+def _user_pairs(files, tsv, what: str):
+    if files and tsv:
+        raise ValueError(f"give the {what} set as --{what}-files or --{what}-tsv, not both")
+    if files:
+        return read_parallel(*files)
+    if tsv:
+        return read_tsv(tsv)
+    raise ValueError(f"your own language needs a {what} set: --{what}-files SRC EN or --{what}-tsv")
+
+
+def language_data(args) -> dict:
+    """The languages to fine-tune on: the user's own files, or languages of a prepared corpus."""
+    if args.train_files or args.train_tsv:
+        data = LanguageData(_user_pairs(args.train_files, args.train_tsv, "train"),
+                            _user_pairs(args.dev_files, args.dev_tsv, "dev"),
+                            _user_pairs(args.test_files, args.test_tsv, "test"))
+        return {args.language or "new": data}
+    corpus = load_corpus(args.corpus)
+    languages = args.languages or corpus.languages("validation") + corpus.languages("test")
+    return {lang: LanguageData(corpus.pairs(lang, "pool"), corpus.pairs(lang, "dev"),
+                               corpus.pairs(lang, "test")) for lang in languages}
+
+
+def cmd_prepare(args) -> int:
+    prepare(args.source, args.out, load_roles(args.roles), args.max_words, args.vocab_size,
+            args.toy)
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    set_threads(args)
+    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
+                              max_steps=args.max_steps,
+                              batch_tokens=args.batch_tokens, eval_every=args.eval_every,
+                              patience=args.patience)
+    plan = BudgetPlan(budgets=tuple(args.budgets), draws=args.draws,
+                      test_sentences=args.test_sentences, beams=args.beams,
+                      length_penalty=args.length_penalty, seed=args.seed,
+                      save_models=args.save_models, device=args.device, finetune=finetune)
+    vocab = args.vocab or (Path(args.corpus) / "vocab" if args.corpus else None)
+    summary = run_budgets(parse_inits(args.init), language_data(args), plan, args.out, vocab)
+    for row in summary:
+        print(f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} "
+              f"BLEU {row['bleu']:5.2f} ± {row['bleu_std']:.2f}  chrF {row['chrf']:5.2f}  "
+              f"tok-BLEU {row['tok_bleu']:5.2f}  ({row['draws']} draws)")
+    print(f"wrote {args.out}/results.csv, summary.csv, summary.md and BLEU-vs-words plots")
+    return 0
+
+
+def cmd_translate(args) -> int:
+    set_threads(args)
+    model, tokenizer = load_translation_model(args.model)
+    model.to(resolve_device(args.device))
+    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    lines = [line.rstrip("\n") for line in source]
+    outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
+                        progress=args.output is not None)
+    text = "".join(o + "\n" for o in outputs)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def print_scores(result: dict, prefix: str = "") -> None:
+    print(f"{prefix}BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  "
+          f"tok-BLEU {result['tok_bleu']:.2f}")
+    for key in ("bleu", "chrf", "tok_bleu"):
+        print(f"  {key}: {result[key + '_signature']}")
+
+
+def cmd_score(args) -> int:
+    """Score a file of translations, or decode and score the test sets of a model's languages."""
+    set_threads(args)
+    if args.hyp:
+        if not args.ref:
+            raise ValueError("--hyp needs --ref (one reference line per hypothesis line)")
+        print_scores(score(read_lines(Path(args.hyp), strip=False),
+                           read_lines(Path(args.ref), strip=False)))
+        return 0
+    if not args.model:
+        raise ValueError("give --hyp FILE --ref FILE, or --model MODEL to translate test sets")
+    corpus = load_corpus(args.corpus)
+    model, tokenizer = load_translation_model(args.model)
+    model.to(resolve_device(args.device))
+    for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
+        test = corpus.pairs(language, "test")[: args.test_sentences or None]
+        result = translate_and_score(model, tokenizer, test, args.beams, args.length_penalty)
+        print_scores(result, f"{language} ({len(test)} sentences): ")
+    return 0
+
+
+# `metanmt compare` flags -> the comparison key each one sets
+COMPARE_FLAGS = {"out": "out_dir", "corpus": "corpus.path", "source": "corpus.source",
+                 "languages": "languages", "budgets": "budgets", "draws": "draws",
+                 "test_sentences": "test_sentences", "target_tokens": "shared.train.max_target_tokens"}
+
+
+def cmd_compare(args) -> int:
+    assignments = list(args.assignments)
+    for flag, key in COMPARE_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            value = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
+            assignments.append(f"{key}={value}")
+    config, _ = load_compare(args.config, assignments, args.runs or ())
+    comparison = Comparison(config)
+    if args.dry_run:
+        print(comparison.describe())
+        return 0
+    comparison.run(args.processes, args.accelerate_config, args.port)
+    return 0
+
+
+def add_decoding_arguments(parser) -> None:
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
+    parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+
+
+@register_commands
+def add_translation_commands(commands) -> None:
+    prepare_parser = commands.add_parser("prepare",
+                                         help="prepare the translation corpus and vocabulary")
+    prepare_parser.add_argument("--source", default=None,
+                                help="data root laid out like the shared data README (default "
+                                     "$METANMT_DATA; none: download from the public sources)")
+    prepare_parser.add_argument("--out", required=True,
+                                help="corpus folder to write (replaced whole)")
+    prepare_parser.add_argument("--roles",
+                                help="YAML of language roles (recipes/configs/languages.yaml)")
+    prepare_parser.add_argument("--max-words", type=int, default=100)
+    prepare_parser.add_argument("--vocab-size", type=int, default=8000)
+    prepare_parser.add_argument("--toy", action="store_true",
+                                help="write the made-up toy corpus instead (no data needed)")
+    prepare_parser.set_defaults(func=cmd_prepare)
+
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune initialisations at word budgets over draws, score the test sets")
+    finetune.add_argument("--init", nargs="+", required=True, metavar="[NAME=]SOURCE",
+                          help="a training run, a save_pretrained folder, or random:SIZE")
+    finetune.add_argument("--corpus", help="prepared corpus (languages' pool, dev and test)")
+    finetune.add_argument("--languages", nargs="*", help="default: validation and test languages")
+    finetune.add_argument("--vocab", help="tokenizer for random:SIZE (default: <corpus>/vocab)")
+    for split in ("train", "dev", "test"):
+        finetune.add_argument(f"--{split}-files", nargs=2, metavar=("SRC", "EN"),
+                              help=f"your own language: line-aligned {split} files")
+        finetune.add_argument(f"--{split}-tsv", help=f"your own language: {split} pairs as TSV")
+    finetune.add_argument("--language", help="name of your own language in the results")
+    finetune.add_argument("--budgets", nargs="+", type=parse_budget, default=[16000],
+                          help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool")
+    finetune.add_argument("--draws", type=int, default=5, help="random draws per budget")
+    finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
+    finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
+    finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
+    finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps)
+    finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
+    finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every)
+    finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
+    finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--save-models", action="store_true", help="keep every draw's model")
+    finetune.add_argument("--out", required=True, help="results folder (resumes if it exists)")
+    add_decoding_arguments(finetune)
+    finetune.set_defaults(func=cmd_finetune)
+
+    translate_parser = commands.add_parser("translate",
+                                           help="translate a file or stdin into English")
+    translate_parser.add_argument("--model", required=True,
+                                  help="a run or a save_pretrained folder")
+    translate_parser.add_argument("--input", help="one sentence per line (default: stdin)")
+    translate_parser.add_argument("--output", help="default: stdout")
+    add_decoding_arguments(translate_parser)
+    translate_parser.set_defaults(func=cmd_translate)
+
+    score_parser = commands.add_parser(
+        "score", help="sacreBLEU, chrF and tokenized BLEU of a translation file (--hyp, --ref), "
+                      "or of a model on a corpus' test sets (--model)")
+    score_parser.add_argument("--hyp", help="translations, one per line")
+    score_parser.add_argument("--ref", help="reference translations, line-aligned with --hyp")
+    score_parser.add_argument("--model", help="a run, a save_pretrained folder or random:SIZE")
+    score_parser.add_argument("--corpus", default=None, help="prepared corpus (default: the cache)")
+    score_parser.add_argument("--languages", nargs="*",
+                              help="default: validation and test languages")
+    score_parser.add_argument("--test-sentences", type=int, default=0,
+                              help="first N only (0 = all)")
+    add_decoding_arguments(score_parser)
+    score_parser.set_defaults(func=cmd_score)
+
+    compare = commands.add_parser(
+        "compare", help="train runs (MetaNMT, MultiNMT) to equal cost, then fine-tune each and a "
+                        "random initialisation at word budgets; tables and plots")
+    compare.add_argument("--config", required=True,
+                         help="a comparison YAML (recipes/configs/compare/*.yaml)")
+    compare.add_argument("--set", dest="assignments", nargs="*", default=[], metavar="KEY=VALUE",
+                         help="override its keys, e.g. draws=3 shared.translation.model=tiny")
+    compare.add_argument("--runs", nargs="+", metavar="NAME", help="train only these runs")
+    compare.add_argument("--out", help="results folder (out_dir)")
+    compare.add_argument("--corpus", help="prepared corpus folder (corpus.path)")
+    compare.add_argument("--source", help="raw data root to prepare from (corpus.source)")
+    compare.add_argument("--languages", nargs="+", help="languages to fine-tune on")
+    compare.add_argument("--budgets", nargs="+", help="English words: 0, 4k, 16000, all")
+    compare.add_argument("--draws", help="random draws per budget")
+    compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")
+    compare.add_argument("--target-tokens", help="train every run to this many target tokens")
+    compare.add_argument("--processes", type=int, default=1,
+                         help="train each run under accelerate launch with N processes")
+    compare.add_argument("--accelerate-config", metavar="FILE",
+                         help="train each run under accelerate launch with this config")
+    compare.add_argument("--port", type=int, default=29500, help="rendezvous port")
+    compare.add_argument("--dry-run", action="store_true", help="print what would run, exit")
+    compare.set_defaults(func=cmd_compare)

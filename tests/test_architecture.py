@@ -1,0 +1,115 @@
+"""The layout the architecture promises: no import circle in metanmt/, no import tucked into a
+function body, a core that never imports a task family, families that do not import each other,
+and a trainer that names no family concept."""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "metanmt"
+FAMILIES = {"metanmt.translation": "translation", "metanmt.tasks.sine": "sine",
+            "metanmt.tasks.omniglot": "omniglot", "metanmt.tasks.omniglot_data": "omniglot"}
+APPLICATION = {"metanmt.cli", "metanmt.builtins"}  # the top layer: may use everything
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports(tree: ast.AST):
+    """(imported metanmt module, whether inside a function) for every import statement, leaving
+    out ``if TYPE_CHECKING:`` blocks (they never run)."""
+    found = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                       ast.Lambda))
+            if isinstance(child, ast.Import):
+                found.extend((a.name, inside) for a in child.names if a.name.startswith("metanmt"))
+            elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("metanmt"):
+                for alias in child.names:
+                    full = f"{child.module}.{alias.name}"
+                    found.append((full if is_module(full) else child.module, inside))
+            visit(child, inside)
+    visit(tree, False)
+    return found
+
+
+def graph():
+    edges, tucked = {}, []
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        found = imports(ast.parse(path.read_text(), str(path)))
+        edges[name] = {target for target, _ in found if target != name}
+        tucked += [f"{name} imports {target} inside a function" for target, inside in found
+                   if inside]
+    return edges, tucked
+
+
+def family_of(module: str) -> str | None:
+    return next((family for prefix, family in FAMILIES.items()
+                 if module == prefix or module.startswith(prefix + ".")), None)
+
+
+def test_no_metanmt_import_inside_a_function_body():
+    assert graph()[1] == []
+
+
+def test_no_import_circle():
+    edges, _ = graph()
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if state.get(target) == "open":
+                cycle = stack[stack.index(target):] + [target]
+                raise AssertionError("import circle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = "done"
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+def test_the_core_never_imports_a_family_and_families_not_each_other():
+    edges, _ = graph()
+    for module, targets in edges.items():
+        if module in APPLICATION:
+            continue
+        own = family_of(module)
+        for target in targets:
+            other = family_of(target)
+            assert other is None or other == own, f"{module} imports the {other} family ({target})"
+
+
+def code_without_docs(path: Path) -> str:
+    """The code of a module, without comments and docstrings (examples in prose are fine)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree).lower()
+
+
+def test_the_trainer_and_evaluation_name_no_family_concept():
+    words = ("translation", "target_tokens", "language", "sine", "omniglot", "bleu", "marian")
+    for folder in ("trainer", "evaluation", "algorithms"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            found = [w for w in words if w in code_without_docs(path)]
+            assert not found, f"{path.relative_to(PACKAGE)} names {found}"
+    for name in ("cli.py", "run.py", "registry.py", "schema.py", "tasks/base.py"):
+        found = [w for w in words if w in code_without_docs(PACKAGE / name)]
+        assert not found, f"{name} names {found}"
