@@ -1,24 +1,52 @@
-"""Checkpoints: weights in safetensors, the run config in JSON, loop state in a torch file.
+"""Checkpoints: weights in safetensors, the run config in JSON, loop state in a torch file, and the
+sha256 of each in checksums.json.
 
-A checkpoint folder is written beside its final place and renamed into it, so a crash mid-write
-never leaves a half-written ``last`` or ``best``: the previous one stays until the new one is whole.
+A checkpoint folder is written beside its final place, synced to disk (files and folder), and only
+then renamed into it, so neither a crash mid-write nor a power cut leaves a half-written ``last``
+or ``best``: the previous one stays until the new one is whole. A file damaged after it was written
+(a flipped bit in the tensor data) fails its checksum and is reported instead of loaded.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
-WEIGHTS, CONFIG, STATE = "model.safetensors", "config.json", "trainer_state.pt"
+WEIGHTS, CONFIG, STATE, CHECKSUMS = ("model.safetensors", "config.json", "trainer_state.pt",
+                                     "checksums.json")
 
 
 class CheckpointError(RuntimeError):
     pass
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a folder's entries (new files, renames) durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def save_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any],
@@ -27,13 +55,21 @@ def save_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], config: dict
     tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / WEIGHTS))
-    (tmp / CONFIG).write_text(json.dumps(config, indent=2))
-    torch.save(state, tmp / STATE)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    files = {WEIGHTS: save_safetensors({k: v.detach().contiguous().cpu()
+                                        for k, v in tensors.items()}),
+             CONFIG: json.dumps(config, indent=2).encode(), STATE: buffer.getvalue()}
+    for name, data in files.items():
+        write_synced(tmp / name, data)
+    write_synced(tmp / CHECKSUMS, json.dumps({n: sha256(d) for n, d in files.items()},
+                                             indent=1).encode())
+    sync_folder(tmp)
     if folder.exists():
         shutil.rmtree(old, ignore_errors=True)
         folder.rename(old)
     tmp.rename(folder)
+    sync_folder(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -46,21 +82,43 @@ def find_checkpoint(folder: Path) -> Path:
     raise CheckpointError(f"no checkpoint in {folder} (expected {WEIGHTS} and {CONFIG})")
 
 
+def read_checked(folder: Path, name: str, what: str) -> bytes:
+    """A checkpoint file's bytes, checked against its stored sha256 (checkpoints written before
+    checksums have none to check)."""
+    path = folder / name
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"{what} {path}: {error}") from None
+    sums = folder / CHECKSUMS
+    if sums.is_file():
+        try:
+            expected = json.loads(sums.read_text()).get(name)
+        except (OSError, ValueError) as error:
+            raise CheckpointError(f"unreadable checksums {sums}: {error}") from None
+        if expected is not None and sha256(data) != expected:
+            raise CheckpointError(f"{what} {path}: its sha256 differs from the one written with "
+                                  f"it (the file was damaged after it was saved)")
+    return data
+
+
 def load_checkpoint(folder: Path, with_state: bool = True):
     """Return (tensors, config dict, state dict or None), with a clear error if anything is corrupt."""
     folder = find_checkpoint(folder)
+    weights = read_checked(folder, WEIGHTS, "corrupt weights file")
     try:
-        tensors = load_file(str(folder / WEIGHTS))
+        tensors = load_safetensors(weights)
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"corrupt weights file {folder / WEIGHTS}: {error}") from None
     try:
-        config = json.loads((folder / CONFIG).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        config = json.loads(read_checked(folder, CONFIG, "unreadable run config"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"unreadable run config {folder / CONFIG}: {error}") from None
     state = None
     if with_state:
+        data = read_checked(folder, STATE, "corrupt trainer state")
         try:
-            state = torch.load(folder / STATE, weights_only=False)
+            state = torch.load(io.BytesIO(data), weights_only=False)
         except Exception as error:  # torch raises many types for a damaged pickle
             raise CheckpointError(f"corrupt trainer state {folder / STATE}: {error}") from None
         upgrade_state(state)

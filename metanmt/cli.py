@@ -71,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"would train into {config.out_dir}: {trainer.signature()}")
         return 0
-    trainer.fit(resume=args.resume)
+    trainer.fit(resume=args.resume, overwrite=args.overwrite)
     if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
         return 0
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
@@ -107,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="meta-train (or pre-train) one run")
     add_config_arguments(train)
-    train.add_argument("--resume", action="store_true", help="continue from out_dir/checkpoints/last")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in out_dir (a new run if it holds none, and it says so)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run in out_dir (otherwise a folder holding a run is refused)")
     train.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     train.add_argument("--dry-run", action="store_true",
                        help="build the run and print its signature (what would be trained), exit")

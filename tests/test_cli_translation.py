@@ -53,7 +53,7 @@ def test_finetune_writes_results_summary_and_plots_and_resumes(trained, tmp_path
 
 def test_translate_stdin_and_evaluate(trained, tmp_path, monkeypatch, capsys):
     corpus, run = trained
-    monkeypatch.setattr(sys, "stdin", io.StringIO("kebu tipe\nsome line\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"kebu tipe\nsome line\n")))
     assert main(["translate", "--model", str(run / "model"), "--threads", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
     hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"

@@ -106,8 +106,8 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
         files[name].write_text("".join(f"{s}\t{e}\n" for s, e in part), encoding="utf-8")
     new = run_recipe("finetune_new_language.sh", "--init", f"metanmt={out / 'metanmt'}",
                      "--language", "chr", "--train-tsv", files["train"], "--dev-tsv", files["dev"],
-                     "--test-tsv", files["test"], "--budgets", "0 300 all", "--draws", "1",
-                     "--out", tmp_path / "chr", "--", "--max-steps", "20", "--threads", "1",
+                     "--test-tsv", files["test"], "--budgets", "0", "300", "all", "--draws", "1",
+                     "--out", tmp_path / "chr", "--max-steps", "20", "--threads", "1",
                      "--lr", "0.003", "--batch-tokens", "300")
     assert new.returncode == 0, new.stderr[-2000:]
     table = (tmp_path / "chr" / "summary.md").read_text()
@@ -117,5 +117,7 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
 
 
 def test_finetune_new_language_recipe_explains_its_flags():
-    result = run_recipe("finetune_new_language.sh", "--language", "xx")
+    result = run_recipe("finetune_new_language.sh", "--init", "run")
     assert result.returncode == 2 and "--init [NAME=]RUN_OR_MODEL" in result.stderr
+    result = run_recipe("finetune_new_language.sh", "--language", "xx", "--train-tsv", "t.tsv")
+    assert result.returncode == 2 and "required: --init" in result.stderr

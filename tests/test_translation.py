@@ -208,3 +208,54 @@ def test_init_from_a_local_checkpoint(toy, tmp_path):
         assert torch.equal(a, b), name
     with pytest.raises(FileNotFoundError, match="not a saved transformers model"):
         toy_family(toy, init_from=str(tmp_path)).build_model()
+
+
+def test_second_order_gradient_in_every_direction_including_the_pad_row(toy, float64):
+    """MAML through two inner SGD steps on two tasks, against finite differences of an objective
+    written here from the model's forward alone (not the engine's task objective): random
+    directions over all parameters, and the pad row of the shared embedding, which is also the
+    decoder's start token, so it changes the loss and must get a gradient."""
+    import torch.nn.functional as F
+    from torch.func import functional_call
+
+    family = toy_family(toy, attention="eager")
+    torch.manual_seed(0)
+    model = family.build_model(second_order=True).double()
+    params = {n: p.detach().clone().requires_grad_() for n, p in meta_parameters(model).items()}
+    with torch.no_grad():  # a non-zero pad row, as training leaves it
+        params["model.shared.weight"][0] = torch.randn(params["model.shared.weight"].shape[1])
+    tasks = family.sample_batch("train", 2, torch.Generator().manual_seed(3))
+    lr, steps = 0.3, 2
+
+    def loss(p, batch):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        logits = functional_call(model, p, args=(), kwargs=inputs).logits
+        return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
+
+    def objective(p):
+        total, weight = 0.0, 0
+        for task in tasks:
+            q = p
+            for _ in range(steps):
+                grads = torch.autograd.grad(loss(q, task.support), list(q.values()),
+                                            create_graph=True)
+                q = {n: v - lr * g for (n, v), g in zip(q.items(), grads)}
+            tokens = int((task.query["labels"] != -100).sum())
+            total, weight = total + tokens * loss(q, task.query), weight + tokens
+        return total / weight
+
+    maml = build_algorithm("maml", params, inner_steps=steps, inner_lr=lr)
+    grads, _ = maml.outer_grads(lambda p, b: family.loss(model, p, b), params, tasks)
+    generator = torch.Generator().manual_seed(7)
+    directions = [{n: torch.randn(p.shape, generator=generator, dtype=p.dtype)
+                   for n, p in params.items()} for _ in range(2)]
+    pad_row = {n: torch.zeros_like(p) for n, p in params.items()}
+    pad_row["model.shared.weight"][0] = torch.randn(params["model.shared.weight"].shape[1],
+                                                    generator=generator, dtype=torch.float64)
+    for direction in directions + [pad_row]:
+        eps = 1e-5
+        shifted = [{n: (p + sign * eps * direction[n]).detach().requires_grad_()
+                    for n, p in params.items()} for sign in (1, -1)]
+        numeric = (objective(shifted[0]) - objective(shifted[1])).item() / (2 * eps)
+        analytic = sum((grads[n] * direction[n]).sum() for n in params).item()
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)

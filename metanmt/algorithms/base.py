@@ -74,6 +74,20 @@ def task_rng(task: Task) -> Iterator[None]:
         yield
 
 
+def vmap_tasks(fn, *batches):
+    """``torch.func.vmap(fn)`` over stacked task batches. vmap cannot give each task its own
+    random stream (``task_rng``, the loop path's dropout seeds), so a model that draws random
+    numbers is refused here (torch's randomness="error") with what to do, not run unseeded."""
+    try:
+        return torch.func.vmap(fn)(*batches)
+    except RuntimeError as error:
+        if "randomness" not in str(error):
+            raise
+        raise ValueError("the model draws random numbers (dropout?) inside vmap, where tasks "
+                         "cannot have their own random streams: set algorithm.vmap=false (the "
+                         "loop path seeds each task), or turn the randomness off") from None
+
+
 def gradients(loss: Tensor, targets: Params) -> Params:
     """d loss / d targets, with zeros for targets the loss does not reach."""
     grads = torch.autograd.grad(loss, list(targets.values()), allow_unused=True)
@@ -163,8 +177,8 @@ class ObjectiveAlgorithm(Algorithm):
         if stackable and self.use_vmap:
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
-            losses = torch.func.vmap(
-                lambda s, q: self.task_objective(loss_fn, params, s, q, func_grad))(support, query)
+            losses = vmap_tasks(lambda s, q: self.task_objective(loss_fn, params, s, q, func_grad),
+                                support, query)
             loss = (losses * torch.tensor(weights, dtype=losses.dtype, device=losses.device)).sum()
             total, mean_loss, task_losses = gradients(loss, targets), loss.item(), losses.tolist()
         else:  # one backward per task, so only one task's graph is alive at a time

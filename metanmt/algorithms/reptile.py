@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from metanmt.algorithms.base import Algorithm, OptimizedInnerConfig, task_rng, task_weights
+from metanmt.algorithms.base import (Algorithm, OptimizedInnerConfig, task_rng, task_weights,
+                                     vmap_tasks)
 from metanmt.algorithms.functional import (
     InnerOptimizer, add_scaled, adapt, autograd_grad, func_grad, stack_batches,
 )
@@ -49,7 +50,7 @@ class Reptile(Algorithm):
         if stackable and self.use_vmap:
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
-            adapted = torch.func.vmap(lambda s: self._adapt(loss_fn, params, s, func_grad))(support)
+            adapted = vmap_tasks(lambda s: self._adapt(loss_fn, params, s, func_grad), support)
             w = torch.tensor(weights, dtype=torch.float64)
             grads = {n: torch.tensordot(w.to(a), params[n].detach() - a, dims=1)
                      for n, a in adapted.items()}

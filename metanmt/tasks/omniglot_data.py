@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -37,9 +38,18 @@ def download(folder: Path) -> Path:
     for name in ZIPS.values():
         target = folder / name
         if not target.exists():
-            print(f"downloading {URL.format(name)}")
+            url = URL.format(name)
+            print(f"downloading {url}")
             partial = target.with_suffix(".part")
-            urllib.request.urlretrieve(URL.format(name), partial)
+            try:
+                urllib.request.urlretrieve(url, partial)
+            except (urllib.error.URLError, OSError) as error:
+                partial.unlink(missing_ok=True)
+                raise ValueError(f"cannot download Omniglot from {url} "
+                                 f"({getattr(error, 'reason', error)}); no network? Point "
+                                 f"METANMT_DATA at a folder holding omniglot/{ZIPS['background']} "
+                                 f"and omniglot/{ZIPS['evaluation']}, or run "
+                                 f"data_scripts/prepare_omniglot.py --source FOLDER") from None
             partial.rename(target)
     return folder
 
@@ -118,6 +128,10 @@ def load_omniglot(path: Path | None = None, size: int = 28):
 
     With no ``path``, uses the cache, preparing it from ``$METANMT_DATA/omniglot`` on first use.
     """
+    if path and not Path(path).exists():
+        raise FileNotFoundError(f"omniglot.data file not found: {path} (prepare it with "
+                                f"data_scripts/prepare_omniglot.py --out {path}, or leave "
+                                f"omniglot.data empty to use the cache)")
     path = Path(path) if path else default_cache(size)
     if not path.exists():
         root = data_root()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import shutil
 import time
 import warnings
 from functools import partial
@@ -67,6 +68,48 @@ def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+RUN_FILES = ("checkpoints", "metrics.csv", "tensorboard", "signature.txt", "model")
+
+
+class RunExistsError(ValueError):
+    """Training without --resume into a folder that holds a run."""
+
+
+class Progress:
+    """A bar against whichever limit will end the run first: outer steps, the training cost, or
+    the time limit (the one furthest along ends first at steady rates)."""
+
+    def __init__(self, trainer: "Trainer", enabled: bool):
+        t, unit = trainer.config.train, trainer.family.cost_unit.replace("_", " ")
+        self.trainer = trainer
+        self.limits = [(f"{t.steps:,} steps", lambda: trainer.step / t.steps)]
+        if t.max_cost:
+            self.limits.append((f"{t.max_cost:,} {unit}", lambda: trainer.cost / t.max_cost))
+        if t.time_limit_minutes:
+            self.limits.append((f"{t.time_limit_minutes:g} minutes",
+                                lambda: trainer.elapsed / 60 / t.time_limit_minutes))
+        self.bar = tqdm(total=1000, disable=not enabled, mininterval=2, dynamic_ncols=True,
+                        desc=f"{trainer.config.family}/{trainer.algorithm.name}",
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}"
+                                   "{postfix}]")
+        self.show()
+
+    def binding(self) -> tuple[str, float]:
+        name, fraction = max(((n, f()) for n, f in self.limits), key=lambda item: item[1])
+        return name, min(fraction, 1.0)
+
+    def update(self) -> None:
+        name, fraction = self.binding()
+        self.bar.update(round(1000 * fraction) - self.bar.n)
+
+    def show(self, **values) -> None:
+        name, _ = self.binding()
+        self.bar.set_postfix(step=self.trainer.step, **values, until=name)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class Trainer:
@@ -260,10 +303,33 @@ class Trainer:
             return True
         return value > self.best if self.val_higher else value < self.best
 
-    def fit(self, resume: bool = False) -> Run:
+    def saved_run_here(self) -> bool:
+        """Whether out_dir already holds a run (on any process: they share the folder)."""
+        here = (self.out / "checkpoints").exists() or (self.out / "metrics.csv").exists()
+        return any_process(here, self.device)
+
+    def clear(self) -> None:
+        """Remove what a run writes into out_dir (nothing else there)."""
+        if self.accelerator.is_main_process:
+            for name in RUN_FILES:
+                path = self.out / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        self.accelerator.wait_for_everyone()
+
+    def fit(self, resume: bool = False, overwrite: bool = False) -> Run:
+        """Train to the first limit (steps, cost, time). A folder that holds a run is continued
+        with ``resume``, replaced with ``overwrite``, and otherwise refused, never written over."""
         t = self.config.train
         if resume:
-            self.resume()
+            if not self.resume() and self.log_enabled:
+                tqdm.write(f"no checkpoint in {self.out / 'checkpoints' / 'last'} to resume from: "
+                           f"starting a new run there")
+        elif self.saved_run_here():
+            if not overwrite:
+                raise RunExistsError(f"{self.out} already holds a run (checkpoints/, metrics.csv): "
+                                     f"--resume continues it, --overwrite replaces it, or choose "
+                                     f"another out_dir")
+            self.clear()
         self.logger = MetricLogger(self.out, self.log_enabled, self.step if resume else None)
         if self.log_enabled:  # what is being trained, written from the built objects
             (self.out / "signature.txt").write_text(self.signature() + "\n")
@@ -273,12 +339,7 @@ class Trainer:
                        f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
         metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
-        by_cost = t.max_cost > 0  # the bar counts what ends the run, not max steps
-        bar = tqdm(total=t.max_cost if by_cost else t.steps,
-                   initial=self.cost if by_cost else self.step,
-                   unit=f" {self.family.cost_unit.replace('_', ' ')}" if by_cost else "it", unit_scale=by_cost,
-                   disable=not self.log_enabled, mininterval=2,
-                   desc=f"{self.config.family}/{self.algorithm.name}", dynamic_ncols=True)
+        bar = Progress(self, enabled=self.log_enabled)
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
         def budget_left() -> bool:
@@ -289,7 +350,7 @@ class Trainer:
             self.step += 1
             if math.isfinite(stats["loss"]):
                 running.append(stats["loss"])
-            bar.update(min(self.cost, bar.total) - bar.n if by_cost else 1)
+            bar.update()
             self.elapsed = time.perf_counter() - start_time
             if (self.step % t.log_every == 0 or self.step == t.steps) and running:
                 logged = {"train/loss": sum(running) / len(running),
@@ -298,7 +359,7 @@ class Trainer:
                 if self.skipped:
                     logged["train/skipped_steps"] = self.skipped
                 self.logger.log(self.step, self.elapsed, logged)
-                bar.set_postfix(step=self.step, loss=f"{logged['train/loss']:.4f}")
+                bar.show(loss=f"{logged['train/loss']:.4f}")
                 running = []
             # Every process must agree to stop, or the others would wait in an all-reduce forever.
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)

@@ -8,6 +8,8 @@ one BLEU-vs-words plot per language.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import math
 import statistics
 import time
@@ -17,10 +19,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
-from metanmt.schema import setting
+from metanmt.schema import check_defaults, setting
 from metanmt.translation.decode import translate
 from metanmt.translation.finetune import FinetuneConfig, draw_budget, english_words, finetune
-from metanmt.translation.model import (load_translation_model, resolve_device,
+from metanmt.translation.model import (check_init, load_translation_model, resolve_device,
                                        save_translation_model)
 from metanmt.translation.plots import plot_budget_curves
 from metanmt.translation.scoring import score
@@ -29,7 +31,7 @@ WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
 FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "best_step",
           "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds", "bleu_signature",
-          "chrf_signature", "tok_bleu_signature"]
+          "chrf_signature", "tok_bleu_signature", "fingerprint"]
 SCORES = ("bleu", "chrf", "tok_bleu")
 
 
@@ -68,7 +70,7 @@ def parse_budget(text: str | int) -> int:
 class BudgetPlan:
     # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
     budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget)
-    draws: int = setting(5, low=1)  # random draws per budget (zero-shot: one)
+    draws: int = setting(3, low=1)  # random draws per budget (zero-shot: one)
     test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
     beams: int = setting(4, low=1)
     length_penalty: float = 0.6
@@ -78,38 +80,102 @@ class BudgetPlan:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
-def _done(path: Path) -> set[tuple]:
-    if not path.is_file():
-        return set()
-    with path.open(newline="") as handle:
-        return {(r["init"], r["language"], int(r["budget"]), int(r["draw"]))
-                for r in csv.DictReader(handle)}
+def content_hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+                          ).hexdigest()[:16]
+
+
+def job_key(init: dict, data: dict, budget: int, draw: int, plan: BudgetPlan) -> dict:
+    """Everything that determines one result: the initialisation's weights, the language's data,
+    the budget and draw, and every setting of fine-tuning, decoding and scoring."""
+    return {"init": init, "data": data, "budget": budget, "draw": draw,
+            "test_sentences": plan.test_sentences, "beams": plan.beams,
+            "length_penalty": plan.length_penalty, "seed": plan.seed, "device": plan.device,
+            "finetune": asdict(plan.finetune)}
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key}: {a} -> {b}")
+    return found
+
+
+class Results:
+    """results.csv, one row per finished (init, language, budget, draw), each with the
+    fingerprint of what made it; jobs.json holds what each fingerprint stands for."""
+
+    def __init__(self, out: Path):
+        self.path, self.keys_path = out / "results.csv", out / "jobs.json"
+        self.rows: dict[tuple, dict] = {}
+        if self.path.is_file():
+            with self.path.open(newline="") as handle:
+                for r in csv.DictReader(handle):
+                    self.rows[(r["init"], r["language"], int(r["budget"]), int(r["draw"]))] = r
+        self.keys = json.loads(self.keys_path.read_text()) if self.keys_path.is_file() else {}
+
+    def done(self, job: tuple, key: dict) -> bool:
+        """Whether ``job`` has a result made exactly as ``key`` says; a result made otherwise is
+        an error naming what differs (it is never silently reported as the new one)."""
+        row = self.rows.get(job)
+        if row is None:
+            return False
+        fingerprint = content_hash(key)
+        if row.get("fingerprint") == fingerprint:
+            return True
+        what = " ".join(map(str, job[:2])) + f", {job[2]} words, draw {job[3]}"
+        if not row.get("fingerprint"):
+            why = "it was written before results were keyed by what made them"
+        else:
+            old = self.keys.get(row["fingerprint"], {})
+            why = "; ".join(differences(old, key)[:6]) or "other settings"
+        raise ValueError(f"{self.path} already holds a result for {what} made differently ({why})"
+                         f": give another --out, or delete {self.path} to recompute")
+
+    def add(self, row: dict, key: dict) -> None:
+        fingerprint = content_hash(key)
+        self.keys[fingerprint] = key
+        self.keys_path.write_text(json.dumps(self.keys, indent=1, ensure_ascii=False))
+        new_file = not self.path.is_file()  # the header comes with the first row, never alone
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, FIELDS)
+            if new_file:
+                writer.writeheader()
+            writer.writerow({**row, "fingerprint": fingerprint})
 
 
 def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan: BudgetPlan,
                 out_dir: str | Path, vocab: str | Path | None = None) -> list[dict]:
-    """Fine-tune and score every (init, language, budget, draw); returns the summary rows."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.csv"
-    done = _done(results)
+    """Fine-tune and score every (init, language, budget, draw); returns the summary rows.
+    Every initialisation and language is checked before any work starts."""
+    check_defaults(plan)
+    identities = {name: check_init(source, vocab) for name, source in inits.items()}
+    data_ids = {}
     for language, data in languages.items():
         data.check(language)
+        data_ids[language] = {split: content_hash(getattr(data, split))
+                              for split in ("pool", "dev", "test")}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = Results(out)
     jobs = [(name, language, budget, draw) for name in inits for language in languages
             for budget in plan.budgets for draw in range(1 if budget == 0 else plan.draws)]
-    todo = [job for job in jobs if job not in done]
+    keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
+            for job in jobs}
+    todo = [job for job in jobs if not results.done(job, keys[job])]
     if len(todo) < len(jobs):
-        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in {results}")
-    new_file = not results.is_file()
-    with results.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        if new_file:
-            writer.writeheader()
-        for name, language, budget, draw in tqdm(todo, desc="budgets", dynamic_ncols=True):
-            row = one_job(inits[name], name, language, languages[language], budget, draw, plan,
-                          out, vocab)
-            writer.writerow(row)
-            handle.flush()
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
+              f"{results.path}")
+    for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
+        name, language, budget, draw = job
+        row = one_job(inits[name], name, language, languages[language], budget, draw, plan,
+                      out, vocab)
+        results.add(row, keys[job])
     return summarize(out)
 
 
@@ -145,6 +211,11 @@ def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: 
     return score(hypotheses, [t for _, t in test])
 
 
+def spread(mean: float, std: float, draws: int) -> str:
+    """A summary cell: mean ± standard deviation over draws, or the one draw's value."""
+    return f"{mean:.2f} ± {std:.2f}" if draws > 1 else f"{mean:.2f} (1 draw)"
+
+
 def summarize(out: Path) -> list[dict]:
     """Mean and standard deviation over draws -> summary.csv, summary.md and the plots."""
     with (out / "results.csv").open(newline="") as handle:
@@ -157,7 +228,9 @@ def summarize(out: Path) -> list[dict]:
     for (name, language, budget), members in sorted(groups.items(), key=by_size):
         entry = {"init": name, "language": language, "budget": budget,
                  "words": round(statistics.mean(float(m["words"]) for m in members)),
-                 "draws": len(members)}
+                 "capped": any(m["capped"] == "True" for m in members),
+                 "draws": len(members),
+                 "test_sentences": int(members[0]["test_sentences"])}
         for key in SCORES:
             values = [float(m[key]) for m in members]
             entry[key] = round(statistics.mean(values), 2)
@@ -166,19 +239,11 @@ def summarize(out: Path) -> list[dict]:
     write_csv(summary, out / "summary.csv")
     table = [{"init": s["init"], "language": s["language"],
               "budget": "whole pool" if s["budget"] == WHOLE_POOL else s["budget"],
-              "words": s["words"], "draws": s["draws"],
-              **{k: f"{s[k]:.2f} ± {s[k + '_std']:.2f}" for k in SCORES}} for s in summary]
+              "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
+              "draws": s["draws"], "test sentences": s["test_sentences"],
+              **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES}} for s in summary]
     footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
     (out / "summary.md").write_text(plain_table(table) + f"\nMean ± standard deviation over "
                                     f"draws. Signatures: {footer}\n", encoding="utf-8")
     plot_budget_curves(summary, out)
     return summary
-
-
-def plan_from_dict(values: dict) -> BudgetPlan:
-    finetune_values = values.pop("finetune", {})
-    return BudgetPlan(**values, finetune=FinetuneConfig(**finetune_values))
-
-
-def plan_to_dict(plan: BudgetPlan) -> dict:
-    return asdict(plan)

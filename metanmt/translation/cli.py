@@ -10,14 +10,15 @@ import torch
 
 from metanmt.registry import register_commands
 from metanmt.translation import budgets
-from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets,
+from metanmt.schema import check_defaults
+from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets, spread,
                                          translate_and_score)
 from metanmt.translation.compare import Comparison, load_compare
-from metanmt.translation.corpus import load_corpus
+from metanmt.translation.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.decode import translate
 from metanmt.translation.finetune import FinetuneConfig
 from metanmt.translation.languages import load_roles
-from metanmt.translation.model import load_translation_model, resolve_device
+from metanmt.translation.model import check_init, load_translation_model, resolve_device
 from metanmt.translation.prepare import prepare
 from metanmt.translation.scoring import score
 from metanmt.translation.sources import read_lines, read_parallel, read_tsv
@@ -48,27 +49,53 @@ def parse_inits(values: list[str]) -> dict[str, str]:
     return inits
 
 
-def _user_pairs(files, tsv, what: str):
-    if files and tsv:
-        raise ValueError(f"give the {what} set as --{what}-files or --{what}-tsv, not both")
-    if files:
-        return read_parallel(*files)
-    if tsv:
-        return read_tsv(tsv)
-    raise ValueError(f"your own language needs a {what} set: --{what}-files SRC EN or --{what}-tsv")
+def own_language(args) -> bool:
+    """Whether the user fine-tunes on files of their own (then train, dev and test are all
+    needed); partial or contradictory flags are refused before any work."""
+    given = [split for split in ("train", "dev", "test")
+             if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")]
+    if not given and not args.language:
+        return False
+    if args.languages:
+        raise ValueError("--languages picks languages of a prepared corpus; with your own files, "
+                         "name your language with --language")
+    for split in ("train", "dev", "test"):
+        files, tsv = getattr(args, f"{split}_files"), getattr(args, f"{split}_tsv")
+        if files and tsv:
+            raise ValueError(f"give the {split} set as --{split}-files or --{split}-tsv, not both")
+        if not files and not tsv:
+            have = ", ".join(f"--{s}-*" for s in given) or "--language"
+            raise ValueError(f"your own language needs a {split} set too: --{split}-files SRC EN "
+                             f"or --{split}-tsv FILE (given: {have}); for the languages of a "
+                             f"corpus made by `metanmt prepare`, drop those flags and pass "
+                             f"--corpus")
+    return True
+
+
+def _user_pairs(files, tsv):
+    return read_parallel(*files) if files else read_tsv(tsv)
 
 
 def language_data(args) -> dict:
     """The languages to fine-tune on: the user's own files, or languages of a prepared corpus."""
-    if args.train_files or args.train_tsv:
-        data = LanguageData(_user_pairs(args.train_files, args.train_tsv, "train"),
-                            _user_pairs(args.dev_files, args.dev_tsv, "dev"),
-                            _user_pairs(args.test_files, args.test_tsv, "test"))
+    if own_language(args):
+        data = LanguageData(*(_user_pairs(getattr(args, f"{split}_files"),
+                                          getattr(args, f"{split}_tsv"))
+                              for split in ("train", "dev", "test")))
         return {args.language or "new": data}
     corpus = load_corpus(args.corpus)
     languages = args.languages or corpus.languages("validation") + corpus.languages("test")
     return {lang: LanguageData(corpus.pairs(lang, "pool"), corpus.pairs(lang, "dev"),
                                corpus.pairs(lang, "test")) for lang in languages}
+
+
+def vocabulary(args) -> Path | None:
+    """The tokenizer folder for random:SIZE: --vocab, else the vocabulary of --corpus or of the
+    default corpus (as corpus mode reads), if there is one."""
+    if args.vocab:
+        return Path(args.vocab)
+    corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
+    return corpus / "vocab" if (corpus / "vocab").is_dir() else None
 
 
 def cmd_prepare(args) -> int:
@@ -87,22 +114,30 @@ def cmd_finetune(args) -> int:
                       test_sentences=args.test_sentences, beams=args.beams,
                       length_penalty=args.length_penalty, seed=args.seed,
                       save_models=args.save_models, device=args.device, finetune=finetune)
-    vocab = args.vocab or (Path(args.corpus) / "vocab" if args.corpus else None)
-    summary = run_budgets(parse_inits(args.init), language_data(args), plan, args.out, vocab)
+    check_defaults(plan)
+    inits = parse_inits(args.init)
+    vocab = vocabulary(args)
+    for source in inits.values():  # every initialisation, before any work
+        check_init(source, vocab)
+    summary = run_budgets(inits, language_data(args), plan, args.out, vocab)
     for row in summary:
-        print(f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} "
-              f"BLEU {row['bleu']:5.2f} ± {row['bleu_std']:.2f}  chrF {row['chrf']:5.2f}  "
-              f"tok-BLEU {row['tok_bleu']:5.2f}  ({row['draws']} draws)")
+        bleu = spread(row["bleu"], row["bleu_std"], row["draws"])
+        print(f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} BLEU {bleu}  "
+              f"chrF {row['chrf']:5.2f}  tok-BLEU {row['tok_bleu']:5.2f}  "
+              f"({row['draws']} draw{'s' if row['draws'] > 1 else ''})")
     print(f"wrote {args.out}/results.csv, summary.csv, summary.md and BLEU-vs-words plots")
     return 0
 
 
 def cmd_translate(args) -> int:
     set_threads(args)
+    name = args.input or "<stdin>"
+    if args.input and not Path(args.input).is_file():
+        raise FileNotFoundError(f"--input file not found: {args.input}")
+    data = Path(args.input).read_bytes() if args.input else sys.stdin.buffer.read()
+    lines = [line.rstrip("\r") for line in read_lines(name, data, strip=False)] if data else []
     model, tokenizer = load_translation_model(args.model)
     model.to(resolve_device(args.device))
-    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
-    lines = [line.rstrip("\n") for line in source]
     outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
                         progress=args.output is not None)
     text = "".join(o + "\n" for o in outputs)
@@ -190,18 +225,24 @@ def add_translation_commands(commands) -> None:
     finetune = commands.add_parser(
         "finetune", help="fine-tune initialisations at word budgets over draws, score the test sets")
     finetune.add_argument("--init", nargs="+", required=True, metavar="[NAME=]SOURCE",
-                          help="a training run, a save_pretrained folder, or random:SIZE")
-    finetune.add_argument("--corpus", help="prepared corpus (languages' pool, dev and test)")
+                          help="a training run, a save_pretrained folder, or random:tiny|cpu|paper "
+                               "(a fresh model of that size)")
+    finetune.add_argument("--corpus", help="prepared corpus (languages' pool, dev and test; its "
+                               "vocabulary for random:SIZE); default: $METANMT_CACHE/translation")
     finetune.add_argument("--languages", nargs="*", help="default: validation and test languages")
-    finetune.add_argument("--vocab", help="tokenizer for random:SIZE (default: <corpus>/vocab)")
+    finetune.add_argument("--vocab", help="tokenizer folder for random:SIZE (default: the "
+                               "corpus' vocab/)")
     for split in ("train", "dev", "test"):
         finetune.add_argument(f"--{split}-files", nargs=2, metavar=("SRC", "EN"),
                               help=f"your own language: line-aligned {split} files")
         finetune.add_argument(f"--{split}-tsv", help=f"your own language: {split} pairs as TSV")
     finetune.add_argument("--language", help="name of your own language in the results")
-    finetune.add_argument("--budgets", nargs="+", type=parse_budget, default=[16000],
-                          help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool")
-    finetune.add_argument("--draws", type=int, default=5, help="random draws per budget")
+    finetune.add_argument("--budgets", nargs="+", type=parse_budget,
+                          default=list(BudgetPlan.budgets),
+                          help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool "
+                               "(default: 0 4k 16k)")
+    finetune.add_argument("--draws", type=int, default=BudgetPlan.draws,
+                          help=f"random draws per budget (default {BudgetPlan.draws})")
     finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
     finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
     finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)

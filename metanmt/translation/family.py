@@ -108,9 +108,10 @@ class TranslationFamily(TaskFamily):
             if not pairs:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
             length = self.config.max_length
+            where = f"{language} {corpus_split}, translation.max_length"
             self._encoded[key] = EncodedPairs(
-                encode(self.tokenizer, [s for s, _ in pairs], length),
-                encode(self.tokenizer, [t for _, t in pairs], length))
+                encode(self.tokenizer, [s for s, _ in pairs], length, f"{where} (sources)"),
+                encode(self.tokenizer, [t for _, t in pairs], length, f"{where} (English)"))
         return self._encoded[key]
 
     def language_weights(self, split: str) -> torch.Tensor:

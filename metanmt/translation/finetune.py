@@ -121,10 +121,13 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     params = [p for n, p in model.named_parameters() if n in names]
     for n, p in model.named_parameters():
         p.requires_grad_(n in names)
-    enc = lambda texts: encode(tokenizer, texts, config.max_length)  # noqa: E731
-    data = EncodedPairs(enc([s for s, _ in train]), enc([t for _, t in train]))
+    def enc(texts, what):
+        return encode(tokenizer, texts, config.max_length,
+                      f"fine-tuning {what}, max_length" if progress else "")
+    data = EncodedPairs(enc([s for s, _ in train], "sources"), enc([t for _, t in train], "English"))
     dev = list(dev)[: config.dev_sentences or None]
-    dev_data = EncodedPairs(enc([s for s, _ in dev]), enc([t for _, t in dev]))
+    dev_data = EncodedPairs(enc([s for s, _ in dev], "dev sources"),
+                            enc([t for _, t in dev], "dev English"))
     optimizer = torch.optim.Adam(params, lr=config.lr)
     warmup = max(config.warmup_steps, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))

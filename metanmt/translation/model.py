@@ -2,13 +2,18 @@
 seq2seq checkpoint (``init_from``). Embeddings are shared between encoder, decoder and output."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForSeq2SeqLM, MarianConfig, MarianMTModel, PreTrainedModel
+from transformers.utils import logging as transformers_logging
 
-from metanmt.run import load_run
-from metanmt.translation.vocab import EOS, PAD, load_tokenizer
+from metanmt.checkpoint import WEIGHTS, find_checkpoint, load_checkpoint
+from metanmt.run import load_run, run_folder_checkpoint
+from metanmt.translation.vocab import EOS, PAD, SPM_FILE, load_tokenizer
+
+transformers_logging.disable_progress_bar()  # its per-load weight bars would bury ours
 
 PRESETS = {
     # d_model, layers (each side), heads, feed-forward width
@@ -36,7 +41,19 @@ def build_model(size: str, vocab_size: int, dropout: float = 0.1, max_positions:
         forced_eos_token_id=EOS, scale_embedding=True, share_encoder_decoder_embeddings=True,
         tie_word_embeddings=True)
     config._attn_implementation = attn_implementation
-    return MarianMTModel(config)
+    return learn_pad_row(MarianMTModel(config))
+
+
+def learn_pad_row(model: PreTrainedModel) -> PreTrainedModel:
+    """Give the pad row of the token embeddings a gradient. Marian builds them with
+    ``padding_idx``, which keeps row 0 fixed, but pad is also the decoder's start token, so that
+    row does change the loss: a frozen row would make every gradient through it wrong (MAML's
+    second-order one by 3e-5 to 2e-3 relative, and 25x off on the row itself). Padded positions
+    are masked or carry no label, so they add nothing to the row's gradient."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Embedding):
+            module.padding_idx = None
+    return model
 
 
 def preset_of(model: PreTrainedModel) -> str:
@@ -53,10 +70,11 @@ def load_pretrained(folder: str | Path, attn_implementation: str = "sdpa") -> Pr
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not a saved transformers model (no config.json)")
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(str(folder), local_files_only=True,
-                                                     attn_implementation=attn_implementation)
+        model = AutoModelForSeq2SeqLM.from_pretrained(str(folder), local_files_only=True,
+                                                      attn_implementation=attn_implementation)
     except (OSError, ValueError, RuntimeError) as error:
         raise ValueError(f"cannot load the model in {folder}: {error}") from None
+    return learn_pad_row(model)
 
 
 def check_vocabulary(model: PreTrainedModel, tokenizer, source: str) -> None:
@@ -98,6 +116,52 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def is_run(folder: Path) -> bool:
+    """A metanmt training run folder, or one of its checkpoint folders."""
+    return (folder / "checkpoints").is_dir() or (folder / "trainer_state.pt").is_file()
+
+
+def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
+    """Check that ``source`` names an initialisation that will load, without loading a model,
+    and return what identifies it (the weights' sha256, or the size and vocabulary): a result
+    made from it is keyed by this. Errors name the source and what to do."""
+    text = str(source)
+    if text.startswith("random:"):
+        size = text.split(":", 1)[1]
+        if size not in PRESETS:
+            raise ValueError(f"{text}: unknown model size {size!r}; choose random:"
+                             f"{' | random:'.join(PRESETS)}")
+        if vocab is None or not (Path(vocab) / SPM_FILE).is_file():
+            where = f" ({vocab} holds none)" if vocab else ""
+            raise ValueError(f"{text} needs a vocabulary to size its embeddings{where}: pass "
+                             f"--vocab FOLDER or --corpus CORPUS (a corpus from `metanmt "
+                             f"prepare`)")
+        return {"random": size, "vocabulary": file_sha256(Path(vocab) / SPM_FILE)}
+    folder = Path(source)
+    if not folder.exists():
+        raise FileNotFoundError(f"no model, run or checkpoint at {folder}")
+    if is_run(folder):
+        checkpoint = find_checkpoint(run_folder_checkpoint(folder))
+        _, config, _ = load_checkpoint(checkpoint, with_state=False)  # checksums checked too
+        if config.get("family") != "translation":
+            raise ValueError(f"{folder} is a {config.get('family')!r} run, not a translation run")
+        return {"run": str(checkpoint.resolve()), "weights": file_sha256(checkpoint / WEIGHTS)}
+    missing = [name for name in ("config.json", "model.safetensors", "vocab.json", SPM_FILE)
+               if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"{folder} is neither a metanmt run nor a save_pretrained model with its "
+                         f"tokenizer (missing {', '.join(missing)})")
+    return {"model": str(folder.resolve()), "weights": file_sha256(folder / "model.safetensors")}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_translation_model(source: str | Path, vocab: str | Path | None = None,
                            seed: int = 0, dropout: float = 0.1):
     """``(model, tokenizer)`` from any initialisation a user names:
@@ -116,7 +180,7 @@ def load_translation_model(source: str | Path, vocab: str | Path | None = None,
     folder = Path(source)
     if not folder.exists():
         raise FileNotFoundError(f"no model, run or checkpoint at {folder}")
-    if (folder / "checkpoints").is_dir() or (folder / "trainer_state.pt").is_file():
+    if is_run(folder):
         run = load_run(folder)
         if run.config.family != "translation":
             raise ValueError(f"{folder} is a {run.config.family!r} run, not a translation run")

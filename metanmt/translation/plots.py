@@ -7,6 +7,13 @@ from typing import Sequence
 from metanmt.evaluation.plots import plt
 
 
+def budget_ticks(rows: Sequence[dict]) -> tuple[list[float], list[str]]:
+    """A tick at each budget asked for (its points sit at the words drawn, a few more), except
+    where the pool was smaller than the budget: there the tick is at the words it held."""
+    ticks = sorted({r["words"] if r["capped"] or r["budget"] < 0 else r["budget"] for r in rows})
+    return ticks, [f"{w / 1000:.3g}k" if w >= 1000 else f"{w:g}" for w in ticks]
+
+
 def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu") -> list[Path]:
     """One BLEU-vs-English-words figure per language, a curve (mean ± std over draws) per
     initialisation, as in Gu et al.'s figure. Zero-shot is drawn at x = 0 on a symlog axis."""
@@ -21,11 +28,10 @@ def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu")
             x, y, err = zip(*points)
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=init)
         ax.set_xscale("symlog", linthresh=1000)
-        # tick the budgets asked for (points sit at the words actually drawn, a few more)
-        ticks = sorted({r["budget"] if r["budget"] >= 0 else r["words"] for r in summary
-                        if r["language"] == language})
-        ax.set_xticks(ticks, [f"{w / 1000:g}k" if w else "0" for w in ticks])
+        ax.set_xticks(*budget_ticks([r for r in summary if r["language"] == language]))
         ax.minorticks_off()
+        # scores are never negative (an all-zero curve would otherwise get an axis around 0)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
         ax.set_xlabel("English words of fine-tuning data")
         ax.set_ylabel(metric.upper().replace("_", " "))
         ax.set_title(f"{language} → en")

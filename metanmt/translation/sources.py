@@ -57,7 +57,9 @@ def read_lines(path: Path, data: bytes | None = None, strip: bool = True) -> lis
         text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the sentence
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        raise CorpusError(f"{path}: invalid UTF-8 on line {line} (byte {error.start})") from None
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise CorpusError(f"{path}: invalid UTF-8 on line {line}, at byte {column} of that line "
+                          f"(byte {error.start + 1} of the file)") from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import sentencepiece as spm
+from tqdm.auto import tqdm
 from transformers import MarianTokenizer
 
 PAD, EOS, UNK = 0, 1, 2  # Marian's convention: decoding starts from the pad id
@@ -56,10 +58,17 @@ def load_tokenizer(folder: str | Path) -> MarianTokenizer:
     return MarianTokenizer.from_pretrained(str(folder))
 
 
-def encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int = 256) -> list[list[int]]:
-    """Token ids ending in ``</s>``, as ``tokenizer(texts)`` gives, at sentencepiece's speed."""
+def encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int = 256,
+           what: str = "") -> list[list[int]]:
+    """Token ids ending in ``</s>``, as ``tokenizer(texts)`` gives, at sentencepiece's speed. A
+    sentence longer than ``max_length`` tokens is cut to it; with ``what`` (e.g. "ko pool"), how
+    many were cut is said on stderr."""
     ids = tokenizer.spm_source.encode(list(texts))
     eos = tokenizer.eos_token_id
+    cut = sum(len(seq) >= max_length for seq in ids)
+    if cut and what:
+        tqdm.write(f"{what}: {cut} of {len(ids)} sentences ({cut / len(ids):.1%}) are longer than "
+                   f"{max_length} tokens and were cut to {max_length}", file=sys.stderr)
     return [seq[: max_length - 1] + [eos] for seq in ids]
 
 
