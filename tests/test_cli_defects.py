@@ -331,7 +331,8 @@ def test_summary_and_plot_say_what_they_show(tmp_path):
     finally:
         Figure.savefig = original
     assert budget_ticks(summary) == ([0, 4000, 75700], ["0", "4k", "75.7k"])  # no "1000k"
-    assert limits == [(0.0, 1.0)]  # an all-zero curve: no negative BLEU on the axis
+    assert limits[0] == (0.0, 1.0)  # BLEU: an all-zero curve gets no negative BLEU on the axis
+    assert limits[1][0] > 6  # dev loss: its own range, not from zero
     text = (tmp_path / "summary.md").read_text()
     assert "| test sentences |" in text.splitlines()[0]
     assert "0.00 (1 draw)" in text and "± 0.00" not in text.split("Mean ±")[0]

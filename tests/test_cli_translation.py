@@ -93,7 +93,8 @@ def test_own_language_files_and_their_errors(trained, tmp_path, capsys):
                  "--dev-tsv", str(tmp_path / "dev.tsv"), "--test-tsv", str(tmp_path / "test.tsv"),
                  "--test-sentences", "5", "--out", str(tmp_path / "o2")]) == 0
     out = capsys.readouterr()
-    assert "fewer than the budget of 100000" in out.out + out.err  # capped by the pool, and said
+    # capped by the pool, and said
+    assert "the pool holds 120 English words; the budget 100000 uses all of it" in out.out + out.err
 
 
 def test_budget_parsing():

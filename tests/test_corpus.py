@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 from metanmt.translation import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
                          prepare_corpus, read_parallel, read_tsv, write_corpus)
 from metanmt.translation.corpus import _write_language, format_table
+from metanmt.translation.languages import Track, part_of
 
 ROOT = Path(__file__).resolve().parents[1]
 FLORES_EN = ["Flores one is here.", "Flores two is here.", "Flores three is here."]
@@ -26,8 +27,8 @@ DE_NEWS = [("  Hallo Welt.  ", "Hello world. "), ("", "Nothing."),
            ("deu flores 1", "Flores two is here."),  # FLORES is Romanian's dev set: leaked
            ("Danke.", "Thanks.")]
 ROLES = LanguageRoles(train=["de", "cs"], validation=["ro"], test=["ko"],
-                      dev_sets={"ro": "flores200-devtest", "ko": "park-dev"},
-                      test_sets={"ro": "newstest2016", "ko": "park-test"})
+                      tracks={"news": Track(dev_sets={"ro": "flores200-devtest", "ko": "park-dev"},
+                                            test_sets={"ro": "newstest2016", "ko": "park-test"})})
 
 
 def write(path: Path, lines) -> None:
@@ -98,15 +99,16 @@ def test_splits_columns_and_origins(prepared):
     out, manifest, corpus = prepared
     assert corpus.languages() == ["de", "cs", "ro", "ko"] and corpus.languages("test") == ["ko"]
     assert corpus.splits("de") == ["train"]
-    assert sorted(corpus.splits("ro")) == ["dev", "pool", "test"]
+    assert sorted(corpus.splits("ro")) == ["news.dev", "news.test", "pool"]
     data = corpus.dataset("de", "train")
     assert data.column_names == ["source", "target", "origin"]
     assert set(data["origin"]) == {"newstest2009", "tatoeba-test-v2021-08-07", "ntrex128"}
-    assert corpus.pairs("ko", "test") == [(f"ko test {i}", f"Korean test {i}.") for i in range(3)]
+    assert corpus.pairs("ko", "news.test") == [(f"ko test {i}", f"Korean test {i}.")
+                                               for i in range(3)]
     assert corpus.pairs("ko", "pool") == [("안녕.", "Hi there."), ("고마워.", "Thanks a lot.")]
     saved = json.loads((out / "manifest.json").read_text())
-    assert saved["format_version"] == 1 and saved["leakage_check"] == 0
-    assert saved["roles"]["test_sets"] == {"ro": "newstest2016", "ko": "park-test"}
+    assert saved["format_version"] == 2 and saved["leakage_check"] == 0
+    assert saved["roles"]["tracks"]["news"]["test_sets"] == {"ro": "newstest2016", "ko": "park-test"}
     assert saved["languages"]["de"]["splits"]["train"]["english_words"] == 8
 
 
@@ -132,11 +134,13 @@ def test_pool_leaves_out_own_dev_test_and_every_evaluation_sentence(prepared):
 
 def test_dev_and_test_sets_are_only_stripped(prepared):
     _, manifest, corpus = prepared
-    assert corpus.pairs("ro", "test") == [("Ro test one.", "Test one."),
-                                          ("Ro test two.", "Test two."),
-                                          ("Ro test one.", "Test one.")]  # repeat and order kept
-    assert corpus.pairs("ro", "dev") == [(f"ron flores {i}", FLORES_EN[i]) for i in range(3)]
-    assert set(corpus.dataset("ro", "test")["origin"]) == {"newstest2016"}
+    assert corpus.pairs("ro", "news.test") == [("Ro test one.", "Test one."),
+                                               ("Ro test two.", "Test two."),
+                                               ("Ro test one.", "Test one.")]  # order kept
+    assert corpus.pairs("ro", "news.dev") == [(f"ron flores {i}", FLORES_EN[i]) for i in range(3)]
+    assert set(corpus.dataset("ro", "news.test")["origin"]) == {"newstest2016"}
+    assert corpus.track_pairs("ro") == (corpus.pairs("ro", "pool"), corpus.pairs("ro", "news.dev"),
+                                        corpus.pairs("ro", "news.test"))
 
 
 def test_check_leakage_finds_a_planted_sentence(prepared, tmp_path):
@@ -168,7 +172,7 @@ def test_write_corpus_checks_splits_and_leakage_before_replacing(prepared, tmp_p
         write_corpus(out, ROLES, splits, source="a test")
     del splits["ko"]["pool"]
     with pytest.raises(CorpusError, match=r"'ko' \(test\) needs the splits "
-                                          r"\['dev', 'pool', 'test'\]"):
+                                          r"\['news.dev', 'news.test', 'pool'\]"):
         write_corpus(out, ROLES, splits, source="a test")
     assert len(load_corpus(out).pairs("cs", "train")) == 2  # the first corpus is still there
 
@@ -176,8 +180,9 @@ def test_write_corpus_checks_splits_and_leakage_before_replacing(prepared, tmp_p
 def test_format_table_lists_every_language_and_a_total(prepared):
     table = format_table(prepared[1])
     assert [line.split()[0] for line in table.splitlines()[2:6]] == ["de", "cs", "ro", "ko"]
-    # train/pool: de 5 + cs 2 + ro 2 + ko 2; dev: ro 3 + ko 2; test: ro 3 + ko 3
-    assert table.splitlines()[-1].split()[:4] == ["all", "11", "5", "6"]
+    # train/pool: de 5 + cs 2 + ro 2 + ko 2; the news track: dev/test pairs of ro and ko
+    assert table.splitlines()[-1].split()[:2] == ["all", "11"]
+    assert table.splitlines()[4].split()[-1] == "3/3" and table.splitlines()[5].split()[-1] == "2/3"
 
 
 def test_failed_preparation_leaves_the_existing_corpus(prepared, source, tmp_path):
@@ -210,9 +215,9 @@ def test_refuses_to_replace_a_folder_that_is_not_a_corpus(source, tmp_path):
     (lambda r: (r / "opus-mt-testsets/testsets/ron-eng/newstest2016.ron").unlink(),
      r"newstest2016.eng has no companion .*ron-eng/newstest2016.ron"),
     (lambda r: [p.unlink() for p in (r / "opus-mt-testsets/testsets/ron-eng").glob("newstest*")],
-     r"test set 'newstest2016' of 'ro' not found: expected .*ron-eng/newstest2016.ron"),
+     r"set 'newstest2016' of 'ro' not found: expected .*ron-eng/newstest2016.ron"),
     (lambda r: (r / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.dev.tar.gz"
-                ).unlink(), r"dev set 'park-dev' of 'ko' not found: expected .*park.dev.tar.gz"),
+                ).unlink(), r"set 'park-dev' of 'ko' not found: expected .*park.dev.tar.gz"),
 ])
 def test_bad_raw_data_is_named(tmp_path, damage, message):
     root = make_layout(tmp_path / "raw")
@@ -228,7 +233,10 @@ def test_bad_raw_data_is_named(tmp_path, damage, message):
     ({"train": ["de", "ro"]}, r"'ro' is given in 'train' and in role 'validation'"),
     ({"train": ["de"], "validation": ["ro", "sk"]},
      r"validation language 'sk' has no entry in 'dev_sets'"),
-    ({"test_sets": {"ko": None}}, r"test_sets\['ko'\] must be a set id"),
+    ({"test_sets": {"ko": None}}, r"track 'news': test_sets\['ko'\] must hold set ids"),
+    ({"tracks": {"tatoeba": {"dev_sets": {"ro": "x%half"}}}}, r"after % must be one of test"),
+    ({"tracks": {"tatoeba": {"dev_set": {}}}}, r"track 'tatoeba' has unknown keys \['dev_set'\]"),
+    ({"parts": {"test": 0.6, "dev": 0.5}}, r"parts must give test and dev fractions"),
     ({"tets": ["fi"]}, r"unknown key 'tets'; valid keys: train, validation, test"),
 ])
 def test_bad_roles_are_named(tmp_path, values, message):
@@ -242,12 +250,17 @@ def test_default_roles_equal_the_recipe_yaml_and_yaml_only_overrides(tmp_path):
     assert load_roles(ROOT / "recipes/configs/languages.yaml") == load_roles() == LanguageRoles()
     roles = load_roles()
     assert len(roles.train) == 18 and roles.validation == ["ro", "lv"]
-    assert roles.test_sets["lv"] == "newstest2017" and roles.dev_sets["ko"] == "park-dev"
+    news = roles.tracks["news"]
+    assert news.test_sets["lv"] == "newstest2017" and news.dev_sets["ko"] == "park-dev"
+    assert roles.tracks["tatoeba"].test_sets["ro"] == "tatoeba-test-v2021-08-07%test"
     path = tmp_path / "roles.yaml"
-    path.write_text("test_sets: {ko: jhe-dev}\n")
+    path.write_text("test_sets: {ko: jhe-dev}\n")  # the format before tracks: the news track's
     changed = load_roles(path)
-    assert changed.test_sets["ko"] == "jhe-dev" and changed.test_sets["fi"] == "newstest2017"
-    assert changed.train == roles.train
+    assert changed.tracks["news"].test_sets["ko"] == "jhe-dev"
+    assert changed.tracks["news"].test_sets["fi"] == "newstest2017"
+    assert changed.train == roles.train and "tatoeba" in changed.tracks
+    path.write_text("tracks: {tatoeba: null}\n")
+    assert list(load_roles(path).tracks) == ["news"]
 
 
 def test_load_corpus_names_what_is_missing(prepared, tmp_path):
@@ -255,7 +268,7 @@ def test_load_corpus_names_what_is_missing(prepared, tmp_path):
         load_corpus(tmp_path)
     corpus = prepared[2]
     with pytest.raises(CorpusError, match=r"language 'fi' is not in the corpus.*de, cs, ro, ko"):
-        corpus.pairs("fi", "test")
+        corpus.pairs("fi", "news.test")
     with pytest.raises(CorpusError, match=r"'de' has no split 'pool'.*it has: train"):
         corpus.pairs("de", "pool")
     with pytest.raises(CorpusError, match="unknown role 'dev'"):
@@ -370,7 +383,8 @@ def test_download_without_network_says_what_to_do(tmp_path, monkeypatch):
 
 def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeypatch, capsys):
     roles = tmp_path / "roles.yaml"
-    roles.write_text(yaml.safe_dump({"train": ["de", "cs"], "validation": ["ro"], "test": ["ko"]}))
+    roles.write_text(yaml.safe_dump({"train": ["de", "cs"], "validation": ["ro"], "test": ["ko"],
+                                     "tracks": {"tatoeba": None}}))  # the layout has no ko Tatoeba
     monkeypatch.setattr(sys, "argv", ["prepare_translation.py", "--source", str(source), "--out",
                                       str(tmp_path / "out"), "--roles", str(roles),
                                       "--max-words", "6"])
@@ -378,3 +392,54 @@ def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeyp
     assert "leakage check: 0" in capsys.readouterr().out
     assert load_corpus(tmp_path / "out").pairs("ro", "pool") == [("Salut.", "Hi."),
                                                                 ("Mersi.", "Thank you.")]
+
+
+TATOEBA = "tatoeba-test-v2021-08-07"
+
+
+def test_a_track_of_set_parts_keeps_dev_test_and_pool_apart(tmp_path):
+    """A track whose dev, test and pool are parts of one release, split by a hash of the English
+    side: an English sentence is in the same part for every language, a dev pair sharing a side
+    with any test set is dropped, and pools hold no dev or test sentence."""
+    root = make_layout(tmp_path / "raw")
+    english = [f"Sentence number {i} here." for i in range(300)]
+    write_set(root, "ron-eng", TATOEBA, "ron", [(f"ro {i}", e) for i, e in enumerate(english)]
+              + [("ro shared", english[0])])  # a second Romanian side of an English sentence
+    write_set(root, "kor-eng", TATOEBA, "kor", [(f"ko {i}", e) for i, e in enumerate(english[::2])]
+              + [("ro 1", "A Korean row with a Romanian side.")])
+    tatoeba = Track({lang: f"{TATOEBA}%dev" for lang in ("ro", "ko")},
+                    {lang: f"{TATOEBA}%test" for lang in ("ro", "ko")},
+                    {lang: [f"{TATOEBA}%pool"] for lang in ("ro", "ko")})
+    roles = LanguageRoles(train=["de", "cs"], validation=["ro"], test=["ko"],
+                          tracks={**ROLES.tracks, "tatoeba": tatoeba})
+    manifest = prepare_corpus(root, tmp_path / "out", roles, max_words=6, progress=False)
+    corpus = load_corpus(tmp_path / "out")
+    assert manifest["leakage_check"] == check_leakage(corpus) == 0
+    parts = {}
+    for lang in ("ro", "ko"):
+        pool, dev, test = corpus.track_pairs(lang, "tatoeba")
+        for part, pairs in (("pool", pool), ("dev", dev), ("test", test)):
+            assert pairs and {part_of(e, roles.parts) for _, e in pairs} == {part}, (lang, part)
+            parts.setdefault(part, set()).update(e for _, e in pairs)
+        assert set(corpus.dataset(lang, "tatoeba.pool")["origin"]) == {f"{TATOEBA}%pool"}
+        general = {text for pair in corpus.pairs(lang, "pool") for text in pair}
+        assert not general & {text for pair in dev + test for text in pair}
+    assert not parts["test"] & parts["dev"] and not parts["pool"] & (parts["test"] | parts["dev"])
+    tested = {text for lang in ("ro", "ko") for pair in corpus.track_pairs(lang, "tatoeba")[2]
+              for text in pair}
+    for lang in ("ro", "ko"):  # the dev parts lost every pair with a side in a test set
+        assert not {text for pair in corpus.track_pairs(lang, "tatoeba")[1] for text in pair} & tested
+    assert 0.25 < len(corpus.track_pairs("ro", "tatoeba")[2]) / 301 < 0.45  # parts: test 0.35
+
+
+def test_check_leakage_counts_a_dev_sentence_that_is_also_a_test_sentence(prepared, tmp_path):
+    out, _, corpus = prepared
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "manifest.json").write_bytes((out / "manifest.json").read_bytes())
+    for lang in corpus.languages():
+        splits = {s: [(*p, "x") for p in corpus.pairs(lang, s)] for s in corpus.splits(lang)}
+        if lang == "ko":
+            splits["news.dev"].append(("Ro test two.", "other", "x"))  # ro's test source
+        _write_language(copy / lang, splits)
+    assert check_leakage(copy) == 1

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import real_data_folder
 from metanmt.translation import CorpusError, check_leakage, load_corpus, prepare_corpus, read_parallel
-from metanmt.translation.languages import FLORES_NAMES, ISO639_3
+from metanmt.translation.languages import FLORES_NAMES, ISO639_3, part_of
 
 EVALUATION = {"ro": ("ron-eng/newstest2016", "ron"), "lv": ("lav-eng/newstest2017", "lav"),
               "fi": ("fin-eng/newstest2017", "fin"), "tr": ("tur-eng/newstest2017", "tur")}
@@ -35,18 +35,18 @@ def root():
 
 @pytest.fixture(scope="module")
 def raw_evaluation(root):
-    """(lang, "dev" | "test") -> raw (source, English) lines of the default dev and test sets."""
+    """(lang, "news.dev" | "news.test") -> raw (source, English) lines of the news track's sets."""
     testsets, sets = root / "opus-mt-testsets/testsets", {}
     english = raw_lines((testsets / "flores200_dataset/devtest/eng.devtest").read_bytes())
     for lang, (stem, code3) in EVALUATION.items():
         flores = testsets / f"flores200_dataset/devtest/{FLORES_NAMES[lang]}.devtest"
-        sets[lang, "dev"] = list(zip(raw_lines(flores.read_bytes()), english))
-        sets[lang, "test"] = list(zip(raw_lines((testsets / f"{stem}.{code3}").read_bytes()),
-                                      raw_lines((testsets / f"{stem}.eng").read_bytes())))
+        sets[lang, "news.dev"] = list(zip(raw_lines(flores.read_bytes()), english))
+        sets[lang, "news.test"] = list(zip(raw_lines((testsets / f"{stem}.{code3}").read_bytes()),
+                                           raw_lines((testsets / f"{stem}.eng").read_bytes())))
     for split in ("dev", "test"):
         path = root / f"korean-parallel-corpora/korean-english-news-v1/korean-english-park." \
                       f"{split}.tar.gz"
-        sets["ko", split] = list(zip(raw_tar(path, ".ko"), raw_tar(path, ".en")))
+        sets["ko", f"news.{split}"] = list(zip(raw_tar(path, ".ko"), raw_tar(path, ".en")))
     return sets
 
 
@@ -65,7 +65,8 @@ def pairs(prepared):
 
 
 def learning_splits(pairs):
-    return {key: value for key, value in pairs.items() if key[1] in ("train", "pool")}
+    return {key: value for key, value in pairs.items() if key[1] in ("train", "pool")
+            or key[1].endswith(".pool")}
 
 
 def test_no_dev_or_test_sentence_reaches_training_or_a_pool(prepared, pairs, raw_evaluation, root):
@@ -93,31 +94,42 @@ def test_all_23_languages_with_the_splits_of_their_role(prepared):
     assert corpus.languages("validation") == ["ro", "lv"]
     assert corpus.languages("test") == ["fi", "tr", "ko"]
     for lang in corpus.languages():
-        expected = ["train"] if lang in corpus.languages("train") else ["dev", "pool", "test"]
+        expected = ["train"] if lang in corpus.languages("train") else \
+            ["news.dev", "news.test", "pool", "tatoeba.dev", "tatoeba.pool", "tatoeba.test"]
         assert sorted(corpus.splits(lang)) == expected, lang
 
 
 def test_dev_and_test_sets_are_the_raw_files_stripped_in_order(pairs, raw_evaluation):
+    tested = {text for (lang, split), rows in pairs.items() if split.endswith(".test")
+              for pair in rows for text in pair}
+    removed = {}
     for (lang, split), raw in raw_evaluation.items():
         expected = [(s.strip(), t.strip()) for s, t in raw if s.strip() and t.strip()]
-        assert pairs[lang, split] == expected, (lang, split)
         assert len(expected) == len(raw)  # the real sets have no empty side
-    assert [len(pairs[lang, "test"]) for lang in ("ro", "lv", "fi", "tr", "ko")] == \
+        if split.endswith(".dev"):  # a dev pair sharing a side with any test set is dropped
+            kept = [p for p in expected if p[0] not in tested and p[1] not in tested]
+            removed[lang] = len(expected) - len(kept)
+            expected = kept
+        assert pairs[lang, split] == expected, (lang, split)
+    # Park et al.'s dev and test splits share 6 sentences; FLORES shares none with any test set.
+    assert removed == {"ro": 0, "lv": 0, "fi": 0, "tr": 0, "ko": 6}
+    assert [len(pairs[lang, "news.test"]) for lang in ("ro", "lv", "fi", "tr", "ko")] == \
         [1999, 2001, 3002, 3007, 2000]
 
 
 def test_korean_test_split_is_the_park_test_set(prepared, pairs, root):
     path = root / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.test.tar.gz"
     park = list(zip(raw_tar(path, ".ko"), raw_tar(path, ".en")))
-    assert pairs["ko", "test"] == [(s.strip(), t.strip()) for s, t in park] and len(park) == 2000
-    assert set(prepared[1].dataset("ko", "test")["origin"]) == {"park-test"}
+    assert pairs["ko", "news.test"] == [(s.strip(), t.strip()) for s, t in park]
+    assert len(park) == 2000 and set(prepared[1].dataset("ko", "news.test")["origin"]) == \
+        {"park-test"}
 
 
 def test_no_duplicate_no_empty_no_surrounding_space_no_overlong(pairs):
     for (lang, split), rows in pairs.items():
         texts = [text for pair in rows for text in pair]
         assert all(text and text == text.strip() for text in texts), (lang, split)
-        if split in ("train", "pool"):
+        if split in ("train", "pool") or split.endswith(".pool"):
             assert len(set(rows)) == len(rows), (lang, split)
             assert all(len(t) <= 1000 and len(t.split()) <= 100 for t in texts), (lang, split)
 
@@ -128,8 +140,12 @@ def test_stripping_keeps_pairs_whose_raw_lines_have_spaces(prepared, pairs, root
                    raw_lines((folder / "tatoeba-test-v2021-03-30.eng").read_bytes())))
     spaced = [(s, t) for s, t in raw if (s, t) != (s.strip(), t.strip())]
     assert len(spaced) > 5000  # the set has trailing spaces on about a third of its lines
+    evaluation = {text for (lang, split), rows in pairs.items()
+                  if split.endswith((".dev", ".test")) for pair in rows for text in pair}
     train = set(pairs["ru", "train"])
-    assert {(s.strip(), t.strip()) for s, t in spaced} <= train
+    stripped = {(s.strip(), t.strip()) for s, t in spaced}
+    kept = {p for p in stripped if p[0] not in evaluation and p[1] not in evaluation}
+    assert kept <= train and len(kept) > 3000  # the rest share an English side with a test set
     assert not set(spaced) & train
 
 
@@ -157,7 +173,9 @@ def raw_pair_count(root, lang) -> int:
 def test_every_raw_pair_is_kept_or_counted_as_dropped(prepared, root):
     manifest = prepared[0]
     for lang, info in manifest["languages"].items():
-        kept = sum(split["pairs"] for split in info["splits"].values())
+        # parts of a set (tatoeba.*) and track pools are views of pairs counted in the pool
+        kept = sum(split["pairs"] for name, split in info["splits"].items()
+                   if not name.startswith("tatoeba."))
         assert kept + sum(info["dropped"].values()) == raw_pair_count(root, lang), lang
     totals = {reason: sum(info["dropped"][reason] for info in manifest["languages"].values())
               for reason in ("empty", "too_long", "leaked", "duplicate")}
@@ -186,3 +204,30 @@ def test_real_files_of_different_length_are_named(root, tmp_path):
     with pytest.raises(CorpusError, match=r"newstest2016.ron has 1999 lines.*newstest2016.eng "
                                           r"has 1994"):
         read_parallel(source, short)
+
+
+def test_the_tatoeba_track_splits_one_release_with_dev_and_test_apart(prepared, root):
+    manifest, corpus = prepared
+    roles, tested, deved, pooled = corpus.roles, set(), set(), set()
+    for lang in ("ro", "lv", "fi", "tr", "ko"):
+        pool, dev, test = corpus.track_pairs(lang, "tatoeba")
+        code3 = ISO639_3[lang]
+        folder = root / f"opus-mt-testsets/testsets/{code3}-eng"
+        raw = list(zip(raw_lines((folder / f"tatoeba-test-v2021-08-07.{code3}").read_bytes()),
+                       raw_lines((folder / "tatoeba-test-v2021-08-07.eng").read_bytes())))
+        raw_test = [(s.strip(), e.strip()) for s, e in raw
+                    if part_of(e.strip(), roles.parts) == "test" and s.strip() and e.strip()]
+        assert test == raw_test, lang  # the release's test part, in file order
+        assert 0.3 < len(test) / len(raw) < 0.4 and len(dev) > 100 and len(pool) > 500, lang
+        assert {part_of(e, roles.parts) for _, e in dev} == {"dev"}
+        assert {part_of(e, roles.parts) for _, e in pool} == {"pool"}
+        tested |= {t for pair in test for t in pair}
+        deved |= {t for pair in dev for t in pair}
+        pooled |= {t for pair in pool for t in pair}
+    # Tatoeba releases overlap and share English sentences across languages: dev and test stay
+    # apart, and no pool (of any language) holds a dev or test sentence.
+    assert not tested & deved and not pooled & (tested | deved)
+    assert manifest["leakage_check"] == check_leakage(corpus) == 0
+    assert manifest["languages"]["lv"]["splits"]["tatoeba.pool"]["origins"] == \
+        {"tatoeba-test-v2021-08-07%pool": manifest["languages"]["lv"]["splits"]["tatoeba.pool"][
+            "pairs"]}

@@ -66,10 +66,10 @@ def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path,
             "1", "--languages", "fi", "--test-sentences", "30", "--target-tokens", "40000"]
     result = run_recipe("multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = (tmp_path / "out" / "finetune" / "summary.md").read_text()
+    summary = (tmp_path / "out" / "news" / "summary.md").read_text()
     assert "| multinmt | fi | 600 |" in summary and "| random | fi | 0 |" in summary
     assert "| metanmt |" not in summary  # only the run asked for
-    assert (tmp_path / "out" / "finetune" / "bleu_vs_words_fi.png").exists()
+    assert (tmp_path / "out" / "news" / "bleu_vs_words_fi.png").exists()
     assert (tmp_path / "out" / "multinmt" / "model" / "config.json").is_file()  # exported
     steps = next(line for line in result.stdout.splitlines() if line.startswith("multinmt: "))
     # A second call trains nothing more and finds every fine-tuning done.
@@ -85,10 +85,10 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
             "--budgets", "0", "500", "--draws", "1", "--test-sentences", "20"]
     result = run_recipe("metanmt_vs_multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = (out / "finetune" / "summary.md").read_text()
+    summary = (out / "news" / "summary.md").read_text()
     for init in ("metanmt", "multinmt", "random"):
         assert f"| {init} | fi | 500 |" in summary and f"| {init} | fi | 0 |" in summary
-    assert (out / "finetune" / "bleu_vs_words_fi.png").exists()
+    assert (out / "news" / "bleu_vs_words_fi.png").exists()
     rows = [line.split("|") for line in (out / "training.md").read_text().splitlines()[2:]]
     assert {r[2].strip() for r in rows} == {"fomaml", "pretrain"}
     assert len({r[4] for r in rows}) == 1 and int(rows[0][4]) >= 60000  # equal target tokens

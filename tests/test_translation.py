@@ -145,7 +145,7 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
     corpus = load_corpus(toy)
 
     def bleu(model, tokenizer, language):
-        test = corpus.pairs(language, "test")[:60]
+        test = corpus.pairs(language, "news.test")[:60]
         return score(translate(model, tokenizer, [s for s, _ in test], progress=False),
                      [e for _, e in test])["bleu"]
 
@@ -156,13 +156,13 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
     train = draw_budget(corpus.pairs("ro", "pool"), 1500, draw=0)[0]
     before = bleu(trained, tokenizer, "ro")
     settings = FinetuneConfig(lr=3e-3, max_steps=150, batch_tokens=300, eval_every=25)
-    info = finetune(trained, tokenizer, train, corpus.pairs("ro", "dev"), settings, progress=False)
+    info = finetune(trained, tokenizer, train, corpus.pairs("ro", "news.dev"), settings, progress=False)
     after = bleu(trained, tokenizer, "ro")
     assert after > before + 10 and info["dev_loss"] < info["history"][0][1]
 
     saved = save_translation_model(trained, tokenizer, tmp_path / "saved")
     loaded, loaded_tokenizer = load_translation_model(saved)
-    sentences = [s for s, _ in corpus.pairs("ro", "test")[:20]]
+    sentences = [s for s, _ in corpus.pairs("ro", "news.test")[:20]]
     assert translate(loaded, loaded_tokenizer, sentences, progress=False) == \
         translate(trained, tokenizer, sentences, progress=False)
     from_run, _ = load_translation_model(tmp_path / "run")  # a run folder loads too

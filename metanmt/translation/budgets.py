@@ -16,22 +16,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.schema import check_defaults, setting
 from metanmt.translation.decode import translate
-from metanmt.translation.finetune import FinetuneConfig, draw_budget, english_words, finetune
+from metanmt.translation.finetune import (FinetuneConfig, draw_budget, encode_pairs,
+                                          english_words, finetune, sentence_losses)
 from metanmt.translation.model import (check_init, load_translation_model, resolve_device,
                                        save_translation_model)
-from metanmt.translation.plots import plot_budget_curves
+from metanmt.translation.plots import plot_all_languages, plot_budget_curves
 from metanmt.translation.scoring import score
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
-FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "best_step",
-          "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds", "bleu_signature",
-          "chrf_signature", "tok_bleu_signature", "fingerprint"]
+FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "epochs",
+          "best_step", "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds",
+          "bleu_signature", "chrf_signature", "tok_bleu_signature", "fingerprint"]
 SCORES = ("bleu", "chrf", "tok_bleu")
 
 
@@ -71,6 +73,7 @@ class BudgetPlan:
     # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
     budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget)
     draws: int = setting(3, low=1)  # random draws per budget (zero-shot: one)
+    draws_by_init: dict = setting({})  # fewer (or more) draws for some initialisations, by name
     test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
     beams: int = setting(4, low=1)
     length_penalty: float = 0.6
@@ -149,6 +152,23 @@ class Results:
             writer.writerow({**row, "fingerprint": fingerprint})
 
 
+def effective_budgets(budgets, data: LanguageData, language: str) -> list[int]:
+    """The budgets with every one the pool cannot fill turned into the whole pool, once."""
+    held = english_words(data.pool)
+    out = list(dict.fromkeys(WHOLE_POOL if b == WHOLE_POOL or b >= held else b for b in budgets))
+    capped = [b for b in budgets if b != WHOLE_POOL and b >= held]
+    if capped:
+        several = len(capped) > 1
+        tqdm.write(f"{language}: the pool holds {held:,} English words; the budget"
+                   f"{'s' if several else ''} {', '.join(map(str, capped))} "
+                   f"use{'' if several else 's'} all of it")
+    return out
+
+
+def job_name(name: str, language: str, budget: int, draw: int) -> str:
+    return f"{name}-{language}-{'pool' if budget == WHOLE_POOL else budget}-{draw}"
+
+
 def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan: BudgetPlan,
                 out_dir: str | Path, vocab: str | Path | None = None) -> list[dict]:
     """Fine-tune and score every (init, language, budget, draw); returns the summary rows.
@@ -164,7 +184,8 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
     out.mkdir(parents=True, exist_ok=True)
     results = Results(out)
     jobs = [(name, language, budget, draw) for name in inits for language in languages
-            for budget in plan.budgets for draw in range(1 if budget == 0 else plan.draws)]
+            for budget in effective_budgets(plan.budgets, languages[language], language)
+            for draw in range(1 if budget == 0 else int(plan.draws_by_init.get(name, plan.draws)))]
     keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
             for job in jobs}
     todo = [job for job in jobs if not results.done(job, keys[job])]
@@ -181,27 +202,40 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
 
 def one_job(source: str, name: str, language: str, data: LanguageData, budget: int, draw: int,
             plan: BudgetPlan, out: Path, vocab) -> dict:
+    """Fine-tune (unless zero-shot) and score one draw. Beside the row it keeps what paired
+    comparisons need: the test translations (hyps/) and the dev loss of each dev sentence (dev/)."""
     start = time.perf_counter()
     model, tokenizer = load_translation_model(source, vocab, seed=plan.seed)
     model.to(resolve_device(plan.device))
-    info = {"steps": 0, "best_step": 0, "dev_loss": float("nan")}
+    job = job_name(name, language, budget, draw)
+    info = {"steps": 0, "epochs": 0, "best_step": 0}
     words, capped = 0, False
     if budget != 0:
         wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
         train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
-        if capped:
-            tqdm.write(f"{language}: the pool holds {words} English words, fewer than the budget "
-                       f"of {budget}; using all of it")
         info = finetune(model, tokenizer, train, data.dev, plan.finetune,
                         seed=plan.seed * 1000 + draw)
         if draw == 0 or plan.save_models:
-            save_translation_model(model, tokenizer, out / "models" / f"{name}-{language}-{budget}-{draw}")
+            save_translation_model(model, tokenizer, out / "models" / job)
+        losses = info["dev_sentences"]
+    else:
+        dev = list(data.dev)[: plan.finetune.dev_sentences or None]
+        losses = sentence_losses(model, encode_pairs(tokenizer, dev, plan.finetune.max_length),
+                                 tokenizer.pad_token_id, plan.finetune.batch_tokens)
     test = data.test[: plan.test_sentences or None]
-    scores = translate_and_score(model, tokenizer, test, plan.beams, plan.length_penalty)
+    hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
+    scores = score(hypotheses, [t for _, t in test])
+    for folder, write in (("hyps", lambda p: p.write_text("".join(h + "\n" for h in hypotheses),
+                                                          encoding="utf-8")),
+                          ("dev", lambda p: np.save(p, losses))):
+        (out / folder).mkdir(exist_ok=True)
+        write(out / folder / (job + (".txt" if folder == "hyps" else ".npy")))
     return {"init": name, "language": language, "budget": budget, "words": words,
-            "capped": capped, "draw": draw, "steps": info["steps"], "best_step": info["best_step"],
-            "dev_loss": round(info["dev_loss"], 4), **{k: scores[k] for k in SCORES},
-            "test_sentences": len(test), "seconds": round(time.perf_counter() - start, 1),
+            "capped": capped, "draw": draw, "steps": info["steps"], "epochs": info["epochs"],
+            "best_step": info["best_step"],
+            "dev_loss": round(float(losses[:, 0].sum() / losses[:, 1].sum()), 4),
+            **{k: scores[k] for k in SCORES}, "test_sentences": len(test),
+            "seconds": round(time.perf_counter() - start, 1),
             **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
 
 
@@ -211,9 +245,9 @@ def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: 
     return score(hypotheses, [t for _, t in test])
 
 
-def spread(mean: float, std: float, draws: int) -> str:
+def spread(mean: float, std: float, draws: int, digits: int = 2) -> str:
     """A summary cell: mean ± standard deviation over draws, or the one draw's value."""
-    return f"{mean:.2f} ± {std:.2f}" if draws > 1 else f"{mean:.2f} (1 draw)"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if draws > 1 else f"{mean:.{digits}f} (1 draw)"
 
 
 def summarize(out: Path) -> list[dict]:
@@ -231,19 +265,27 @@ def summarize(out: Path) -> list[dict]:
                  "capped": any(m["capped"] == "True" for m in members),
                  "draws": len(members),
                  "test_sentences": int(members[0]["test_sentences"])}
-        for key in SCORES:
+        for key in (*SCORES, "dev_loss"):
             values = [float(m[key]) for m in members]
-            entry[key] = round(statistics.mean(values), 2)
-            entry[f"{key}_std"] = round(statistics.stdev(values), 2) if len(values) > 1 else 0.0
+            digits = 4 if key == "dev_loss" else 2
+            entry[key] = round(statistics.mean(values), digits)
+            entry[f"{key}_std"] = round(statistics.stdev(values), digits) if len(values) > 1 \
+                else 0.0
         summary.append(entry)
     write_csv(summary, out / "summary.csv")
     table = [{"init": s["init"], "language": s["language"],
               "budget": "whole pool" if s["budget"] == WHOLE_POOL else s["budget"],
               "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
               "draws": s["draws"], "test sentences": s["test_sentences"],
-              **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES}} for s in summary]
+              **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES},
+              "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3)}
+             for s in summary]
     footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
     (out / "summary.md").write_text(plain_table(table) + f"\nMean ± standard deviation over "
-                                    f"draws. Signatures: {footer}\n", encoding="utf-8")
-    plot_budget_curves(summary, out)
+                                    f"draws; dev loss in nats per target token (of the best "
+                                    f"fine-tuned state; of the initialisation at 0 words). "
+                                    f"Signatures: {footer}\n", encoding="utf-8")
+    for metric in ("bleu", "dev_loss"):
+        plot_budget_curves(summary, out, metric)
+    plot_all_languages(summary, out)
     return summary

@@ -56,6 +56,9 @@ def own_language(args) -> bool:
              if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")]
     if not given and not args.language:
         return False
+    if args.track:
+        raise ValueError("--track picks the evaluation sets of a prepared corpus; with your own "
+                         "files, yours are the dev and test sets")
     if args.languages:
         raise ValueError("--languages picks languages of a prepared corpus; with your own files, "
                          "name your language with --language")
@@ -85,8 +88,7 @@ def language_data(args) -> dict:
         return {args.language or "new": data}
     corpus = load_corpus(args.corpus)
     languages = args.languages or corpus.languages("validation") + corpus.languages("test")
-    return {lang: LanguageData(corpus.pairs(lang, "pool"), corpus.pairs(lang, "dev"),
-                               corpus.pairs(lang, "test")) for lang in languages}
+    return {lang: LanguageData(*corpus.track_pairs(lang, args.track)) for lang in languages}
 
 
 def vocabulary(args) -> Path | None:
@@ -106,8 +108,8 @@ def cmd_prepare(args) -> int:
 
 def cmd_finetune(args) -> int:
     set_threads(args)
-    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
-                              max_steps=args.max_steps,
+    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_epochs=args.warmup_epochs,
+                              max_epochs=args.max_epochs, max_steps=args.max_steps,
                               batch_tokens=args.batch_tokens, eval_every=args.eval_every,
                               patience=args.patience)
     plan = BudgetPlan(budgets=tuple(args.budgets), draws=args.draws,
@@ -170,7 +172,7 @@ def cmd_score(args) -> int:
     model, tokenizer = load_translation_model(args.model)
     model.to(resolve_device(args.device))
     for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
-        test = corpus.pairs(language, "test")[: args.test_sentences or None]
+        test = corpus.track_pairs(language, args.track)[2][: args.test_sentences or None]
         result = translate_and_score(model, tokenizer, test, args.beams, args.length_penalty)
         print_scores(result, f"{language} ({len(test)} sentences): ")
     return 0
@@ -230,6 +232,8 @@ def add_translation_commands(commands) -> None:
     finetune.add_argument("--corpus", help="prepared corpus (languages' pool, dev and test; its "
                                "vocabulary for random:SIZE); default: $METANMT_CACHE/translation")
     finetune.add_argument("--languages", nargs="*", help="default: validation and test languages")
+    finetune.add_argument("--track", default="", help="the corpus' evaluation track: its pools, "
+                          "dev and test sets (news, tatoeba; default: the corpus' first)")
     finetune.add_argument("--vocab", help="tokenizer folder for random:SIZE (default: the "
                                "corpus' vocab/)")
     for split in ("train", "dev", "test"):
@@ -245,10 +249,14 @@ def add_translation_commands(commands) -> None:
                           help=f"random draws per budget (default {BudgetPlan.draws})")
     finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
     finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
-    finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
-    finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps)
+    finetune.add_argument("--warmup-epochs", type=float, default=FinetuneConfig.warmup_epochs)
+    finetune.add_argument("--max-epochs", type=int, default=FinetuneConfig.max_epochs,
+                          help="passes over the drawn data, at most (early stopping ends sooner)")
+    finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps,
+                          help="a cap on updates, whatever the epochs say")
     finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
-    finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every)
+    finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every,
+                          help="updates between dev-loss checks (0 = after every pass)")
     finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
     finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
     finetune.add_argument("--seed", type=int, default=0)
@@ -275,6 +283,7 @@ def add_translation_commands(commands) -> None:
     score_parser.add_argument("--corpus", default=None, help="prepared corpus (default: the cache)")
     score_parser.add_argument("--languages", nargs="*",
                               help="default: validation and test languages")
+    score_parser.add_argument("--track", default="", help="whose test sets (default: the first)")
     score_parser.add_argument("--test-sentences", type=int, default=0,
                               help="first N only (0 = all)")
     add_decoding_arguments(score_parser)

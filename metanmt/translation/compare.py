@@ -26,6 +26,7 @@ from metanmt.schema import apply, setting, to_dict
 from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command
 from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
+from metanmt.translation.contrast import contrast
 from metanmt.translation.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.languages import load_roles
 from metanmt.translation.model import PRESETS
@@ -49,7 +50,7 @@ class CorpusSpec:
 
 @dataclass
 class CompareConfig(BudgetPlan):
-    out_dir: str = "results/compare"  # runs in OUT/<name>, fine-tuning in OUT/finetune
+    out_dir: str = "results/compare"  # runs in OUT/<name>, fine-tuning in OUT/<track>
     corpus: CorpusSpec = field(default_factory=CorpusSpec)
     # name -> run config YAML (as for `metanmt train`), relative to the file that names it;
     # `name: null` in a later file drops a run
@@ -57,6 +58,8 @@ class CompareConfig(BudgetPlan):
     shared: dict = setting({})  # run-config keys for every run (e.g. train: {max_target_tokens: N})
     random: str = setting("cpu", choices=("", *PRESETS))  # also fine-tune a random init of this size
     languages: tuple[str, ...] = ()  # () = the corpus' validation and test languages
+    tracks: tuple[str, ...] = ()  # evaluation tracks, each in OUT/<track>; () = the corpus' first
+    contrast: tuple[str, ...] = ("metanmt", "multinmt")  # A and B of contrast.md (when both run)
     threads: int = setting(0, low=0)  # torch CPU threads (0 = torch's default)
 
 
@@ -111,6 +114,7 @@ class Comparison:
                 "runs": {name: path for name, path in self.config.runs.items()
                          if name in self.run_configs},
                 "random": self.config.random, "languages": self.config.languages,
+                "tracks": self.config.tracks, "contrast": self.config.contrast,
                 "threads": self.config.threads, **dataclasses.asdict(self.plan)}
 
     # -- the three parts -----------------------------------------------------------------------
@@ -141,16 +145,27 @@ class Comparison:
               f"{trainer.val_metric} {trainer.best:.4f}")
         export_best(trainer.out)
 
-    def finetune(self) -> list[dict]:
+    def finetune(self, track: str) -> list[dict]:
+        """Every init at every budget on ``track``: results and summary in OUT/<track>/, and the
+        paired contrast of the two named in ``contrast``."""
         corpus = load_corpus(self.corpus)
         languages = self.config.languages or \
             tuple(corpus.languages("validation") + corpus.languages("test"))
-        data = {lang: LanguageData(corpus.pairs(lang, "pool"), corpus.pairs(lang, "dev"),
-                                   corpus.pairs(lang, "test")) for lang in languages}
+        data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
         inits = {name: str(self.out / name) for name in self.run_configs}
         if self.config.random:
             inits["random"] = f"random:{self.config.random}"
-        return run_budgets(inits, data, self.plan, self.out / "finetune", self.corpus / "vocab")
+        out = self.out / track
+        summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab")
+        a, b = (self.config.contrast + ("", ""))[:2]
+        if a in inits and b in inits:
+            tests = {lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
+                     for lang, d in data.items()}
+            contrast(out, a, b, tests)
+        return summary
+
+    def tracks(self) -> list[str]:
+        return list(self.config.tracks) or [load_corpus(self.corpus).roles.default_track()]
 
     def run(self, processes: int = 1, accelerate_config: str | None = None,
             port: int = 29500) -> list[dict]:
@@ -159,13 +174,17 @@ class Comparison:
         self.prepare_corpus()
         for name in self.run_configs:  # the same training cost for each: equal data and compute
             self.train(name, processes, accelerate_config, port)
-        summary = self.finetune()
+        summaries = {track: self.finetune(track) for track in self.tracks()}
         if self.run_configs:
             table = plain_table(training_rows([self.out / name for name in self.run_configs]))
             (self.out / "training.md").write_text(table)
             print(table, end="")
-        print((self.out / "finetune" / "summary.md").read_text(encoding="utf-8"), end="")
-        return summary
+        for track in summaries:
+            for name in ("summary.md", "contrast.md"):
+                if (self.out / track / name).is_file():
+                    print(f"== {track}: {name}")
+                    print((self.out / track / name).read_text(encoding="utf-8"), end="")
+        return [row for summary in summaries.values() for row in summary]
 
     def describe(self) -> str:
         """What would run: the corpus, each run's signature (built from its objects, once the

@@ -1,8 +1,9 @@
 """Raw multilingual test sets -> a prepared translation corpus on disk, with no evaluation leakage.
 
-    out/<lang>/      a datasets.DatasetDict: ``train`` (training languages) or ``pool``, ``dev``,
-                     ``test`` (validation and test languages); columns source, target (English),
-                     origin (the set id)
+    out/<lang>/      a datasets.DatasetDict: ``train`` (training languages), or ``pool`` and, for
+                     each evaluation track, ``<track>.dev`` and ``<track>.test`` (and
+                     ``<track>.pool`` where the track restricts the pool) for validation and test
+                     languages; columns source, target (English), origin (the set id)
     out/manifest.json  roles, counts, drop counts, the leakage check, the source folder, the format
 
 Rules, in this order for every training and pool pair: strip both sides; drop a pair with an empty
@@ -10,7 +11,9 @@ side ("empty"), with more than ``max_words`` words or ``max_chars`` characters o
 ("too_long"), with a side equal to any sentence of any dev or test set of any language ("leaked":
 FLORES and NTREX are multi-way parallel, and WMT shares English sides across pairs), or seen before
 in this language ("duplicate"). Dev and test sets are only stripped, and lose pairs with an empty
-side; their line order is kept. A validation or test language's pool is all its other sets.
+side; their line order is kept; a dev pair with a side in any test set is dropped too (Tatoeba's
+releases overlap), so dev and test never share a sentence. A validation or test language's pool
+is all its other sets; a track may restrict it to some of them (``<track>.pool``).
 """
 from __future__ import annotations
 
@@ -25,14 +28,17 @@ import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 from tqdm.auto import tqdm
 
-from metanmt.translation.languages import (SPLITS, CorpusError, LanguageRoles, iso639_3,
-                                   roles_to_dict)
+from metanmt.translation.languages import (CorpusError, LanguageRoles, iso639_3, part_of,
+                                           roles_to_dict, split_part)
 from metanmt.translation.sources import default_cache, download_sources, expected_path, language_sets
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one dev and one test set per language, no tracks
 MANIFEST = "manifest.json"
 DROP_REASONS = ("empty", "too_long", "leaked", "duplicate")
-EVALUATION_SPLITS = ("dev", "test")
+
+
+def is_evaluation(split: str) -> bool:
+    return split.endswith((".dev", ".test"))
 FEATURES = Features({"source": Value("string"), "target": Value("string"),
                      "origin": Value("string")})
 
@@ -56,29 +62,45 @@ def _too_long(text: str, max_words: int, max_chars: int) -> bool:
     return len(text) > max_chars or (len(text) > max_words and len(text.split()) > max_words)
 
 
+def read_set(catalog: dict, root, lang: str, set_id: str, parts: dict) -> list[tuple]:
+    """The stripped pairs of ``set_id`` (``SET`` or a part ``SET%test``) of ``lang``."""
+    base, part = split_part(set_id)
+    if base not in catalog:
+        raise CorpusError(f"set {set_id!r} of {lang!r} not found: expected "
+                          f"{expected_path(root, lang, base)}")
+    pairs = catalog[base].read()
+    return pairs if part is None else [p for p in pairs if part_of(p[1], parts) == part]
+
+
 def _read_evaluation_sets(root, roles, catalogs, drops) -> dict:
-    """{lang: {"dev"|"test": (pairs, set id)}}: stripped, empty pairs dropped, order kept."""
+    """{lang: {"<track>.dev"|"<track>.test": (pairs, set id)}}: stripped, empty pairs dropped,
+    order kept; then every dev pair with a side in any test set is dropped."""
     evaluation = {}
     for lang in roles.validation + roles.test:
         evaluation[lang] = {}
         for split, set_id in roles.evaluation_sets(lang).items():
-            if set_id not in catalogs[lang]:
-                raise CorpusError(f"{split} set {set_id!r} of {lang!r} not found: expected "
-                                  f"{expected_path(root, lang, set_id)}")
-            pairs = catalogs[lang][set_id].read()
+            pairs = read_set(catalogs[lang], root, lang, set_id, roles.parts)
             kept = [(s, t) for s, t in pairs if s and t]
-            drops[lang]["empty"] += len(pairs) - len(kept)
+            # A part of a set is a view: its pairs are also read (and counted) as pool pairs.
+            counted = "%" not in set_id
+            drops[lang]["empty"] += (len(pairs) - len(kept)) * counted
             evaluation[lang][split] = (kept, set_id)
+    tested = {text for splits in evaluation.values() for split, (pairs, _) in splits.items()
+              if split.endswith(".test") for pair in pairs for text in pair}
+    for lang, splits in evaluation.items():
+        for split, (pairs, set_id) in splits.items():
+            if split.endswith(".dev"):
+                kept = [(s, t) for s, t in pairs if s not in tested and t not in tested]
+                drops[lang]["leaked"] += (len(pairs) - len(kept)) * ("%" not in set_id)
+                splits[split] = (kept, set_id)
     return evaluation
 
 
-def _filtered_pairs(sets, skip, forbidden, max_words, max_chars, drops) -> list[tuple]:
-    """(source, target, origin) of every set not in ``skip``, after the rules in the module doc."""
+def _filtered_pairs(pairs_by_set, forbidden, max_words, max_chars, drops) -> list[tuple]:
+    """(source, target, origin) of every set's pairs, after the rules in the module doc."""
     kept, seen = [], set()
-    for set_id, parallel in sets.items():
-        if set_id in skip:
-            continue
-        for source, target in parallel.read():
+    for set_id, pairs in pairs_by_set:
+        for source, target in pairs:
             if not source or not target:
                 drops["empty"] += 1
             elif _too_long(source, max_words, max_chars) or _too_long(target, max_words, max_chars):
@@ -133,7 +155,7 @@ def write_corpus(out: str | Path, roles: LanguageRoles, splits: dict[str, dict[s
     out = Path(out)
     _check_replaceable(out)
     for lang in roles.languages():
-        expected = sorted(SPLITS[roles.role_of(lang)])
+        expected = sorted(roles.splits(lang))
         if sorted(splits.get(lang, {})) != expected:
             raise CorpusError(f"{lang!r} ({roles.role_of(lang)}) needs the splits {expected}, "
                               f"got {sorted(splits.get(lang, {}))}")
@@ -196,13 +218,23 @@ def prepare_corpus(source: str | Path | None = None, out: str | Path | None = No
     splits = {}
     for lang in tqdm(roles.languages(), desc="reading languages", disable=not progress):
         role = roles.role_of(lang)
-        skip = set(roles.evaluation_sets(lang).values())
-        kept = _filtered_pairs(catalogs[lang], skip, forbidden, max_words, max_chars, drops[lang])
+        # sets used whole as dev or test sets stay out; a set split in parts is filtered by
+        # sentence like any other (its dev and test parts are forbidden sentences)
+        whole = {set_id for set_id in roles.evaluation_sets(lang).values() if "%" not in set_id}
+        sets = [(set_id, parallel.read()) for set_id, parallel in catalogs[lang].items()
+                if set_id not in whole]
+        kept = _filtered_pairs(sets, forbidden, max_words, max_chars, drops[lang])
         if role == "train" and not kept:
             raise CorpusError(f"training language {lang!r} has no pairs left after filtering")
         splits[lang] = {"train" if role == "train" else "pool": kept}
         for split, (pairs, set_id) in evaluation.get(lang, {}).items():
             splits[lang][split] = [(s, t, set_id) for s, t in pairs]
+        for name, track in roles.tracks.items():
+            if lang in track.pool_sets and role != "train":
+                restricted = [(set_id, read_set(catalogs[lang], root, lang, set_id, roles.parts))
+                              for set_id in track.pool_sets[lang]]
+                splits[lang][f"{name}.pool"] = _filtered_pairs(
+                    restricted, forbidden, max_words, max_chars, dict.fromkeys(DROP_REASONS, 0))
     settings = {"max_words": max_words, "max_chars": max_chars,
                 "reading_seconds": round(time.time() - started, 1)}
     manifest = write_corpus(out, roles, splits, str(root.resolve()), drops, settings)
@@ -251,6 +283,19 @@ class Corpus:
         columns = self.dataset(lang, split).to_dict()  # far faster than iterating rows
         return list(zip(columns["source"], columns["target"]))
 
+    def tracks(self) -> list[str]:
+        return list(self.roles.tracks)
+
+    def track_pairs(self, lang: str, track: str = "") -> tuple[list, list, list]:
+        """(pool, dev, test) of a validation or test language on ``track`` (default: the first):
+        the track's own pool where it has one, else the language's pool."""
+        track = track or self.roles.default_track()
+        self.roles.track(track)
+        splits = self.splits(lang)
+        pool = f"{track}.pool" if f"{track}.pool" in splits else "pool"
+        return (self.pairs(lang, pool), self.pairs(lang, f"{track}.dev"),
+                self.pairs(lang, f"{track}.test"))
+
 
 def load_corpus(path: str | Path | None = None) -> Corpus:
     """Open a prepared corpus (default ``default_corpus_dir()``)."""
@@ -261,47 +306,58 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         version = manifest.get("format_version")
-        roles = LanguageRoles(**manifest["roles"])
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, CorpusError) as error:
+    except (json.JSONDecodeError, AttributeError) as error:
         raise CorpusError(f"{path / MANIFEST}: unreadable manifest: {error}") from None
     if version != FORMAT_VERSION:
         raise CorpusError(f"{path} has corpus format {version}, this code reads {FORMAT_VERSION}; "
-                          f"prepare it again")
+                          f"prepare it again (`metanmt prepare`)")
+    try:
+        roles = LanguageRoles(**manifest["roles"])
+    except (KeyError, TypeError, AttributeError, CorpusError) as error:
+        raise CorpusError(f"{path / MANIFEST}: unreadable manifest: {error}") from None
     return Corpus(path, manifest, roles)
 
 
 def check_leakage(prepared: str | Path | Corpus) -> int:
     """Re-read a prepared corpus: the number of distinct dev/test sentences (either side, any
-    language) that occur on either side of any training split or pool. Expected: 0."""
+    language) that occur on either side of any training split or pool, plus the dev sentences
+    that occur in any test set. Expected: 0."""
     corpus = prepared if isinstance(prepared, Corpus) else load_corpus(prepared)
-    evaluation = set()
+    dev, test = set(), set()
     for lang in corpus.languages():
-        for split in set(corpus.splits(lang)) & set(EVALUATION_SPLITS):
-            evaluation.update(text.strip() for pair in corpus.pairs(lang, split) for text in pair)
-    evaluation.discard("")
+        for split in corpus.splits(lang):
+            if is_evaluation(split):
+                texts = {text.strip() for pair in corpus.pairs(lang, split) for text in pair}
+                (test if split.endswith(".test") else dev).update(texts)
+    evaluation = (dev | test) - {""}
     found = set()
     for lang in corpus.languages():
-        for split in set(corpus.splits(lang)) - set(EVALUATION_SPLITS):
-            for pair in corpus.pairs(lang, split):
-                found.update(text.strip() for text in pair if text.strip() in evaluation)
-    return len(found)
+        for split in corpus.splits(lang):
+            if not is_evaluation(split):
+                for pair in corpus.pairs(lang, split):
+                    found.update(text.strip() for text in pair if text.strip() in evaluation)
+    return len(found) + len((dev & test) - {""})
 
 
 # ---------------------------------------------------------------- report
 
 def format_table(manifest: dict) -> str:
-    """Per-language pair counts, English words and drops of a manifest, as a plain-text table."""
-    header = ("lang", "role", "train/pool", "dev", "test", "en words", *DROP_REASONS)
+    """Per-language pair counts, English words and drops of a manifest, as a plain-text table;
+    each evaluation track as "dev/test" pairs (and "/pool" where it restricts the pool)."""
+    tracks = list(manifest["roles"]["tracks"])
+    header = ("lang", "role", "train/pool", "en words", *DROP_REASONS,
+              *(f"{t} dev/test/pool" for t in tracks))
     rows, totals = [], Counter()
     for lang, info in manifest["languages"].items():
         splits = info["splits"]
         main = splits.get("train") or splits.get("pool") or {"pairs": 0, "english_words": 0}
-        values = (main["pairs"], splits.get("dev", {}).get("pairs", ""),
-                  splits.get("test", {}).get("pairs", ""), main["english_words"],
-                  *(info["dropped"][r] for r in DROP_REASONS))
-        totals.update({header[i + 2]: v for i, v in enumerate(values) if v != ""})
-        rows.append((lang, info["role"], *values))
-    rows.append(("all", "", *(totals[h] for h in header[2:])))
+        values = (main["pairs"], main["english_words"], *(info["dropped"][r] for r in DROP_REASONS))
+        totals.update({header[i + 2]: v for i, v in enumerate(values)})
+        per_track = ["/".join(str(splits[f"{t}.{s}"]["pairs"]) for s in ("dev", "test", "pool")
+                              if f"{t}.{s}" in splits) for t in tracks]
+        rows.append((lang, info["role"], *values, *per_track))
+    rows.append(("all", "", *(totals[h] for h in header[2:2 + 2 + len(DROP_REASONS)]),
+                 *[""] * len(tracks)))
     cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in (header, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in

@@ -28,7 +28,7 @@ from metanmt.types import Batch, Params
 
 ROLE_OF_SPLIT = {"train": ("train", "train"), "val": ("validation", "pool"),
                  "test": ("test", "pool")}  # split -> (language role, corpus split)
-VALIDATION_KEYS = ("validation_words", "validation_steps", "validation_sentences")
+VALIDATION_KEYS = ("validation_words", "validation_steps", "validation_sentences", "track")
 
 
 @dataclass
@@ -52,6 +52,8 @@ class TranslationConfig:
     # algorithm's adaptation; "finetune" = fine-tune on a fixed draw of each validation language's
     # pool, then greedy dev BLEU (Gu et al.; the same for every algorithm, MultiNMT included).
     validation: str = setting("loss", choices=("loss", "finetune"))
+    track: str = ""  # with finetune: the evaluation track whose pools and dev sets it uses
+    # ("" = the corpus' first, news; tatoeba is in the pools' domain)
     validation_words: int = setting(16000, low=1)  # English words of the fixed fine-tuning draw
     validation_steps: int = setting(60, low=0)  # fine-tuning steps (Adam, finetune.py defaults)
     validation_sentences: int = setting(200, low=1)  # dev sentences decoded and scored
@@ -89,6 +91,8 @@ class TranslationFamily(TaskFamily):
         self.config = config
         self.corpus = corpus or load_corpus(config.corpus)
         self.tokenizer = tokenizer or load_tokenizer(Path(config.corpus) / "vocab")
+        if config.track:
+            self.corpus.roles.track(config.track)  # an unknown track is named before training
         self._encoded: dict[tuple[str, str], EncodedPairs] = {}
 
     def test_setting(self):
@@ -186,10 +190,12 @@ class TranslationFamily(TaskFamily):
     def validate(self, model, params):
         """Mean dev BLEU over the validation languages after fine-tuning (validation=finetune)."""
         c = self.config
-        scores = [finetune_then_score(model, self.tokenizer, self.corpus.pairs(lang, "pool"),
-                                      self.corpus.pairs(lang, "dev"), c.validation_words,
-                                      c.validation_steps, c.validation_sentences)
-                  for lang in self.languages("val")]
+        scores = []
+        for lang in self.languages("val"):
+            pool, dev, _ = self.corpus.track_pairs(lang, c.track)
+            scores.append(finetune_then_score(model, self.tokenizer, pool, dev,
+                                              c.validation_words, c.validation_steps,
+                                              c.validation_sentences))
         return sum(scores) / len(scores)
 
     # -- model and loss --------------------------------------------------------------------------

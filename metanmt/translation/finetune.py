@@ -1,8 +1,10 @@
 """Fine-tuning an initialisation on a low-resource language from a budget of English words.
 
 A budget is drawn reproducibly from the language's pool (draw ``d`` is a seeded shuffle), capped
-by the pool's size. Training uses Adam on a chosen parameter subset, with early stopping on the
-dev-set loss; the best dev state is what gets decoded.
+by the pool's size. Training uses Adam on a chosen parameter subset and runs to convergence: passes
+over the drawn data (epochs) until the dev-set loss has not improved for ``patience`` checks, at
+most ``max_epochs`` passes, so a larger budget never gets fewer passes than a smaller one. The best
+dev state is what gets decoded.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -26,14 +29,13 @@ Pairs = Sequence[tuple[str, str]]
 class FinetuneConfig:
     subset: str = setting("all", choices=SUBSETS)  # emb+enc is MetaNMT's choice
     lr: float = setting(5e-4, above=0)  # Adam
-    warmup_steps: int = setting(30, low=0)  # linear warm-up: Adam's first full-size steps can
-    # wreck a trained model
-    max_steps: int = setting(1000, low=1)
+    warmup_epochs: float = setting(1.0, low=0)  # linear warm-up over this many passes: Adam's
+    # first full-size steps can wreck a trained model
+    max_epochs: int = setting(20, low=1)  # passes over the drawn data, at most
+    max_steps: int = setting(100_000, low=1)  # a cap on updates, whatever the epochs say
     batch_tokens: int = setting(1500, low=1)  # target tokens per batch
-    eval_every: int = setting(25, low=1)  # steps between dev-loss checks
-    # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
-    # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
-    patience: int = setting(6, low=1)
+    eval_every: int = setting(0, low=0)  # updates between dev-loss checks; 0 = after every pass
+    patience: int = setting(3, low=1)  # stop after this many checks without a better dev loss
     dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
     max_length: int = setting(128, low=2)
     dropout: bool = True  # keep the model's dropout on while fine-tuning
@@ -69,18 +71,28 @@ def _loss(model, batch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def dev_loss(model, data: EncodedPairs, pad_id: int, batch_tokens: int) -> float:
-    """Cross-entropy per target token over all of ``data``."""
+def sentence_losses(model, data: EncodedPairs, pad_id: int, batch_tokens: int) -> np.ndarray:
+    """[sentences, 2]: each sentence's summed cross-entropy (nats) and its target tokens, in the
+    order of ``data``: what paired comparisons of dev loss resample."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total, tokens = 0.0, 0
+    out = np.zeros((len(data), 2))
     for indices in batches(data, batch_tokens, [int(i) for i in data.by_length]):
         batch = {k: v.to(device) for k, v in collate(data, indices, pad_id).items()}
-        total += _loss(model, batch).item()
-        tokens += int((batch["labels"] != -100).sum())
+        labels = batch["labels"]
+        losses = token_cross_entropy(model(**model_inputs(batch)).logits, labels, "none")
+        losses = losses.view(labels.shape).sum(1)
+        out[indices, 0] = losses.double().cpu().numpy()
+        out[indices, 1] = (labels != -100).sum(1).cpu().numpy()
     model.train(was_training)
-    return total / max(tokens, 1)
+    return out
+
+
+def dev_loss(model, data: EncodedPairs, pad_id: int, batch_tokens: int) -> float:
+    """Cross-entropy per target token over all of ``data``."""
+    losses = sentence_losses(model, data, pad_id, batch_tokens)
+    return float(losses[:, 0].sum() / max(losses[:, 1].sum(), 1))
 
 
 def epoch(data: EncodedPairs, batch_tokens: int, rng: random.Random) -> list[list[int]]:
@@ -106,9 +118,18 @@ def batches(data: EncodedPairs, batch_tokens: int, order: list[int]):
         yield group
 
 
+def encode_pairs(tokenizer, pairs: Pairs, max_length: int, what: str = "") -> EncodedPairs:
+    return EncodedPairs(encode(tokenizer, [s for s, _ in pairs], max_length,
+                               f"{what} sources, max_length" if what else ""),
+                        encode(tokenizer, [t for _, t in pairs], max_length,
+                               f"{what} English, max_length" if what else ""))
+
+
 def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig, seed: int = 0,
              progress: bool = True) -> dict:
-    """Fine-tune ``model`` in place on ``train``; it ends holding its best dev-loss weights."""
+    """Fine-tune ``model`` in place on ``train`` to convergence; it ends holding its best dev-loss
+    weights. Returns steps, epochs, the best step and dev loss, the history of checks, and the
+    per-sentence dev losses of the best state (``dev_sentences``)."""
     if not train:
         raise ValueError("nothing to fine-tune on: the training pairs are empty")
     if not dev:
@@ -121,25 +142,24 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     params = [p for n, p in model.named_parameters() if n in names]
     for n, p in model.named_parameters():
         p.requires_grad_(n in names)
-    def enc(texts, what):
-        return encode(tokenizer, texts, config.max_length,
-                      f"fine-tuning {what}, max_length" if progress else "")
-    data = EncodedPairs(enc([s for s, _ in train], "sources"), enc([t for _, t in train], "English"))
+    data = encode_pairs(tokenizer, train, config.max_length, "fine-tuning" if progress else "")
     dev = list(dev)[: config.dev_sentences or None]
-    dev_data = EncodedPairs(enc([s for s, _ in dev], "dev sources"),
-                            enc([t for _, t in dev], "dev English"))
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    warmup = max(config.warmup_steps, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
+    dev_data = encode_pairs(tokenizer, dev, config.max_length, "dev" if progress else "")
     rng = random.Random(seed)
+    per_epoch = len(epoch(data, config.batch_tokens, random.Random(0)))
+    total = min(config.max_steps, per_epoch * config.max_epochs)
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    warmup = max(1, round(config.warmup_epochs * per_epoch))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
+    check_every = config.eval_every or per_epoch
 
     best = dev_loss(model, dev_data, pad, config.batch_tokens)
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
     history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
     model.train(config.dropout)
-    bar = tqdm(total=config.max_steps, desc="fine-tuning", disable=not progress, leave=False,
+    bar = tqdm(total=total, desc="fine-tuning", disable=not progress, leave=False,
                mininterval=2, dynamic_ncols=True)
-    while step < config.max_steps and checks_without_gain < config.patience:
+    while step < total and checks_without_gain < config.patience:
         for indices in epoch(data, config.batch_tokens, rng):
             batch = {k: v.to(device) for k, v in collate(data, indices, pad).items()}
             loss = _loss(model, batch) / int((batch["labels"] != -100).sum())
@@ -151,7 +171,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             schedule.step()
             step += 1
             bar.update(1)
-            if step % config.eval_every == 0 or step == config.max_steps:
+            if step % check_every == 0 or step == total:
                 value = dev_loss(model, dev_data, pad, config.batch_tokens)
                 model.train(config.dropout)
                 history.append((step, value))
@@ -162,7 +182,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
                                   if n in names}
                 else:
                     checks_without_gain += 1
-            if step >= config.max_steps or checks_without_gain >= config.patience:
+            if step >= total or checks_without_gain >= config.patience:
                 break
     bar.close()
     with torch.no_grad():
@@ -171,4 +191,6 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
                 p.copy_(best_state[n])
             p.requires_grad_(frozen[n])
     model.eval()
-    return {"steps": step, "best_step": best_step, "dev_loss": best, "history": history}
+    return {"steps": step, "epochs": round(step / per_epoch, 2), "best_step": best_step,
+            "dev_loss": best, "history": history,
+            "dev_sentences": sentence_losses(model, dev_data, pad, config.batch_tokens)}

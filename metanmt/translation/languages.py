@@ -1,13 +1,21 @@
-"""Which language plays which part: meta-training, validation or test; all translate into English.
+"""Which language plays which part: meta-training, validation or test; all translate into English;
+and on which evaluation tracks the validation and test languages are measured.
 
 The defaults are the MetaNMT split (Gu et al. 2018): 18 European languages for meta-training,
-Romanian and Latvian for validation, Finnish, Turkish and Korean for test.
-``recipes/configs/languages.yaml`` is a commented copy of these defaults; a YAML file only overrides
-them (lists replace, the two set maps are merged key by key, so one test set can be swapped alone).
+Romanian and Latvian for validation, Finnish, Turkish and Korean for test. Each evaluation
+**track** gives every validation and test language a dev set (early stopping, selection) and a
+test set (reporting), and may restrict its fine-tuning pool: ``news`` is the paper's (FLORES-200
+dev, WMT newstest, the Park et al. Korean test split), ``tatoeba`` is in the domain of the pools
+(Tatoeba sentences). A set id ``SET%test`` / ``SET%dev`` / ``SET%pool`` is a part of ``SET``
+chosen by a hash of each pair's English side (``parts`` gives the test and dev fractions), so an
+English sentence falls in the same part for every language and every release of the set.
+``recipes/configs/languages.yaml`` is a commented copy of these defaults; a YAML file only
+overrides them (lists replace, tracks and their maps merge key by key).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +34,9 @@ ISO639_3 = {
 FLORES_NAMES = {**ISO639_3, "lv": "lvs"}
 
 ROLES = ("train", "validation", "test")
-# Splits written for a language of each role.
-SPLITS = {"train": ("train",), "validation": ("pool", "dev", "test"),
-          "test": ("pool", "dev", "test")}
+PARTS = ("test", "dev", "pool")
+TATOEBA = "tatoeba-test-v2021-08-07"
+HELD_OUT = ("ro", "lv", "fi", "tr", "ko")
 
 DEFAULT_TRAIN = ["bg", "cs", "da", "de", "el", "es", "et", "fr", "hu", "it", "lt", "nl", "pl", "pt",
                  "sk", "sl", "sv", "ru"]
@@ -36,6 +44,13 @@ DEFAULT_DEV_SETS = {"ro": "flores200-devtest", "lv": "flores200-devtest",
                     "fi": "flores200-devtest", "tr": "flores200-devtest", "ko": "park-dev"}
 DEFAULT_TEST_SETS = {"ro": "newstest2016", "lv": "newstest2017", "fi": "newstest2017",
                      "tr": "newstest2017", "ko": "park-test"}
+
+
+def default_tracks() -> dict[str, "Track"]:
+    return {"news": Track(dict(DEFAULT_DEV_SETS), dict(DEFAULT_TEST_SETS)),
+            "tatoeba": Track({lang: f"{TATOEBA}%dev" for lang in HELD_OUT},
+                             {lang: f"{TATOEBA}%test" for lang in HELD_OUT},
+                             {lang: [f"{TATOEBA}%pool"] for lang in HELD_OUT})}
 
 
 class CorpusError(ValueError):
@@ -53,17 +68,47 @@ def iso639_3(code: str) -> str:
     return ISO639_3[code]
 
 
+def split_part(set_id: str) -> tuple[str, str | None]:
+    """``"SET%test"`` -> ``("SET", "test")``; a whole set -> ``(set_id, None)``."""
+    base, _, part = set_id.partition("%")
+    if part and part not in PARTS:
+        raise CorpusError(f"set id {set_id!r}: the part after % must be one of {', '.join(PARTS)}")
+    return base, part or None
+
+
+def part_of(english: str, parts: dict[str, float]) -> str:
+    """Which part an English sentence falls in: a hash of the text, the same everywhere."""
+    position = int(hashlib.sha256(english.encode("utf-8")).hexdigest()[:12], 16) / 16 ** 12
+    if position < parts["test"]:
+        return "test"
+    return "dev" if position < parts["test"] + parts["dev"] else "pool"
+
+
+@dataclass
+class Track:
+    """One way of measuring the validation and test languages."""
+
+    # language -> set id of its dev set (early stopping, selection) and test set (reporting)
+    dev_sets: dict[str, str] = field(default_factory=dict)
+    test_sets: dict[str, str] = field(default_factory=dict)
+    # language -> the only sets its fine-tuning pool may draw from on this track (e.g. in-domain
+    # ones); a language not listed fine-tunes on its whole pool
+    pool_sets: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass
 class LanguageRoles:
     train: list[str] = field(default_factory=lambda: list(DEFAULT_TRAIN))
     validation: list[str] = field(default_factory=lambda: ["ro", "lv"])
     test: list[str] = field(default_factory=lambda: ["fi", "tr", "ko"])
-    # language -> set id of its dev set (selection) and test set (reporting); entries for languages
-    # that are not validation or test languages are ignored, so a YAML can move a language freely.
-    dev_sets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DEV_SETS))
-    test_sets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEST_SETS))
+    # Entries for languages that are not validation or test languages are ignored, so a YAML can
+    # move a language freely. The first track is the default one.
+    tracks: dict[str, Track] = field(default_factory=default_tracks)
+    parts: dict[str, float] = field(default_factory=lambda: {"test": 0.35, "dev": 0.10})
 
     def __post_init__(self) -> None:
+        self.tracks = {name: Track(**t) if isinstance(t, dict) else t
+                       for name, t in (self.tracks or {}).items()}
         self.validate()
 
     def languages(self, role: str | None = None) -> list[str]:
@@ -81,11 +126,31 @@ class LanguageRoles:
         raise CorpusError(f"language {lang!r} has no role; languages: "
                           f"{', '.join(self.languages())}")
 
+    def default_track(self) -> str:
+        return next(iter(self.tracks))
+
+    def track(self, name: str) -> Track:
+        if name not in self.tracks:
+            raise CorpusError(f"unknown evaluation track {name!r}; tracks: "
+                              f"{', '.join(self.tracks)}")
+        return self.tracks[name]
+
     def evaluation_sets(self, lang: str) -> dict[str, str]:
-        """``{"dev": set id, "test": set id}`` of a validation or test language, else empty."""
+        """``{"<track>.dev": set id, "<track>.test": set id, ...}`` of a validation or test
+        language (every track), else empty."""
         if self.role_of(lang) == "train":
             return {}
-        return {"dev": self.dev_sets[lang], "test": self.test_sets[lang]}
+        return {f"{name}.{split}": getattr(track, f"{split}_sets")[lang]
+                for name, track in self.tracks.items() for split in ("dev", "test")}
+
+    def splits(self, lang: str) -> list[str]:
+        """The corpus splits of a language: train, or the pool and each track's dev and test
+        (and its own pool where the track restricts it)."""
+        if self.role_of(lang) == "train":
+            return ["train"]
+        own_pools = [f"{name}.pool" for name, track in self.tracks.items()
+                     if lang in track.pool_sets]
+        return ["pool", *self.evaluation_sets(lang), *own_pools]
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
@@ -104,22 +169,39 @@ class LanguageRoles:
                 seen[code] = role
         if not seen:
             raise CorpusError("no languages given in any role")
-        for name in ("dev_sets", "test_sets"):
-            sets = getattr(self, name)
+        if not self.tracks:
+            raise CorpusError("no evaluation track given (tracks: {news: {dev_sets: ..., "
+                              "test_sets: ...}})")
+        if set(self.parts) != {"test", "dev"} or not (
+                0 < self.parts["test"] and 0 < self.parts["dev"]
+                and self.parts["test"] + self.parts["dev"] < 1):
+            raise CorpusError(f"parts must give test and dev fractions that leave some for the "
+                              f"pool, got {self.parts}")
+        for name, track in self.tracks.items():
+            self._validate_track(name, track)
+
+    def _validate_track(self, name: str, track: Track) -> None:
+        for key in ("dev_sets", "test_sets", "pool_sets"):
+            sets = getattr(track, key)
             if not isinstance(sets, dict):
-                raise CorpusError(f"{name!r} must map language codes to set ids, got {sets!r}")
-            for code, set_id in sets.items():
+                raise CorpusError(f"track {name!r}: {key!r} must map language codes to set ids, "
+                                  f"got {sets!r}")
+            for code, value in sets.items():
                 iso639_3(code)
-                if not isinstance(set_id, str) or not set_id.strip():
-                    raise CorpusError(f"{name}[{code!r}] must be a set id, got {set_id!r}")
+                for set_id in value if key == "pool_sets" else [value]:
+                    if not isinstance(set_id, str) or not set_id.strip():
+                        raise CorpusError(f"track {name!r}: {key}[{code!r}] must hold set ids, "
+                                          f"got {value!r}")
+                    split_part(set_id)
         for code in self.validation + self.test:
-            for name in ("dev_sets", "test_sets"):
-                if code not in getattr(self, name):
-                    raise CorpusError(f"{self.role_of(code)} language {code!r} has no entry in "
-                                      f"{name!r}; give it a set id (e.g. flores200-devtest)")
-            if self.dev_sets[code] == self.test_sets[code]:
-                raise CorpusError(f"language {code!r} uses {self.dev_sets[code]!r} as both its dev "
-                                  f"and its test set")
+            for key in ("dev_sets", "test_sets"):
+                if code not in getattr(track, key):
+                    raise CorpusError(f"track {name!r}: {self.role_of(code)} language {code!r} "
+                                      f"has no entry in {key!r}; give it a set id (e.g. "
+                                      f"flores200-devtest)")
+            if track.dev_sets[code] == track.test_sets[code]:
+                raise CorpusError(f"track {name!r}: language {code!r} uses "
+                                  f"{track.dev_sets[code]!r} as both its dev and its test set")
 
 
 def roles_to_dict(roles: LanguageRoles) -> dict:
@@ -127,24 +209,45 @@ def roles_to_dict(roles: LanguageRoles) -> dict:
 
 
 def roles_from_dict(values: dict, where: str = "roles") -> LanguageRoles:
-    """Defaults overridden by ``values``: lists replace, set maps merge key by key."""
+    """Defaults overridden by ``values``: lists replace, tracks and their maps merge key by key.
+    Top-level ``dev_sets`` / ``test_sets`` (the format before tracks) are the ``news`` track's."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
         raise CorpusError(f"{where}: expected a mapping of role keys, got {type(values).__name__}")
-    defaults = LanguageRoles()
-    valid = [f.name for f in dataclasses.fields(LanguageRoles)]
-    merged = roles_to_dict(defaults)
+    valid = [f.name for f in dataclasses.fields(LanguageRoles)] + ["dev_sets", "test_sets"]
+    merged = roles_to_dict(LanguageRoles())
+    values = dict(values)
+    legacy = {key: values.pop(key) for key in ("dev_sets", "test_sets") if key in values}
+    if legacy:
+        values.setdefault("tracks", {})
+        values["tracks"] = {**values["tracks"],
+                            "news": {**legacy, **(values["tracks"].get("news") or {})}}
     for key, value in values.items():
         if key not in valid:
             raise CorpusError(f"{where}: unknown key {key!r}; valid keys: {', '.join(valid)}")
-        if key in ("dev_sets", "test_sets") and isinstance(value, dict):
+        if key == "tracks" and isinstance(value, dict):
+            for name, track in value.items():
+                if track is None:  # `name: null` drops a track
+                    merged["tracks"].pop(name, None)
+                    continue
+                if not isinstance(track, dict):
+                    raise CorpusError(f"{where}: track {name!r} must be a mapping")
+                unknown = set(track) - {"dev_sets", "test_sets", "pool_sets"}
+                if unknown:
+                    raise CorpusError(f"{where}: track {name!r} has unknown keys {sorted(unknown)};"
+                                      f" valid: dev_sets, test_sets, pool_sets")
+                base = merged["tracks"].setdefault(name, {"dev_sets": {}, "test_sets": {},
+                                                          "pool_sets": {}})
+                for part, sets in track.items():
+                    base[part] = {**base[part], **(sets or {})} if isinstance(sets, dict) else sets
+        elif key == "parts" and isinstance(value, dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = [] if value is None and key in ROLES else value
     try:
         return LanguageRoles(**merged)
-    except CorpusError as error:
+    except (CorpusError, TypeError) as error:
         raise CorpusError(f"{where}: {error}") from None
 
 

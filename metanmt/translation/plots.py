@@ -14,28 +14,37 @@ def budget_ticks(rows: Sequence[dict]) -> tuple[list[float], list[str]]:
     return ticks, [f"{w / 1000:.3g}k" if w >= 1000 else f"{w:g}" for w in ticks]
 
 
+LABELS = {"bleu": "BLEU", "chrf": "chrF", "tok_bleu": "tokenized BLEU",
+          "dev_loss": "dev loss (nats per token)"}
+
+
+def draw_curves(ax, rows: Sequence[dict], metric: str) -> None:
+    """One curve per initialisation (mean ± std over draws) against English words, zero-shot at
+    x = 0 on a symlog axis; ticks at the budgets (or the words a capped pool held)."""
+    for init in dict.fromkeys(r["init"] for r in rows):
+        points = sorted((r["words"], r[metric], r[f"{metric}_std"]) for r in rows
+                        if r["init"] == init)
+        if points:
+            x, y, err = zip(*points)
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=init)
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.set_xticks(*budget_ticks(rows))
+    ax.minorticks_off()
+    if metric != "dev_loss":  # scores are never negative (an all-zero curve included)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
+    ax.set_xlabel("English words of fine-tuning data")
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.grid(alpha=0.3)
+
+
 def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu") -> list[Path]:
-    """One BLEU-vs-English-words figure per language, a curve (mean ± std over draws) per
-    initialisation, as in Gu et al.'s figure. Zero-shot is drawn at x = 0 on a symlog axis."""
+    """One figure per language of ``metric`` against English words, a curve per
+    initialisation, as in Gu et al.'s figure."""
     paths = []
     for language in dict.fromkeys(r["language"] for r in summary):
         fig, ax = plt.subplots(figsize=(5, 3.6))
-        for init in dict.fromkeys(r["init"] for r in summary):
-            points = sorted((r["words"], r[metric], r[f"{metric}_std"]) for r in summary
-                            if r["language"] == language and r["init"] == init)
-            if not points:
-                continue
-            x, y, err = zip(*points)
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=init)
-        ax.set_xscale("symlog", linthresh=1000)
-        ax.set_xticks(*budget_ticks([r for r in summary if r["language"] == language]))
-        ax.minorticks_off()
-        # scores are never negative (an all-zero curve would otherwise get an axis around 0)
-        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
-        ax.set_xlabel("English words of fine-tuning data")
-        ax.set_ylabel(metric.upper().replace("_", " "))
+        draw_curves(ax, [r for r in summary if r["language"] == language], metric)
         ax.set_title(f"{language} → en")
-        ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
         path = out / f"{metric}_vs_words_{language}.png"
@@ -43,3 +52,24 @@ def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu")
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_all_languages(summary: Sequence[dict], out: Path,
+                       metrics: Sequence[str] = ("bleu", "dev_loss")) -> Path:
+    """Every language side by side: a row per metric, a column per language."""
+    languages = list(dict.fromkeys(r["language"] for r in summary))
+    fig, axes = plt.subplots(len(metrics), len(languages), squeeze=False,
+                             figsize=(3.4 * len(languages), 3.0 * len(metrics)))
+    for column, language in enumerate(languages):
+        for row, metric in enumerate(metrics):
+            ax = axes[row][column]
+            draw_curves(ax, [r for r in summary if r["language"] == language], metric)
+            ax.set_title(f"{language} → en" if row == 0 else "")
+            if column:
+                ax.set_ylabel("")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "all_languages.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

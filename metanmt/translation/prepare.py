@@ -32,8 +32,9 @@ def prepare_vocabulary(corpus_dir: str | Path, vocab_size: int = 8000,
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = train_vocabulary(sentences, tmp, vocab_size, max_sentences, seed)
     held_out = corpus.languages("validation") + corpus.languages("test")
-    report = vocabulary_report(tokenizer, {lang: [s for s, _ in corpus.pairs(lang, "test")]
-                                           for lang in held_out})
+    report = vocabulary_report(tokenizer, {f"{lang} ({track})": [
+        s for s, _ in corpus.track_pairs(lang, track)[2]]
+        for lang in held_out for track in corpus.tracks()})
     (tmp / "report.json").write_text(json.dumps(report, indent=1))
     final = corpus_dir / VOCAB
     shutil.rmtree(final, ignore_errors=True)

@@ -79,19 +79,23 @@ def toy_pairs(code: str, count: int, seed: int = 0, exclude=frozenset()) -> list
 def prepare_toy_corpus(out, roles=None, pairs_per_language: int = 400, dev: int = 100,
                        test: int = 100):
     """A prepared corpus in the real format, toy sentences under the codes of ``roles`` (default
-    the MetaNMT split), so every command and recipe runs on it unchanged."""
+    the MetaNMT split), so every command and recipe runs on it unchanged. Every evaluation track
+    gets the same toy dev and test sets (and pool)."""
     roles = roles or LanguageRoles()
     rows = lambda chunk, origin: [(s, t, origin) for s, t in chunk]  # noqa: E731
-    splits, held_out_english = {}, set()
+    evaluation, held_out_english = {}, set()
     for language in roles.validation + roles.test:  # first, so nothing else reuses their English
-        evaluation = toy_pairs(language, dev + test, seed=1, exclude=held_out_english)
-        held_out_english |= {english for _, english in evaluation}
-        splits[language] = {"dev": rows(evaluation[:dev], "toy-dev"),
-                            "test": rows(evaluation[dev:], "toy-test")}
+        pairs = toy_pairs(language, dev + test, seed=1, exclude=held_out_english)
+        held_out_english |= {english for _, english in pairs}
+        evaluation[language] = {"dev": rows(pairs[:dev], "toy-dev"),
+                                "test": rows(pairs[dev:], "toy-test")}
+    splits = {}
     for language in roles.languages():
         pairs = rows(toy_pairs(language, pairs_per_language, exclude=held_out_english), "toy")
         if roles.role_of(language) == "train":
             splits[language] = {"train": pairs}
-        else:
-            splits[language]["pool"] = pairs
+            continue
+        splits[language] = {split: evaluation[language][split.rsplit(".", 1)[-1]]
+                            if split.endswith((".dev", ".test")) else pairs
+                            for split in roles.splits(language)}
     return write_corpus(out, roles, splits, source="toy (metanmt.translation.toy)")
