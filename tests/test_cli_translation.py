@@ -107,3 +107,18 @@ def test_init_from_sets_the_config(capsys):
     assert main(["train", "--print-config", "--set", "family=translation",
                  "translation.init_from=some/model"]) == 0
     assert "init_from: some/model" in capsys.readouterr().out
+
+
+def test_draws_per_cell_and_capped_budgets_stand_for_what_was_asked(capsys):
+    from metanmt.translation.budgets import BudgetPlan, LanguageData, draws_of, effective_budgets
+
+    pool = [(f"s{i}", "one two three four five") for i in range(100)]  # 500 words
+    data = LanguageData(pool=pool, dev=pool[:5], test=pool[:5])
+    cells = effective_budgets([0, 200, 1000, 4000], data, "xx")
+    assert cells == {0: [0], 200: [200], -1: [1000, 4000]}  # both capped ones: the pool, once
+    assert "the budgets 1000, 4000 use all of it" in "".join(capsys.readouterr())
+    plan = BudgetPlan(draws=3, draws_by_budget={"4k": 1}, draws_by_init={"random": 2})
+    assert draws_of(plan, "meta", [0]) == 1
+    assert draws_of(plan, "meta", [200]) == 3 and draws_of(plan, "random", [200]) == 2
+    assert draws_of(plan, "meta", [4000]) == 1
+    assert draws_of(plan, "meta", [1000, 4000]) == 3  # the pool stands for 1000 too: its 3 draws

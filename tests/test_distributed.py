@@ -41,6 +41,9 @@ def test_two_processes_equal_one_process_running_the_whole_meta_batch(tmp_path, 
     two, _, state = load_checkpoint(tmp_path / "two" / "checkpoints" / "last")
     assert state["step"] == 6
     for name, value in one.run.tensors().items():
+        if name.endswith("k_proj.bias"):  # softmax ignores a shift of every score: its gradient
+            continue  # is rounding noise (summed in another order by 2 processes), which Adam
+            # scales up to ~lr a step
         torch.testing.assert_close(two[name], value.detach(), rtol=0, atol=1e-6, msg=name)
     start = build_run(load_config(None, assignments)).tensors()
     assert any(not torch.allclose(start[n], two[n], atol=1e-4) for n in start)  # it trained

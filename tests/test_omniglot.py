@@ -1,6 +1,5 @@
 """Omniglot: splits that cannot overlap, the N-way K-shot sampler, the zips, and real learning."""
 import io
-import os
 import zipfile
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Recipes end to end on tiny settings, as subprocesses, including a resumed second run."""
+import csv
 import os
 import shutil
 import subprocess
@@ -114,10 +115,50 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     assert "| metanmt | chr | 300 |" in table and "| metanmt | chr | whole pool |" in table
     assert table.index("| chr | 300 |") < table.index("| chr | whole pool |")
     assert (tmp_path / "chr" / "bleu_vs_words_chr.png").exists()
+    # From the preset's own runs, with its plan: nothing trained again, the same tables and plots.
+    preset = run_recipe("finetune_new_language.sh", "--preset", "quick", "--out", out,
+                        "--language", "chr", "--train-tsv", files["train"], "--dev-tsv",
+                        files["dev"], "--test-tsv", files["test"], "--budgets", "0", "300",
+                        "--draws", "2", "--test-sentences", "20", "--set", "random=''")
+    assert preset.returncode == 0, preset.stderr[-2000:]
+    assert steps_line(result) == steps_line(preset)  # the runs as they were
+    for name in ("summary.md", "contrast.md", "bleu_vs_words_chr.png", "dev_loss_vs_words_chr.png"):
+        assert (out / "chr" / name).exists(), name
+    with (out / "chr" / "summary.csv").open() as handle:
+        draws = {(r["init"], r["budget"]): r["draws"] for r in csv.DictReader(handle)}
+    assert draws == {("metanmt", "0"): "1", ("metanmt", "300"): "2", ("multinmt", "0"): "1",
+                     ("multinmt", "300"): "2"}
+    assert "| chr | 300 |" in (out / "chr" / "contrast.md").read_text()
+
+
+def steps_line(result) -> str:
+    return next(line for line in result.stdout.splitlines() if line.startswith("metanmt: "))
 
 
 def test_finetune_new_language_recipe_explains_its_flags():
     result = run_recipe("finetune_new_language.sh", "--init", "run")
     assert result.returncode == 2 and "--init [NAME=]RUN_OR_MODEL" in result.stderr
+    result = run_recipe("finetune_new_language.sh", "--preset", "nope", "--language", "xx")
+    assert result.returncode == 2 and "unknown preset 'nope'" in result.stderr
     result = run_recipe("finetune_new_language.sh", "--language", "xx", "--train-tsv", "t.tsv")
     assert result.returncode == 2 and "required: --init" in result.stderr
+
+
+def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
+    """The GPU comparison end to end with the tiny model on the toy corpus: both tracks, the
+    contrast, the plots, all under one folder."""
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "gpu"
+    tiny = ["corpus.toy=true", "corpus.vocab_size=400", "shared.translation.model=tiny",
+            "shared.translation.support_tokens=300", "shared.translation.query_tokens=300",
+            "shared.train.device=cpu", "random=tiny", "device=cpu", "finetune.batch_tokens=300",
+            "finetune.max_steps=10", "finetune.lr=0.003"]
+    result = run_recipe("metanmt_vs_multinmt.sh", "--preset", "gpu", "--out", out,
+                        "--target-tokens", "20000", "--languages", "fi", "--budgets", "0", "300",
+                        "--test-sentences", "10", "--set", *tiny)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for track in ("tatoeba", "news"):
+        for name in ("summary.md", "contrast.md", "all_languages.png", "bleu_vs_words_fi.png"):
+            assert (out / track / name).exists(), (track, name)
+    assert "draws_by_budget: 40000 not among the budgets 0, 300" in result.stdout + result.stderr
+    assert "paper" not in (out / "metanmt" / "signature.txt").read_text()  # the override reached

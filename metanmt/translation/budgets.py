@@ -21,13 +21,15 @@ from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.schema import check_defaults, setting
+from metanmt.trainer.trainer import return_freed_memory
 from metanmt.translation.decode import translate
-from metanmt.translation.finetune import (FinetuneConfig, draw_budget, encode_pairs,
+from metanmt.translation.finetune import (FinetuneConfig, draw_budget,
                                           english_words, finetune, sentence_losses)
 from metanmt.translation.model import (check_init, load_translation_model, resolve_device,
                                        save_translation_model)
 from metanmt.translation.plots import plot_all_languages, plot_budget_curves
 from metanmt.translation.scoring import score
+from metanmt.translation.vocab import encode_pairs
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
@@ -73,7 +75,8 @@ class BudgetPlan:
     # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
     budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget)
     draws: int = setting(3, low=1)  # random draws per budget (zero-shot: one)
-    draws_by_init: dict = setting({})  # fewer (or more) draws for some initialisations, by name
+    draws_by_budget: dict = setting({})  # budget -> draws, instead of ``draws`` (e.g. {40k: 1})
+    draws_by_init: dict = setting({})  # initialisation name -> at most this many draws
     test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
     beams: int = setting(4, low=1)
     length_penalty: float = 0.6
@@ -152,10 +155,13 @@ class Results:
             writer.writerow({**row, "fingerprint": fingerprint})
 
 
-def effective_budgets(budgets, data: LanguageData, language: str) -> list[int]:
-    """The budgets with every one the pool cannot fill turned into the whole pool, once."""
+def effective_budgets(budgets, data: LanguageData, language: str) -> dict[int, list[int]]:
+    """Each budget the pool can fill, and the whole pool once for every one it cannot: effective
+    budget -> the budgets asked for that it stands for."""
     held = english_words(data.pool)
-    out = list(dict.fromkeys(WHOLE_POOL if b == WHOLE_POOL or b >= held else b for b in budgets))
+    out: dict[int, list[int]] = {}
+    for b in budgets:
+        out.setdefault(WHOLE_POOL if b == WHOLE_POOL or b >= held else b, []).append(b)
     capped = [b for b in budgets if b != WHOLE_POOL and b >= held]
     if capped:
         several = len(capped) > 1
@@ -163,6 +169,16 @@ def effective_budgets(budgets, data: LanguageData, language: str) -> list[int]:
                    f"{'s' if several else ''} {', '.join(map(str, capped))} "
                    f"use{'' if several else 's'} all of it")
     return out
+
+
+def draws_of(plan: BudgetPlan, name: str, asked: list[int]) -> int:
+    """Draws of one cell: one at zero-shot; else ``draws_by_budget`` (the most over the budgets
+    the cell stands for) or ``draws``, at most ``draws_by_init[name]``."""
+    if asked == [0]:
+        return 1
+    by_budget = {parse_budget(k): int(v) for k, v in plan.draws_by_budget.items()}
+    draws = max(by_budget.get(b, plan.draws) for b in asked)
+    return min(draws, int(plan.draws_by_init.get(name, draws)))
 
 
 def job_name(name: str, language: str, budget: int, draw: int) -> str:
@@ -174,6 +190,12 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
     """Fine-tune and score every (init, language, budget, draw); returns the summary rows.
     Every initialisation and language is checked before any work starts."""
     check_defaults(plan)
+    for what, keys, known in (("draws_by_budget", map(parse_budget, plan.draws_by_budget),
+                               plan.budgets), ("draws_by_init", plan.draws_by_init, inits)):
+        unused = [str(k) for k in keys if k not in known]
+        if unused:  # a preset's entry after --budgets or random='' dropped its cell: said, not fatal
+            tqdm.write(f"{what}: {', '.join(unused)} not among the {what.split('_')[-1]}s "
+                       f"{', '.join(map(str, known))}; its entry has no effect")
     identities = {name: check_init(source, vocab) for name, source in inits.items()}
     data_ids = {}
     for language, data in languages.items():
@@ -183,9 +205,11 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = Results(out)
-    jobs = [(name, language, budget, draw) for name in inits for language in languages
-            for budget in effective_budgets(plan.budgets, languages[language], language)
-            for draw in range(1 if budget == 0 else int(plan.draws_by_init.get(name, plan.draws)))]
+    # Language by language, budget by budget: a run stopped part-way holds whole cells to compare.
+    jobs = [(name, language, budget, draw) for language in languages
+            for budget, asked in effective_budgets(plan.budgets, languages[language],
+                                                   language).items()
+            for name in inits for draw in range(draws_of(plan, name, asked))]
     keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
             for job in jobs}
     todo = [job for job in jobs if not results.done(job, keys[job])]
@@ -205,6 +229,7 @@ def one_job(source: str, name: str, language: str, data: LanguageData, budget: i
     """Fine-tune (unless zero-shot) and score one draw. Beside the row it keeps what paired
     comparisons need: the test translations (hyps/) and the dev loss of each dev sentence (dev/)."""
     start = time.perf_counter()
+    return_freed_memory()  # what the last job's model left on the heap
     model, tokenizer = load_translation_model(source, vocab, seed=plan.seed)
     model.to(resolve_device(plan.device))
     job = job_name(name, language, budget, draw)

@@ -56,7 +56,7 @@ def own_language(args) -> bool:
              if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")]
     if not given and not args.language:
         return False
-    if args.track:
+    if getattr(args, "track", ""):
         raise ValueError("--track picks the evaluation sets of a prepared corpus; with your own "
                          "files, yours are the dev and test sets")
     if args.languages:
@@ -108,7 +108,7 @@ def cmd_prepare(args) -> int:
 
 def cmd_finetune(args) -> int:
     set_threads(args)
-    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_epochs=args.warmup_epochs,
+    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
                               max_epochs=args.max_epochs, max_steps=args.max_steps,
                               batch_tokens=args.batch_tokens, eval_every=args.eval_every,
                               patience=args.patience)
@@ -193,11 +193,20 @@ def cmd_compare(args) -> int:
             assignments.append(f"{key}={value}")
     config, _ = load_compare(args.config, assignments, args.runs or ())
     comparison = Comparison(config)
+    new_language = language_data(args) if own_language(args) else None
     if args.dry_run:
         print(comparison.describe())
         return 0
-    comparison.run(args.processes, args.accelerate_config, args.port)
+    comparison.run(args.processes, args.accelerate_config, args.port, new_language)
     return 0
+
+
+def add_own_language_arguments(parser) -> None:
+    for split in ("train", "dev", "test"):
+        parser.add_argument(f"--{split}-files", nargs=2, metavar=("SRC", "EN"),
+                            help=f"your own language: line-aligned {split} files")
+        parser.add_argument(f"--{split}-tsv", help=f"your own language: {split} pairs as TSV")
+    parser.add_argument("--language", help="name of your own language in the results")
 
 
 def add_decoding_arguments(parser) -> None:
@@ -236,11 +245,7 @@ def add_translation_commands(commands) -> None:
                           "dev and test sets (news, tatoeba; default: the corpus' first)")
     finetune.add_argument("--vocab", help="tokenizer folder for random:SIZE (default: the "
                                "corpus' vocab/)")
-    for split in ("train", "dev", "test"):
-        finetune.add_argument(f"--{split}-files", nargs=2, metavar=("SRC", "EN"),
-                              help=f"your own language: line-aligned {split} files")
-        finetune.add_argument(f"--{split}-tsv", help=f"your own language: {split} pairs as TSV")
-    finetune.add_argument("--language", help="name of your own language in the results")
+    add_own_language_arguments(finetune)
     finetune.add_argument("--budgets", nargs="+", type=parse_budget,
                           default=list(BudgetPlan.budgets),
                           help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool "
@@ -249,14 +254,14 @@ def add_translation_commands(commands) -> None:
                           help=f"random draws per budget (default {BudgetPlan.draws})")
     finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
     finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
-    finetune.add_argument("--warmup-epochs", type=float, default=FinetuneConfig.warmup_epochs)
+    finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
     finetune.add_argument("--max-epochs", type=int, default=FinetuneConfig.max_epochs,
                           help="passes over the drawn data, at most (early stopping ends sooner)")
     finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps,
                           help="a cap on updates, whatever the epochs say")
     finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
     finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every,
-                          help="updates between dev-loss checks (0 = after every pass)")
+                          help="updates between dev-loss checks")
     finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
     finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
     finetune.add_argument("--seed", type=int, default=0)
@@ -301,6 +306,7 @@ def add_translation_commands(commands) -> None:
     compare.add_argument("--corpus", help="prepared corpus folder (corpus.path)")
     compare.add_argument("--source", help="raw data root to prepare from (corpus.source)")
     compare.add_argument("--languages", nargs="+", help="languages to fine-tune on")
+    add_own_language_arguments(compare)  # instead of the corpus' languages: OUT/<language>/
     compare.add_argument("--budgets", nargs="+", help="English words: 0, 4k, 16000, all")
     compare.add_argument("--draws", help="random draws per budget")
     compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")

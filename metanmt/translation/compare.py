@@ -146,16 +146,19 @@ class Comparison:
         export_best(trainer.out)
 
     def finetune(self, track: str) -> list[dict]:
-        """Every init at every budget on ``track``: results and summary in OUT/<track>/, and the
-        paired contrast of the two named in ``contrast``."""
+        """Every init at every budget on ``track``: results and summary in OUT/<track>/."""
         corpus = load_corpus(self.corpus)
         languages = self.config.languages or \
             tuple(corpus.languages("validation") + corpus.languages("test"))
         data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
+        return self.finetune_on(data, self.out / track)
+
+    def finetune_on(self, data: dict[str, LanguageData], out: Path) -> list[dict]:
+        """Every init at every budget on ``data``'s languages, in ``out``, and the paired
+        contrast of the two named in ``contrast``."""
         inits = {name: str(self.out / name) for name in self.run_configs}
         if self.config.random:
             inits["random"] = f"random:{self.config.random}"
-        out = self.out / track
         summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab")
         a, b = (self.config.contrast + ("", ""))[:2]
         if a in inits and b in inits:
@@ -168,13 +171,19 @@ class Comparison:
         return list(self.config.tracks) or [load_corpus(self.corpus).roles.default_track()]
 
     def run(self, processes: int = 1, accelerate_config: str | None = None,
-            port: int = 29500) -> list[dict]:
+            port: int = 29500, new_language: dict[str, LanguageData] | None = None) -> list[dict]:
+        """Prepare, train every run (or finish it), fine-tune on every track; with
+        ``new_language`` (a user's files), fine-tune on that language instead, in OUT/<language>."""
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.prepare_corpus()
         for name in self.run_configs:  # the same training cost for each: equal data and compute
             self.train(name, processes, accelerate_config, port)
-        summaries = {track: self.finetune(track) for track in self.tracks()}
+        if new_language:
+            summaries = {lang: self.finetune_on(new_language, self.out / lang)
+                         for lang in new_language}
+        else:
+            summaries = {track: self.finetune(track) for track in self.tracks()}
         if self.run_configs:
             table = plain_table(training_rows([self.out / name for name in self.run_configs]))
             (self.out / "training.md").write_text(table)

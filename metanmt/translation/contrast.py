@@ -18,13 +18,13 @@ from metanmt.translation.significance import loss_difference, score_difference
 NARROW = {"bleu": 0.5, "dev_loss": 0.02}
 
 
-def verdict(result: dict, narrow: float, higher_is_better: bool) -> str:
+def verdict(result: dict, narrow: float, higher_is_better: bool, digits: int = 2) -> str:
     """"A better" / "B better" where p < 0.05; else "no difference" when the interval is
     narrower than ±``narrow``, "undecided" when it is not."""
     if result["p"] < 0.05:
         return "A better" if (result["diff"] > 0) == higher_is_better else "B better"
     half = (result["high"] - result["low"]) / 2
-    return f"no difference (±{half:.2f})" if half < narrow else "undecided"
+    return f"no difference (±{half:.{digits}f})" if half < narrow else "undecided"
 
 
 def contrast(out: Path, a: str, b: str, references: dict[str, list[str]]) -> list[dict]:
@@ -56,7 +56,7 @@ def contrast(out: Path, a: str, b: str, references: dict[str, list[str]]) -> lis
                       "draws": len(shared), "test sentences": len(refs) // len(shared),
                       **cells("dev_loss", loss, 3), **cells("bleu", scores["bleu"], 2),
                       **cells("chrf", scores["chrf"], 2),
-                      "dev loss verdict": verdict(loss, NARROW["dev_loss"], False),
+                      "dev loss verdict": verdict(loss, NARROW["dev_loss"], False, 3),
                       "BLEU verdict": verdict(scores["bleu"], NARROW["bleu"], True)})
     table.sort(key=lambda r: (r["language"], math.inf if r["budget"] == "whole pool"
                               else r["budget"]))
@@ -74,7 +74,7 @@ def cells(name: str, result: dict, digits: int) -> dict:
     label = {"dev_loss": "dev loss", "bleu": "BLEU", "chrf": "chrF"}[name]
     return {f"{label} A-B": f"{result['diff']:+.{digits}f} [{result['low']:+.{digits}f}, "
                             f"{result['high']:+.{digits}f}]",
-            f"{label} p": f"{result['p']:.3f}"}
+            f"{label} p": "<0.001" if result["p"] < 0.001 else f"{result['p']:.3f}"}
 
 
 def read_lines(path: Path) -> list[str]:

@@ -23,7 +23,7 @@ from metanmt.translation.corpus import load_corpus
 from metanmt.translation.model import (PRESETS, build_model, check_vocabulary, load_pretrained,
                                        preset_of, save_translation_model)
 from metanmt.translation.validation import finetune_then_score
-from metanmt.translation.vocab import encode, load_tokenizer
+from metanmt.translation.vocab import encode_pairs, load_tokenizer
 from metanmt.types import Batch, Params
 
 ROLE_OF_SPLIT = {"train": ("train", "train"), "val": ("validation", "pool"),
@@ -111,11 +111,8 @@ class TranslationFamily(TaskFamily):
             pairs = self.corpus.pairs(language, corpus_split)
             if not pairs:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
-            length = self.config.max_length
-            where = f"{language} {corpus_split}, translation.max_length"
-            self._encoded[key] = EncodedPairs(
-                encode(self.tokenizer, [s for s, _ in pairs], length, f"{where} (sources)"),
-                encode(self.tokenizer, [t for _, t in pairs], length, f"{where} (English)"))
+            self._encoded[key] = encode_pairs(self.tokenizer, pairs, self.config.max_length,
+                                              f"{language} {corpus_split} (translation)")
         return self._encoded[key]
 
     def language_weights(self, split: str) -> torch.Tensor:

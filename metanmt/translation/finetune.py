@@ -2,9 +2,9 @@
 
 A budget is drawn reproducibly from the language's pool (draw ``d`` is a seeded shuffle), capped
 by the pool's size. Training uses Adam on a chosen parameter subset and runs to convergence: passes
-over the drawn data (epochs) until the dev-set loss has not improved for ``patience`` checks, at
-most ``max_epochs`` passes, so a larger budget never gets fewer passes than a smaller one. The best
-dev state is what gets decoded.
+over the drawn data until the dev-set loss (checked every ``eval_every`` updates) has not improved
+for ``patience`` checks, at most ``max_epochs`` passes: no fixed step limit cuts a larger budget
+short. The best dev state is what gets decoded.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from metanmt.translation.batches import EncodedPairs, collate, model_inputs, token_cross_entropy
 from metanmt.schema import setting
 from metanmt.translation.model import SUBSETS, trainable_subset
-from metanmt.translation.vocab import encode
+from metanmt.translation.vocab import encode_pairs
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -29,13 +29,15 @@ Pairs = Sequence[tuple[str, str]]
 class FinetuneConfig:
     subset: str = setting("all", choices=SUBSETS)  # emb+enc is MetaNMT's choice
     lr: float = setting(5e-4, above=0)  # Adam
-    warmup_epochs: float = setting(1.0, low=0)  # linear warm-up over this many passes: Adam's
-    # first full-size steps can wreck a trained model
-    max_epochs: int = setting(20, low=1)  # passes over the drawn data, at most
+    warmup_steps: int = setting(30, low=0)  # linear warm-up: Adam's first full-size steps can
+    # wreck a trained model
+    max_epochs: int = setting(50, low=1)  # passes over the drawn data, at most
     max_steps: int = setting(100_000, low=1)  # a cap on updates, whatever the epochs say
     batch_tokens: int = setting(1500, low=1)  # target tokens per batch
-    eval_every: int = setting(0, low=0)  # updates between dev-loss checks; 0 = after every pass
-    patience: int = setting(3, low=1)  # stop after this many checks without a better dev loss
+    eval_every: int = setting(25, low=1)  # updates between dev-loss checks
+    # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
+    # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
+    patience: int = setting(6, low=1)
     dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
     max_length: int = setting(128, low=2)
     dropout: bool = True  # keep the model's dropout on while fine-tuning
@@ -118,13 +120,6 @@ def batches(data: EncodedPairs, batch_tokens: int, order: list[int]):
         yield group
 
 
-def encode_pairs(tokenizer, pairs: Pairs, max_length: int, what: str = "") -> EncodedPairs:
-    return EncodedPairs(encode(tokenizer, [s for s, _ in pairs], max_length,
-                               f"{what} sources, max_length" if what else ""),
-                        encode(tokenizer, [t for _, t in pairs], max_length,
-                               f"{what} English, max_length" if what else ""))
-
-
 def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig, seed: int = 0,
              progress: bool = True) -> dict:
     """Fine-tune ``model`` in place on ``train`` to convergence; it ends holding its best dev-loss
@@ -149,9 +144,9 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     per_epoch = len(epoch(data, config.batch_tokens, random.Random(0)))
     total = min(config.max_steps, per_epoch * config.max_epochs)
     optimizer = torch.optim.Adam(params, lr=config.lr)
-    warmup = max(1, round(config.warmup_epochs * per_epoch))
+    warmup = max(config.warmup_steps, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
-    check_every = config.eval_every or per_epoch
+    check_every = config.eval_every
 
     best = dev_loss(model, dev_data, pad, config.batch_tokens)
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}

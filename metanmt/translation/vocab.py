@@ -18,6 +18,8 @@ import sentencepiece as spm
 from tqdm.auto import tqdm
 from transformers import MarianTokenizer
 
+from metanmt.translation.batches import EncodedPairs
+
 PAD, EOS, UNK = 0, 1, 2  # Marian's convention: decoding starts from the pad id
 SPM_FILE = "source.spm"
 
@@ -63,13 +65,31 @@ def encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int = 2
     """Token ids ending in ``</s>``, as ``tokenizer(texts)`` gives, at sentencepiece's speed. A
     sentence longer than ``max_length`` tokens is cut to it; with ``what`` (e.g. "ko pool"), how
     many were cut is said on stderr."""
-    ids = tokenizer.spm_source.encode(list(texts))
-    eos = tokenizer.eos_token_id
-    cut = sum(len(seq) >= max_length for seq in ids)
+    ids, cut = _encode(tokenizer, texts, max_length)
     if cut and what:
         tqdm.write(f"{what}: {cut} of {len(ids)} sentences ({cut / len(ids):.1%}) are longer than "
                    f"{max_length} tokens and were cut to {max_length}", file=sys.stderr)
-    return [seq[: max_length - 1] + [eos] for seq in ids]
+    return ids
+
+
+def encode_pairs(tokenizer: MarianTokenizer, pairs: Sequence[tuple[str, str]], max_length: int,
+                 what: str = "") -> EncodedPairs:
+    """Both sides of ``pairs`` encoded; what was cut to ``max_length`` is said in one line."""
+    sources, cut_sources = _encode(tokenizer, [s for s, _ in pairs], max_length)
+    targets, cut_targets = _encode(tokenizer, [t for _, t in pairs], max_length)
+    if (cut_sources or cut_targets) and what:
+        n = len(pairs)
+        tqdm.write(f"{what}: cut to max_length {max_length} tokens: {cut_sources} of {n} sources "
+                   f"({cut_sources / n:.1%}), {cut_targets} English ({cut_targets / n:.1%})",
+                   file=sys.stderr)
+    return EncodedPairs(sources, targets)
+
+
+def _encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int):
+    ids = tokenizer.spm_source.encode(list(texts))
+    eos = tokenizer.eos_token_id
+    cut = sum(len(seq) >= max_length for seq in ids)
+    return [seq[: max_length - 1] + [eos] for seq in ids], cut
 
 
 def vocabulary_report(tokenizer: MarianTokenizer, texts_by_language: dict[str, list[str]]) -> list[dict]:
