@@ -119,7 +119,8 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     preset = run_recipe("finetune_new_language.sh", "--preset", "quick", "--out", out,
                         "--language", "chr", "--train-tsv", files["train"], "--dev-tsv",
                         files["dev"], "--test-tsv", files["test"], "--budgets", "0", "300",
-                        "--draws", "2", "--test-sentences", "20", "--set", "random=''")
+                        "--draws", "2", "--test-sentences", "20", "--target-tokens", "60000",
+                        "--set", "random=''")
     assert preset.returncode == 0, preset.stderr[-2000:]
     assert steps_line(result) == steps_line(preset)  # the runs as they were
     for name in ("summary.md", "contrast.md", "bleu_vs_words_chr.png", "dev_loss_vs_words_chr.png"):
