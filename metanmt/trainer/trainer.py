@@ -35,8 +35,9 @@ from metanmt.trainer.logger import MetricLogger
 
 
 # Batches of ever-changing shapes leave glibc's heap fragmented: on CPU the resident memory of a
-# translation run crept from ~0.7 to 2.3 GB over 40 steps. Handing freed pages back every few
-# steps holds it near 1 GB for ~1% of the speed (every step: -13%; BENCHMARKS.md).
+# translation run crept from ~0.7 to 2.3 GB over 40 steps. Handing freed pages back after every
+# step held it near 850 MB for -13% speed (BENCHMARKS.md); every 10 steps is a guess at the
+# trade-off, not yet measured.
 TRIM_EVERY = 10
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
 

@@ -250,11 +250,11 @@ def one_job(source: str, name: str, language: str, data: LanguageData, budget: i
     test = data.test[: plan.test_sentences or None]
     hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
     scores = score(hypotheses, [t for _, t in test])
-    for folder, write in (("hyps", lambda p: p.write_text("".join(h + "\n" for h in hypotheses),
-                                                          encoding="utf-8")),
-                          ("dev", lambda p: np.save(p, losses))):
+    for folder in ("hyps", "dev"):
         (out / folder).mkdir(exist_ok=True)
-        write(out / folder / (job + (".txt" if folder == "hyps" else ".npy")))
+    (out / "hyps" / f"{job}.txt").write_text("".join(h + "\n" for h in hypotheses),
+                                             encoding="utf-8")
+    np.save(out / "dev" / f"{job}.npy", losses)
     return {"init": name, "language": language, "budget": budget, "words": words,
             "capped": capped, "draw": draw, "steps": info["steps"], "epochs": info["epochs"],
             "best_step": info["best_step"],

@@ -91,9 +91,8 @@ def sentence_losses(model, data: EncodedPairs, pad_id: int, batch_tokens: int) -
     return out
 
 
-def dev_loss(model, data: EncodedPairs, pad_id: int, batch_tokens: int) -> float:
-    """Cross-entropy per target token over all of ``data``."""
-    losses = sentence_losses(model, data, pad_id, batch_tokens)
+def per_token(losses: np.ndarray) -> float:
+    """Nats per target token of ``sentence_losses``' rows."""
     return float(losses[:, 0].sum() / max(losses[:, 1].sum(), 1))
 
 
@@ -148,7 +147,8 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
     check_every = config.eval_every
 
-    best = dev_loss(model, dev_data, pad, config.batch_tokens)
+    best_losses = sentence_losses(model, dev_data, pad, config.batch_tokens)
+    best = per_token(best_losses)
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
     history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
     model.train(config.dropout)
@@ -167,12 +167,13 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             step += 1
             bar.update(1)
             if step % check_every == 0 or step == total:
-                value = dev_loss(model, dev_data, pad, config.batch_tokens)
+                losses = sentence_losses(model, dev_data, pad, config.batch_tokens)
+                value = per_token(losses)
                 model.train(config.dropout)
                 history.append((step, value))
                 bar.set_postfix(dev_loss=f"{value:.3f}")
                 if value < best:
-                    best, best_step, checks_without_gain = value, step, 0
+                    best, best_losses, best_step, checks_without_gain = value, losses, step, 0
                     best_state = {n: p.detach().clone() for n, p in model.named_parameters()
                                   if n in names}
                 else:
@@ -188,4 +189,4 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     model.eval()
     return {"steps": step, "epochs": round(step / per_epoch, 2), "best_step": best_step,
             "dev_loss": best, "history": history,
-            "dev_sentences": sentence_losses(model, dev_data, pad, config.batch_tokens)}
+            "dev_sentences": best_losses}  # the best state's, as checked

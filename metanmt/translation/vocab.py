@@ -60,16 +60,11 @@ def load_tokenizer(folder: str | Path) -> MarianTokenizer:
     return MarianTokenizer.from_pretrained(str(folder))
 
 
-def encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int = 256,
-           what: str = "") -> list[list[int]]:
-    """Token ids ending in ``</s>``, as ``tokenizer(texts)`` gives, at sentencepiece's speed. A
-    sentence longer than ``max_length`` tokens is cut to it; with ``what`` (e.g. "ko pool"), how
-    many were cut is said on stderr."""
-    ids, cut = _encode(tokenizer, texts, max_length)
-    if cut and what:
-        tqdm.write(f"{what}: {cut} of {len(ids)} sentences ({cut / len(ids):.1%}) are longer than "
-                   f"{max_length} tokens and were cut to {max_length}", file=sys.stderr)
-    return ids
+def encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int = 256
+           ) -> list[list[int]]:
+    """Token ids ending in ``</s>``, as ``tokenizer(texts)`` gives, at sentencepiece's speed; a
+    sentence longer than ``max_length`` tokens is cut to it."""
+    return _encode(tokenizer, texts, max_length)[0]
 
 
 def encode_pairs(tokenizer: MarianTokenizer, pairs: Sequence[tuple[str, str]], max_length: int,
