@@ -59,16 +59,17 @@ def measure(args) -> dict:
 
     import metanmt.builtins  # noqa: F401
     import metanmt.trainer.trainer as trainer_module
+    from metanmt import threads
     from metanmt.config import load_config
     from metanmt.trainer import Trainer
 
-    torch.set_num_threads(args.threads)
     trainer_module.TRIM_EVERY = args.trim_every or 10 ** 9
     config = load_config(args.config, [f"translation.corpus={args.corpus}", "out_dir=/tmp/cpu_eff",
                                        "train.warmup_steps=0", *args.set])
     trainer = Trainer(config, log=False)
     for language in trainer.family.languages("train"):
         trainer.family.encoded(language, "train")
+    threads.set_threads(args.threads)  # auto: chosen from the load now, as a long run settles
     for _ in range(2):
         trainer.train_step()
         trainer.step += 1
@@ -78,10 +79,12 @@ def measure(args) -> dict:
             source += sum(int(b["attention_mask"].sum()) for b in (task.support, task.query))
         trainer.train_step()
         trainer.step += 1
+        threads.adjust()  # as Trainer.fit does (threads=auto)
     seconds = time.perf_counter() - start
     target = trainer.cost - tokens
     flops = train_flops_per_target_token(trainer.model, source / target)
     return {"tokens_per_second": target / seconds, "gflops": flops * target / seconds / 1e9,
+            "threads_used": torch.get_num_threads(),
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -110,19 +113,22 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="more run-config keys")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="2", help="N or auto (metanmt/threads.py)")
     parser.add_argument("--trim-every", type=int, default=10,
                         help="steps between returns of freed memory to the system (0 = never)")
     parser.add_argument("--settings", nargs="+", default=["2:default", "2:passive", "1:default"],
-                        help="THREADS:POLICY (default | passive | active)")
+                        help="THREADS:POLICY, THREADS a count or auto, POLICY default | passive "
+                             "| active")
+    parser.add_argument("--loads", nargs="+", choices=("none", "busy"), default=["none", "busy"],
+                        help="run each setting alone (none), beside a busy process, or both")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args)))
         return
     peak = matmul_peak()
-    settings = [(int(s.split(":")[0]), s.split(":")[1], load) for s in args.settings
-                for load in (False, True)]
+    settings = [(s.split(":")[0], s.split(":")[1], load) for s in args.settings
+                for load in (False, True) if ("busy" if load else "none") in args.loads]
     results = {s: [] for s in settings}
     for _ in range(args.rounds):
         for setting in settings:
@@ -134,6 +140,8 @@ def main() -> None:
     for (threads, policy, load), rows in results.items():
         median = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         runs = ", ".join(f"{r['tokens_per_second']:.0f}" for r in rows)
+        used = "/".join(sorted({str(r["threads_used"]) for r in rows}))
+        threads = threads if threads == used else f"{threads} ({used})"
         print(f"| {threads} | {policy} | {'busy' if load else 'none'} | "
               f"{median['tokens_per_second']:.0f} ({runs}) | {median['gflops'] / peak:.0%} | "
               f"{median['peak_mib']:.0f} |")

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-import torch
 import yaml
 
 import metanmt
@@ -19,6 +18,7 @@ from metanmt.checkpoint import CheckpointError
 from metanmt.config import config_to_dict, load_config
 from metanmt.evaluation.compare import evaluate_runs
 from metanmt.evaluation.report import plain_table, training_rows
+from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.registry import ALGORITHMS, command_hooks
 from metanmt.run import export_best
 from metanmt.trainer import Trainer
@@ -33,12 +33,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="assignments", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override single keys, e.g. --set train.steps=100 train.seed=3 "
                              f"algorithm.name={{{','.join(ALGORITHMS.names())}}}")
-
-
-def set_threads(threads: int) -> None:
-    # Small models run faster on one thread than on threads that fight a busy core.
-    if threads > 0:
-        torch.set_num_threads(threads)
 
 
 def relaunch(args: argparse.Namespace) -> int:
@@ -115,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
     train.add_argument("--dry-run", action="store_true",
                        help="build the run and print its signature (what would be trained), exit")
-    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    train.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     train.add_argument("--processes", type=int, default=1,
                        help="run under accelerate launch with N processes on this machine (N GPUs, "
                             "or N CPU processes joined with gloo)")
@@ -133,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=1234, help="seed of the held-out task set")
     evaluate.add_argument("--out", help="folder for results.csv, results.md and figures")
     evaluate.add_argument("--device", default="cpu")
-    evaluate.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    evaluate.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
 
     runs = commands.add_parser("runs", help="how runs were trained: steps, cost, time, signature")

@@ -21,6 +21,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
+from metanmt import threads
 from metanmt.algorithms.base import raw_weight
 from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metanmt.config import RunConfig, config_to_dict
@@ -370,6 +371,7 @@ class Trainer:
         while self.step < t.steps and self.elapsed < limit and budget_left():  # resumed runs may be done
             stats = self.train_step()
             self.step += 1
+            threads.adjust()  # under threads=auto: follow other processes' load
             if math.isfinite(stats["loss"]):
                 running.append(stats["loss"])
             bar.update()

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 
+from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.registry import register_commands
 from metanmt.translation import budgets
 from metanmt.schema import check_defaults
@@ -22,11 +22,6 @@ from metanmt.translation.model import check_init, load_translation_model, resolv
 from metanmt.translation.prepare import prepare
 from metanmt.translation.scoring import score
 from metanmt.translation.sources import read_lines, read_parallel, read_tsv
-
-def set_threads(args) -> None:
-    if getattr(args, "threads", 0) > 0:
-        torch.set_num_threads(args.threads)
-
 
 def parse_budget(text: str) -> int:
     """``parse_budget`` for argparse: its message instead of argparse's generic one."""
@@ -107,7 +102,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    set_threads(args)
+    set_threads(args.threads)
     finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
                               max_epochs=args.max_epochs, max_steps=args.max_steps,
                               batch_tokens=args.batch_tokens, eval_every=args.eval_every,
@@ -132,7 +127,7 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_translate(args) -> int:
-    set_threads(args)
+    set_threads(args.threads)
     name = args.input or "<stdin>"
     if args.input and not Path(args.input).is_file():
         raise FileNotFoundError(f"--input file not found: {args.input}")
@@ -159,7 +154,7 @@ def print_scores(result: dict, prefix: str = "") -> None:
 
 def cmd_score(args) -> int:
     """Score a file of translations, or decode and score the test sets of a model's languages."""
-    set_threads(args)
+    set_threads(args.threads)
     if args.hyp:
         if not args.ref:
             raise ValueError("--hyp needs --ref (one reference line per hypothesis line)")
@@ -213,7 +208,7 @@ def add_decoding_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
     parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    parser.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
 
 
 @register_commands

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import torch
 import yaml
 
 from metanmt.config import ConfigError, build_config, merge, read_yaml, resolve_sources
 from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.run import export_best
 from metanmt.schema import apply, setting, to_dict
+from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command
 from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
@@ -60,7 +60,7 @@ class CompareConfig(BudgetPlan):
     languages: tuple[str, ...] = ()  # () = the corpus' validation and test languages
     tracks: tuple[str, ...] = ()  # evaluation tracks, each in OUT/<track>; () = the corpus' first
     contrast: tuple[str, ...] = ("metanmt", "multinmt")  # A and B of contrast.md (when both run)
-    threads: int = setting(0, low=0)  # torch CPU threads (0 = torch's default)
+    threads: str = "0"  # torch CPU threads: N, 0 = torch's default, auto = one per idle core
 
 
 def read_compare_yaml(path: Path) -> dict:
@@ -92,6 +92,10 @@ class Comparison:
 
     def __init__(self, config: CompareConfig):
         self.config = config
+        try:
+            parse_threads(config.threads)
+        except ValueError as error:
+            raise ConfigError(f"threads: {error}") from None
         self.out = Path(config.out_dir)
         self.corpus = config.corpus.folder()
         self.plan = BudgetPlan(**{f.name: copy.deepcopy(getattr(config, f.name))
@@ -174,8 +178,7 @@ class Comparison:
             port: int = 29500, new_language: dict[str, LanguageData] | None = None) -> list[dict]:
         """Prepare, train every run (or finish it), fine-tune on every track; with
         ``new_language`` (a user's files), fine-tune on that language instead, in OUT/<language>."""
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        set_threads(self.config.threads)
         self.prepare_corpus()
         for name in self.run_configs:  # the same training cost for each: equal data and compute
             self.train(name, processes, accelerate_config, port)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from metanmt import threads
 from metanmt.translation.batches import EncodedPairs, collate, model_inputs, token_cross_entropy
 from metanmt.schema import setting
 from metanmt.translation.model import SUBSETS, trainable_subset
@@ -166,6 +167,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             schedule.step()
             step += 1
             bar.update(1)
+            threads.adjust()  # under threads=auto: follow other processes' load
             if step % check_every == 0 or step == total:
                 losses = sentence_losses(model, dev_data, pad, config.batch_tokens)
                 value = per_token(losses)

@@ -31,7 +31,12 @@ def build_model(size: str, vocab_size: int, dropout: float = 0.1, max_positions:
     """A freshly initialised MarianMT model of a named size (weights from the global torch seed)."""
     if size not in PRESETS:
         raise ValueError(f"unknown model size {size!r}; choose one of {', '.join(PRESETS)}")
-    p = PRESETS[size]
+    return model_of_shape(PRESETS[size], vocab_size, dropout, max_positions, attn_implementation)
+
+
+def model_of_shape(p: dict, vocab_size: int, dropout: float = 0.1, max_positions: int = 512,
+                   attn_implementation: str = "sdpa") -> MarianMTModel:
+    """A fresh MarianMT model of any shape ``p`` (the keys of a PRESETS entry)."""
     config = MarianConfig(
         vocab_size=vocab_size, d_model=p["d_model"], encoder_layers=p["layers"],
         decoder_layers=p["layers"], encoder_attention_heads=p["heads"],
