@@ -2,14 +2,14 @@
 each for the same wall-clock time on this machine, scored by its validation loss (target-token
 cross-entropy on the fixed ro and lv validation tasks) as the run goes.
 
-    python benchmarks/model_shape.py --minutes 5 --out results/model_shape
+    python benchmarks/model_shape.py --minutes 3 --out results/model_shape
 
-Every shape shares the corpus, its vocabulary and recipes/configs/multinmt_cpu.yaml (batch sizes,
-optimiser, warm-up); only the model differs, or (cpu-*-batch) only the token batch size. Each runs
-in a fresh process, one after another.
-The table gives each shape's parameters, training FLOPs per target token (linear layers, as
-cpu_efficiency.py counts them), target tokens per second and the validation loss at the half-way
-check and at the end; model_shape.png draws loss against minutes.
+Every variant shares the corpus, its vocabulary and recipes/configs/multinmt_cpu.yaml (batch sizes,
+optimiser) with an outer warm-up of --warmup steps (cpu-warmup-200 keeps the preset's 200); only
+the model differs, or (cpu-*-batch) only the token batch size. Each runs in a fresh process, one
+after another. The table gives each variant's parameters, training FLOPs per target token (linear
+layers, as cpu_efficiency.py counts them), target tokens per second, steps, and the validation
+loss at the first check and at the end; model_shape.png draws loss against minutes.
 """
 from __future__ import annotations
 
@@ -74,10 +74,11 @@ def train_one(args, name: str) -> None:
                       "tokens": trainer.cost, "seconds": trainer.elapsed}))
 
 
-def curve(folder: Path) -> list[tuple[float, float]]:
+def curve(folder: Path) -> list[tuple[float, int, float]]:
+    """(minutes, step, validation loss) at each check of the run in ``folder``."""
     with open(folder / "run" / "metrics.csv", newline="") as handle:
-        return [(float(r["seconds"]) / 60, float(r["value"])) for r in csv.DictReader(handle)
-                if r["name"] == "val/loss"]
+        return [(float(r["seconds"]) / 60, int(r["step"]), float(r["value"]))
+                for r in csv.DictReader(handle) if r["name"] == "val/loss"]
 
 
 def main() -> None:
@@ -104,24 +105,24 @@ def main() -> None:
                                "--threads", str(args.threads)],
                               check=True, capture_output=True, text=True)
         info = json.loads(done.stdout.strip().splitlines()[-1])
-        points = curve(Path(args.out) / name)
-        half = min(points, key=lambda p: abs(p[0] - args.minutes / 2))
-        rows.append((name, info, points, half))
+        rows.append((name, info, curve(Path(args.out) / name)))
     print(f"MultiNMT pre-training, {args.minutes:g} minutes each, {args.threads} threads, "
           f"warm-up {args.warmup} steps unless named")
-    print("| shape (d, layers, heads, ffn) | parameters | MFLOP / target token | target tokens/s "
-          "| val loss at ~half time | val loss at the end | best |")
+    print("| variant (d, layers, heads, ffn) | parameters | MFLOP / target token | target tokens/s "
+          "| steps | val loss at the first check (step) | val loss at the end |")
     print("|---|---|---|---|---|---|---|")
-    for name, info, points, half in rows:
+    for name, info, points in rows:
+        (first_step, first), (steps, last) = points[0][1:], points[-1][1:]
         print(f"| {name} {SHAPES[name]} | {info['params'] / 1e6:.1f}M | {info['flops'] / 1e6:.0f} "
-              f"| {info['tokens'] / info['seconds']:,.0f} | {half[1]:.3f} ({half[0]:.1f} min) "
-              f"| {points[-1][1]:.3f} | {min(v for _, v in points):.3f} |")
+              f"| {info['tokens'] / info['seconds']:,.0f} | {steps} | {first:.3f} ({first_step}) "
+              f"| {last:.3f} |")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(6, 4))
-    for name, _, points, _ in rows:
-        axis.plot(*zip(*points), marker="o", markersize=3, label=f"{name} {SHAPES[name]}")
+    for name, _, points in rows:
+        axis.plot([m for m, _, _ in points], [v for _, _, v in points], marker="o", markersize=3,
+                  label=f"{name} {SHAPES[name]}")
     axis.set_xlabel("training minutes (2 threads)")
     axis.set_ylabel("validation loss (nats / target token)")
     axis.legend()

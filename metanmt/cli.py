@@ -18,9 +18,9 @@ from metanmt.checkpoint import CheckpointError
 from metanmt.config import config_to_dict, load_config
 from metanmt.evaluation.compare import evaluate_runs
 from metanmt.evaluation.report import plain_table, training_rows
-from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.registry import ALGORITHMS, command_hooks
 from metanmt.run import export_best
+from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command
 

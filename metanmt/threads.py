@@ -45,11 +45,10 @@ def set_threads(value) -> None:
     """Apply a threads setting to this process (``auto`` also re-checks in ``adjust``)."""
     global _auto
     threads = parse_threads(value)
-    if threads == "auto":
-        _auto = IdleCores()
+    _auto = IdleCores() if threads == "auto" else None
+    if _auto is not None:
         _auto.start()
     elif threads > 0:
-        _auto = None
         torch.set_num_threads(threads)
 
 

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-
-from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.registry import register_commands
+from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.translation import budgets
 from metanmt.schema import check_defaults
 from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets, spread,
