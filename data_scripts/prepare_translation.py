@@ -5,7 +5,9 @@
     python data_scripts/prepare_translation.py    # $METANMT_DATA, else download; out: see --out
 
 The source folder holds opus-mt-testsets/ and korean-parallel-corpora/ laid out as their public
-repositories. The logic lives in metanmt/translation/corpus.py.
+repositories; a roles file may name larger training sources per language (hf:, moses:, tsv:,
+files:, set:; recipes/configs/languages_paper.yaml). The logic lives in
+metanmt/translation/corpus.py. `metanmt prepare` does this, then the vocabulary and token ids.
 """
 import argparse
 import os
@@ -32,10 +34,13 @@ def main() -> None:
                         help="drop training and pool pairs with more words on a side")
     parser.add_argument("--max-chars", type=int, default=1000,
                         help="drop training and pool pairs with more characters on a side")
+    parser.add_argument("--max-ratio", type=float, default=9.0,
+                        help="drop pairs with one side this many times longer in characters "
+                             "(0: off)")
     args = parser.parse_args()
     try:
         prepare_corpus(args.source, args.out, load_roles(args.roles), max_words=args.max_words,
-                       max_chars=args.max_chars)
+                       max_chars=args.max_chars, max_ratio=args.max_ratio)
     except (CorpusError, FileNotFoundError) as error:
         parser.exit(1, f"error: {error}\n")
 

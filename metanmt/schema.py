@@ -75,6 +75,8 @@ def coerce(value: Any, default: Any, key: str) -> Any:
     if isinstance(default, str):
         if isinstance(value, (dict, list)):
             raise ConfigError(f"config key {key!r} expects a single value, got {value!r}")
+        if isinstance(value, bool):  # YAML reads a bare no / yes as a boolean
+            return "yes" if value else "no"
         return "" if value is None else str(value)
     return value
 

@@ -241,3 +241,11 @@ def test_language_roles_files_load():
     from metanmt.translation.languages import LanguageRoles, load_roles
     for path in CONFIGS.glob("languages*.yaml"):
         assert isinstance(load_roles(path), LanguageRoles)
+
+
+def test_bare_no_reaches_a_string_setting():
+    """YAML reads `no` as false; a string setting whose choices include "no" still gets it."""
+    from metanmt.config import load_config
+
+    config = load_config(None, ["family=sine", "train.mixed_precision=no"])
+    assert config.train.mixed_precision == "no"

@@ -14,10 +14,22 @@ from hypothesis import given, settings, strategies as st
 
 from metanmt.translation import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
                          prepare_corpus, read_parallel, read_tsv, write_corpus)
-from metanmt.translation.corpus import _write_language, format_table
+from metanmt.translation.corpus import format_table
 from metanmt.translation.languages import Track, part_of
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_language(folder: Path, splits: dict) -> None:
+    """A language folder as the preparation writes it, from rows (source, English, origin)."""
+    from datasets import Dataset, DatasetDict
+
+    DatasetDict({split: Dataset.from_dict({"source": [r[0] for r in rows],
+                                           "target": [r[1] for r in rows],
+                                           "origin": [r[2] for r in rows]})
+                 for split, rows in splits.items()}).save_to_disk(
+        str(folder), num_shards=dict.fromkeys(splits, 1))
+
 FLORES_EN = ["Flores one is here.", "Flores two is here.", "Flores three is here."]
 RO_TEST = [("Ro test one.", "Test one."), ("  Ro test two.", " Test two. "), ("", "Test three."),
            ("Ro test one.", "Test one.")]  # an empty side, and a repeat that a test set keeps
@@ -118,8 +130,8 @@ def test_training_pairs_follow_every_rule_with_counted_drops(prepared):
                                            ("Ja.", "Yes."), ("Nachricht eins.", "News one."),
                                            ("Nachricht zwei.", "News two.")]
     # Both directions of newstest2009 count their empty, long and leaked pairs; FLORES leaks 3 more.
-    assert manifest["languages"]["de"]["dropped"] == {"empty": 2, "too_long": 3, "leaked": 7,
-                                                      "duplicate": 3}
+    assert manifest["languages"]["de"]["dropped"] == {"malformed": 0, "empty": 2, "too_long": 3,
+                                                      "ratio": 0, "leaked": 7, "duplicate": 3}
     assert corpus.pairs("cs", "train") == [("Ahoj.", "Hello."), ("Dobre.", "Fine.")]
     assert manifest["languages"]["cs"]["dropped"]["leaked"] == 3
 
@@ -127,8 +139,8 @@ def test_training_pairs_follow_every_rule_with_counted_drops(prepared):
 def test_pool_leaves_out_own_dev_test_and_every_evaluation_sentence(prepared):
     _, manifest, corpus = prepared
     assert corpus.pairs("ro", "pool") == [("Salut.", "Hi."), ("Mersi.", "Thank you.")]
-    assert manifest["languages"]["ro"]["dropped"] == {"empty": 2, "too_long": 0, "leaked": 5,
-                                                      "duplicate": 1}
+    assert manifest["languages"]["ro"]["dropped"] == {"malformed": 0, "empty": 2, "too_long": 0,
+                                                      "ratio": 0, "leaked": 5, "duplicate": 1}
     assert manifest["languages"]["ko"]["dropped"]["leaked"] == 3  # kor FLORES: Romanian's dev set
 
 

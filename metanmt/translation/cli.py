@@ -95,8 +95,12 @@ def vocabulary(args) -> Path | None:
 
 
 def cmd_prepare(args) -> int:
-    prepare(args.source, args.out, load_roles(args.roles), args.max_words, args.vocab_size,
-            args.toy)
+    roles = load_roles(args.roles)
+    if args.toy and roles.sources:
+        raise ValueError(f"--toy writes the made-up corpus: the sources in {args.roles} would "
+                         f"not be read; drop --toy or the sources")
+    prepare(args.source, args.out, roles, args.max_words, args.vocab_size, args.toy,
+            args.max_ratio, args.processes)
     return 0
 
 
@@ -222,6 +226,11 @@ def add_translation_commands(commands) -> None:
     prepare_parser.add_argument("--roles",
                                 help="YAML of language roles (recipes/configs/languages.yaml)")
     prepare_parser.add_argument("--max-words", type=int, default=100)
+    prepare_parser.add_argument("--max-ratio", type=float, default=9.0,
+                                help="drop pairs with one side this many times longer (in "
+                                     "characters) than the other; 0: no such filter")
+    prepare_parser.add_argument("--processes", type=int, default=None,
+                                help="tokenizing processes (default: one per core)")
     prepare_parser.add_argument("--vocab-size", type=int, default=8000)
     prepare_parser.add_argument("--toy", action="store_true",
                                 help="write the made-up toy corpus instead (no data needed)")

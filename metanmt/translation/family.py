@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -23,7 +24,8 @@ from metanmt.translation.corpus import load_corpus
 from metanmt.translation.model import (PRESETS, build_model, check_vocabulary, load_pretrained,
                                        preset_of, save_translation_model)
 from metanmt.translation.validation import finetune_then_score
-from metanmt.translation.vocab import encode_pairs, load_tokenizer
+from metanmt.translation.tokens import load_tokens
+from metanmt.translation.vocab import encode_pairs, load_tokenizer, report_cut
 from metanmt.types import Batch, Params
 
 ROLE_OF_SPLIT = {"train": ("train", "train"), "val": ("validation", "pool"),
@@ -106,8 +108,22 @@ class TranslationFamily(TaskFamily):
         return list(self.corpus.languages(ROLE_OF_SPLIT[split][0]))
 
     def encoded(self, language: str, corpus_split: str) -> EncodedPairs:
+        """The split's token ids: memory-mapped from the corpus' token arrays when they were made
+        with this vocabulary (`metanmt prepare` writes them), else tokenized here in memory."""
         key = (language, corpus_split)
-        if key not in self._encoded:
+        if key in self._encoded:
+            return self._encoded[key]
+        folder = getattr(self.corpus, "path", None)  # a corpus made in memory has no arrays
+        arrays = folder and load_tokens(folder, language, corpus_split, self.tokenizer.spm_source)
+        if arrays:
+            if len(arrays["target_offsets"]) < 2:
+                raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
+            pairs = EncodedPairs.from_arrays(arrays, self.config.max_length,
+                                             self.tokenizer.eos_token_id)
+            report_cut(pairs.cut, len(pairs), self.config.max_length,
+                       f"{language} {corpus_split} (translation)")
+            self._encoded[key] = pairs
+        else:
             pairs = self.corpus.pairs(language, corpus_split)
             if not pairs:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
@@ -129,7 +145,7 @@ class TranslationFamily(TaskFamily):
         while tokens < budget and position < len(order):
             i = int(order[position])
             chosen.append(i)
-            tokens += int(pairs.tgt_lengths[i])
+            tokens += pairs.target_length(i)
             position += 1
         return chosen, position
 
@@ -139,7 +155,7 @@ class TranslationFamily(TaskFamily):
         if size <= 0 or size >= len(pairs):
             return torch.randperm(len(pairs), generator=generator)
         start = int(torch.randint(len(pairs) - size + 1, (1,), generator=generator))
-        window = torch.from_numpy(pairs.by_length[start:start + size])
+        window = torch.from_numpy(np.array(pairs.by_length[start:start + size], dtype=np.int64))
         return window[torch.randperm(size, generator=generator)]
 
     def sample(self, split: str, generator: torch.Generator) -> Task:

@@ -84,6 +84,43 @@ def part_of(english: str, parts: dict[str, float]) -> str:
     return "dev" if position < parts["test"] + parts["dev"] else "pool"
 
 
+# ---------------------------------------------------------------- training sources (streams.py)
+
+KINDS = ("hf", "moses", "tsv", "files", "set")
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source string: its kind, its location and (hf) config and split."""
+    kind: str
+    location: str
+    config: str | None = None
+    split: str = "train"
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_source(text: str) -> SourceSpec:
+    """A source string -> SourceSpec; a malformed one is an error naming it and the kinds."""
+    if not isinstance(text, str) or ":" not in text:
+        raise CorpusError(f"source {text!r}: expected <kind>:<location>, kind one of "
+                          f"{', '.join(KINDS)} (e.g. hf:Helsinki-NLP/europarl:de-en)")
+    kind, _, rest = text.partition(":")
+    if kind not in KINDS:
+        raise CorpusError(f"source {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if not rest.strip():
+        raise CorpusError(f"source {text!r}: nothing after {kind}:")
+    if kind == "hf":
+        rest, _, split = rest.partition("@")
+        location, _, config = rest.partition(":")
+        if not location or (split == "" and "@" in text):
+            raise CorpusError(f"source {text!r}: expected hf:<id or folder>[:<config>][@<split>]")
+        return SourceSpec(kind, location, config or None, split or "train", text)
+    if kind == "files" and len(rest.split(",")) != 2:
+        raise CorpusError(f"source {text!r}: expected files:<language file>,<English file>")
+    return SourceSpec(kind, rest, text=text)
+
+
 @dataclass
 class Track:
     """One way of measuring the validation and test languages."""
@@ -105,6 +142,9 @@ class LanguageRoles:
     # move a language freely. The first track is the default one.
     tracks: dict[str, Track] = field(default_factory=default_tracks)
     parts: dict[str, float] = field(default_factory=lambda: {"test": 0.35, "dev": 0.10})
+    # language -> the training sources that replace its mirror sets as training data (training
+    # languages) or fine-tuning pool (validation and test languages): streams.py's source strings
+    sources: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tracks = {name: Track(**t) if isinstance(t, dict) else t
@@ -179,6 +219,24 @@ class LanguageRoles:
                               f"pool, got {self.parts}")
         for name, track in self.tracks.items():
             self._validate_track(name, track)
+        self._validate_sources()
+
+    def _validate_sources(self) -> None:
+        if not isinstance(self.sources, dict):
+            raise CorpusError(f"sources must map language codes to lists of sources, got "
+                              f"{self.sources!r}")
+        for code, texts in self.sources.items():
+            self.role_of(code)  # a source for a language without a role would be read by no one
+            if not isinstance(texts, list) or not texts:
+                raise CorpusError(f"sources[{code!r}] must be a non-empty list of sources, got "
+                                  f"{texts!r}")
+            for text in texts:
+                parse_source(text)
+
+    def source_sets(self) -> dict[str, list[str]]:
+        """The mirror set ids that ``set:`` sources name, by language (for a download)."""
+        return {code: [text[4:] for text in texts if text.startswith("set:")]
+                for code, texts in self.sources.items()}
 
     def _validate_track(self, name: str, track: Track) -> None:
         for key in ("dev_sets", "test_sets", "pool_sets"):

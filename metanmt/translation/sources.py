@@ -8,8 +8,8 @@ The source folder is laid out like the public repositories (and like ``$METANMT_
                                                                      (set id: flores200-devtest)
     opus-mt-testsets/datasets/microsoft/ntrex/NTREX/NTREX-128/newstest2019-ref.<xxx>.txt
         + newstest2019-src.eng.txt                                   (set id: ntrex128)
-    korean-parallel-corpora/korean-english-news-v1/korean-english-park.{dev,test}.tar.gz
-                                                                     (set ids: park-dev, park-test)
+    korean-parallel-corpora/korean-english-news-v1/korean-english-park.{train,dev,test}.tar.gz
+                                                (set ids: park-train, park-dev, park-test)
     korean-parallel-corpora/korean-english-jhe/jhe-koen-{dev,eval}.{ko,en}
                                                                      (set ids: jhe-dev, jhe-eval)
 """
@@ -32,7 +32,8 @@ NTREX_DIR = f"{OPUS}/datasets/microsoft/ntrex/NTREX/NTREX-128"
 KOREAN = "korean-parallel-corpora"
 PARK = f"{KOREAN}/korean-english-news-v1/korean-english-park.{{}}.tar.gz"
 JHE = f"{KOREAN}/korean-english-jhe/jhe-koen-{{}}.{{}}"
-KOREAN_SETS = {"park-dev": ("park", "dev"), "park-test": ("park", "test"),
+KOREAN_SETS = {"park-train": ("park", "train"), "park-dev": ("park", "dev"),
+               "park-test": ("park", "test"),
                "jhe-dev": ("jhe", "dev"), "jhe-eval": ("jhe", "eval")}
 
 # Public sources (see the shared data README); ``master`` of each repository.
@@ -267,9 +268,11 @@ def _download_pair_dir(root: Path, code3: str, pair: str) -> None:
     done.write_text("")
 
 
-def download_sources(languages: list[str], root: Path | None = None) -> Path:
+def download_sources(languages: list[str], root: Path | None = None,
+                     sets: dict[str, list[str]] | None = None) -> Path:
     """Download the sets of ``languages`` from the public repositories into ``root`` (default
-    ``$METANMT_CACHE/translation-sources``), mirroring their layout; files already there stay."""
+    ``$METANMT_CACHE/translation-sources``), mirroring their layout; files already there stay.
+    ``sets`` adds Korean sets a roles file names as sources (``{"ko": ["park-train"]}``)."""
     root = Path(root) if root else default_cache() / "translation-sources"
     singles = [f"{FLORES_DIR}/{ENGLISH_3}.devtest", f"{NTREX_DIR}/newstest2019-src.{ENGLISH_3}.txt"]
     for lang in languages:
@@ -281,6 +284,8 @@ def download_sources(languages: list[str], root: Path | None = None) -> Path:
                     f"{NTREX_DIR}/newstest2019-ref.{code3}.txt"]
         if lang == "ko":
             singles += [PARK.format("dev"), PARK.format("test")]
+            singles += [PARK.format(KOREAN_SETS[s][1]) for s in (sets or {}).get(lang, [])
+                        if s in KOREAN_SETS and KOREAN_SETS[s][0] == "park"]
             singles += [JHE.format(s, side) for s in ("dev", "eval") for side in ("ko", "en")]
     for path in singles:
         folder, inner = path.split("/", 1)

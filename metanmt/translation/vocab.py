@@ -72,12 +72,15 @@ def encode_pairs(tokenizer: MarianTokenizer, pairs: Sequence[tuple[str, str]], m
     """Both sides of ``pairs`` encoded; what was cut to ``max_length`` is said in one line."""
     sources, cut_sources = _encode(tokenizer, [s for s, _ in pairs], max_length)
     targets, cut_targets = _encode(tokenizer, [t for _, t in pairs], max_length)
-    if (cut_sources or cut_targets) and what:
-        n = len(pairs)
-        tqdm.write(f"{what}: cut to max_length {max_length} tokens: {cut_sources} of {n} sources "
-                   f"({cut_sources / n:.1%}), {cut_targets} English ({cut_targets / n:.1%})",
-                   file=sys.stderr)
+    report_cut((cut_sources, cut_targets), len(pairs), max_length, what)
     return EncodedPairs(sources, targets)
+
+
+def report_cut(cut: tuple[int, int], n: int, max_length: int, what: str) -> None:
+    """One line saying how many sentences of each side were cut to ``max_length`` (if any)."""
+    if (cut[0] or cut[1]) and what:
+        tqdm.write(f"{what}: cut to max_length {max_length} tokens: {cut[0]} of {n} sources "
+                   f"({cut[0] / n:.1%}), {cut[1]} English ({cut[1] / n:.1%})", file=sys.stderr)
 
 
 def _encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int):
