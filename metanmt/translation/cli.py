@@ -230,7 +230,8 @@ def add_translation_commands(commands) -> None:
                                 help="drop pairs with one side this many times longer (in "
                                      "characters) than the other; 0: no such filter")
     prepare_parser.add_argument("--processes", type=int, default=None,
-                                help="tokenizing processes (default: one per core)")
+                                help="worker processes for filtering and tokenizing (default: "
+                                     "one per core)")
     prepare_parser.add_argument("--vocab-size", type=int, default=8000)
     prepare_parser.add_argument("--toy", action="store_true",
                                 help="write the made-up toy corpus instead (no data needed)")
