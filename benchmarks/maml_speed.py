@@ -1,9 +1,12 @@
-"""MAML meta-iterations per second: metanmt against learn2learn and higher, side by side.
+"""MAML meta-iterations per second and memory: metanmt against learn2learn, higher and torchopt.
 
 sine: 1-40-40-1 ReLU MLP, meta-batch 25, K=5 support and query points, one inner SGD step at 0.01.
 omniglot: 5-way 1-shot conv-4, meta-batch 32, one inner SGD step at 0.4 (the MAML paper).
 Adam outer step at 0.001 and the same pre-sampled tasks for everyone. Rounds are interleaved so that
-machine noise hits every contender alike; medians and ratios are reported.
+machine noise hits every contender alike; medians and ratios are reported. Memory (``--memory``):
+each contender alone in a fresh process, the peak resident set over its first meta-iterations
+(Linux' VmHWM, reset once the model and tasks are built) and its growth over the resident set at
+that point: what its meta-iterations need at their peak, allocator caches included.
 
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family sine --rounds 7 --iters 30
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family omniglot --iters 3
@@ -11,8 +14,12 @@ machine noise hits every contender alike; medians and ratios are reported.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -100,28 +107,95 @@ def higher_step(family, criterion, inner_lr, first_order):
     return step
 
 
+def torchopt_step(family, criterion, inner_lr, first_order):
+    """As torchopt's functorch MAML example: functional SGD (differentiable), functional_call."""
+    import torchopt
+    torch.manual_seed(0)
+    model = peer_model(family)
+    names = [n for n, _ in model.named_parameters()]
+    opt = torch.optim.Adam(model.parameters(), lr=OUTER_LR)
+    inner = torchopt.sgd(lr=inner_lr)
+
+    def forward(params, x):
+        return torch.func.functional_call(model, dict(zip(names, params)), (x,))
+
+    def step(tasks):
+        opt.zero_grad()
+        for t in tasks:
+            params = tuple(model.parameters())
+            state = inner.init(params)
+            loss = criterion(forward(params, t.support[0]), t.support[1])
+            grads = torch.autograd.grad(loss, params, create_graph=not first_order)
+            updates, state = inner.update(grads, state, inplace=False)
+            adapted = torchopt.apply_updates(params, updates, inplace=False)
+            (criterion(forward(adapted, t.query[0]), t.query[1]) / len(tasks)).backward()
+        opt.step()
+    return step
+
+
+PEERS = (("learn2learn", learn2learn_step), ("higher", higher_step), ("torchopt", torchopt_step))
+
+
+def contenders_of(family, criterion, inner_lr):
+    contenders = {}
+    for order, fo in (("second-order", False), ("first-order", True)):
+        contenders[f"metanmt vmap {order}"] = lambda fo=fo: ours(family, criterion, inner_lr, fo,
+                                                                  True)
+        contenders[f"metanmt loop {order}"] = lambda fo=fo: ours(family, criterion, inner_lr, fo,
+                                                                  False)
+        for name, factory in PEERS:
+            contenders[f"{name} {order}"] = lambda factory=factory, fo=fo: factory(
+                family, criterion, inner_lr, fo)
+    contenders["metanmt plain training (pretrain, vmap)"] = lambda: ours(
+        family, criterion, inner_lr, False, True, Pretrain())
+    return contenders
+
+
+def status_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (the peak since the last reset) of this process, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def memory_of(name: str, args) -> dict:
+    """Run one contender alone (this process is fresh): its meta-iterations' peak memory."""
+    family, criterion = build_family(args.family)
+    meta_batch, inner_lr = SETTINGS[args.family]
+    batches = make_batches(family, args.iters, meta_batch)
+    step = contenders_of(family, criterion, inner_lr)[name]()
+    base = status_mib("VmRSS")  # model, optimiser and tasks built; no meta-iteration yet
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    for tasks in batches:
+        step(tasks)
+    peak = status_mib("VmHWM")
+    return {"peak_mib": peak, "growth_mib": peak - base}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", choices=sorted(SETTINGS), default="sine")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iters", type=int, default=50, help="meta-iterations per round")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each contender's memory alone in a fresh process")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.one:
+        print(json.dumps(memory_of(args.one, args)))
+        return
     family, criterion = build_family(args.family)
     meta_batch, inner_lr = SETTINGS[args.family]
     batches = make_batches(family, args.iters, meta_batch)
     contenders = {}
-    for order, fo in (("second-order", False), ("first-order", True)):
-        contenders[f"metanmt vmap {order}"] = ours(family, criterion, inner_lr, fo, True)
-        contenders[f"metanmt loop {order}"] = ours(family, criterion, inner_lr, fo, False)
-        for name, factory in (("learn2learn", learn2learn_step), ("higher", higher_step)):
-            try:
-                contenders[f"{name} {order}"] = factory(family, criterion, inner_lr, fo)
-            except ImportError as error:
-                print(f"skipping {name}: {error}")
-    contenders["metanmt plain training (pretrain, vmap)"] = ours(family, criterion, inner_lr, False,
-                                                                 True, Pretrain())
+    for name, factory in contenders_of(family, criterion, inner_lr).items():
+        try:
+            contenders[name] = factory()
+        except ImportError as error:
+            print(f"skipping {name}: {error}")
     times = {name: [] for name in contenders}
     for step in contenders.values():  # warm-up
         for tasks in batches[:2]:
@@ -134,8 +208,15 @@ def main():
             times[name].append(args.iters / (time.perf_counter() - start))
     print(f"{args.family}: torch {torch.__version__}, threads {args.threads}, {args.rounds} rounds x "
           f"{args.iters} meta-iterations, meta-batch {meta_batch}")
-    print("| contender | meta-it/s (median) | min-max | vs fastest peer |")
-    print("|---|---|---|---|")
+    memory = {}
+    if args.memory:
+        for name in contenders:
+            done = subprocess.run([sys.executable, __file__, "--family", args.family, "--iters",
+                                   str(min(args.iters, 3)), "--threads", str(args.threads),
+                                   "--one", name], capture_output=True, text=True, check=True)
+            memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    print("| contender | meta-it/s (median) | min-max | vs fastest peer | peak MiB (growth) |")
+    print("|---|---|---|---|---|")
     for order in ("second-order", "first-order", "plain"):
         names = [n for n in times if order in n]
         peers = [statistics.median(times[n]) for n in names if not n.startswith("metanmt")]
@@ -143,7 +224,10 @@ def main():
         for n in names:
             med = statistics.median(times[n])
             ratio = f"{med / best_peer:.2f}x" if peers else "-"
-            print(f"| {n} | {med:.2f} | {min(times[n]):.2f}-{max(times[n]):.2f} | {ratio} |")
+            mem = (f"{memory[n]['peak_mib']:.0f} ({memory[n]['growth_mib']:.1f})" if n in memory
+                   else "-")
+            print(f"| {n} | {med:.2f} | {min(times[n]):.2f}-{max(times[n]):.2f} | {ratio} | "
+                  f"{mem} |")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds /work/benchvenv: torch 2.13.0+cpu, higher 0.2.1, learn2learn 0.2.0 (Python 3.11).
+# Builds .benchvenv: torch 2.13.0+cpu, higher 0.2.1, learn2learn 0.2.0, torchopt 0.7.3 (Python 3.11).
 # Peers live here only; they are never dependencies of metanmt. Usage: bash benchmarks/setup_peers.sh
 set -euo pipefail
 VENV=${VENV:-$PWD/.benchvenv}
@@ -11,6 +11,8 @@ python3 -m venv "$VENV"
 # 1. torch first, pinned (the CPU wheel on this machine's disk)
 pip install torch==2.13.0
 pip install numpy tqdm
+# metanmt itself, so the benchmarks import it beside the peers (torch above satisfies its pin)
+pip install -e "$(cd "$(dirname "$0")/.." && pwd)"
 
 # 2. higher: pure-python wheel, its only dep is torch
 pip install --no-deps higher==0.2.1
@@ -33,5 +35,10 @@ TV=$(python -c "import sysconfig;print(sysconfig.get_paths()['purelib'])")/torch
 sed -i 's/^@torch\.library\.register_fake("torchvision::\(q\?nms\)")$/@(torch.library.register_fake("torchvision::\1") if torchvision.extension._has_ops() else (lambda fn: fn))/' "$TV"
 grep -c '_has_ops() else (lambda fn: fn)' "$TV"   # expect 2
 
-python -c "import torch, torchvision, higher, learn2learn; from learn2learn.algorithms import MAML; print(torch.__version__, torchvision.__version__, learn2learn.__version__)"
+# 5. torchopt: a cp311 wheel (--no-deps keeps our torch); it imports optree and, at import time
+#    (torchopt.visual), the graphviz Python package
+pip install --no-deps torchopt==0.7.3
+pip install optree typing-extensions graphviz
+
+python -c "import torch, torchvision, higher, learn2learn, torchopt; from learn2learn.algorithms import MAML; print(torch.__version__, torchvision.__version__, learn2learn.__version__, torchopt.__version__)"
 rm -rf "$BUILD"
