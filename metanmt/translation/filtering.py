@@ -1,5 +1,6 @@
-"""The preparation's rules for one stream of pairs, over Arrow batches and in bounded memory: clean, filter, drop leaked and duplicate pairs by 64-bit hashes, write the kept rows to an
-Arrow file as they come.
+"""The preparation's rules for one stream of pairs, over Arrow batches and in bounded memory:
+clean, filter, drop leaked and duplicate pairs by 64-bit hashes, write the kept rows to an Arrow
+file as they come.
 
 Nothing here holds a corpus as Python strings: a batch at a time is cleaned and filtered, and a
 split keeps 8 bytes (its pair hash), 4 (its English word count) and 2 (its origin) per row until
@@ -25,12 +26,6 @@ BATCH_ROWS = 10_000
 
 _NOT_WORD = r"[^\p{L}\p{N}]+"
 _WORD = r"[^\s\p{Z}\x{85}\x{1c}-\x{1f}]+"  # a run of what Python's str.split keeps
-
-
-def as_array(texts) -> pa.Array:
-    if isinstance(texts, pa.ChunkedArray):
-        return texts.combine_chunks()
-    return texts if isinstance(texts, pa.Array) else pa.array(list(texts), pa.string())
 
 
 def clean(text: str) -> str:
@@ -76,9 +71,9 @@ class Rules:
         self.max_words, self.max_chars, self.max_ratio = max_words, max_chars, max_ratio
 
     def apply(self, sources: pa.Array, targets: pa.Array, drops: dict):
-        """(cleaned sources, cleaned targets, English words) of the pairs of a batch that pass
-        every rule but the duplicate check; ``drops`` counts the others by their first failed
-        rule. A null side is a malformed row."""
+        """(cleaned sources, cleaned targets, English words, pair hashes) of the pairs of a batch
+        that pass every rule but the duplicate check; ``drops`` counts the others by their first
+        failed rule. A null side is a malformed row."""
         max_chars, max_ratio = self.max_chars, self.max_ratio
         max_spaces = self.max_words  # a cleaned text of n words has n - 1 spaces
         kept_sources, kept_targets, counts = [], [], Counter()
@@ -109,7 +104,7 @@ class Rules:
         english_words = np.fromiter((t.count(" ") + 1 for t in kept_targets), dtype=np.uint32,
                                     count=len(kept_targets))
         return (pa.array(kept_sources, pa.string()), pa.array(kept_targets, pa.string()),
-                english_words)
+                english_words, pair_hashes(kept_sources, kept_targets))
 
 
 class SplitWriter:
@@ -127,14 +122,15 @@ class SplitWriter:
         self.rows = 0
 
     def add_batch(self, sources: pa.Array, targets: pa.Array, english_words: np.ndarray | None,
-                  origin: str) -> None:
-        """Rows of one origin; ``english_words`` None: counted here."""
+                  hashes: np.ndarray | None, origin: str) -> None:
+        """Rows of one origin; ``english_words`` or ``hashes`` None: made here."""
         if not len(sources):
             return
         self._writer.write_batch(pa.record_batch(
             [sources, targets, pa.repeat(pa.scalar(origin, pa.string()), len(sources))],
             schema=SCHEMA))
-        self.hashes.append(pair_hashes(sources.to_pylist(), targets.to_pylist()))
+        self.hashes.append(pair_hashes(sources.to_pylist(), targets.to_pylist())
+                           if hashes is None else hashes)
         self.words.append(words(targets) if english_words is None else english_words)
         index = self.origins.setdefault(origin, len(self.origins))
         self.origin_ids.append(np.full(len(sources), index, dtype=np.uint16))
@@ -148,7 +144,8 @@ class SplitWriter:
             for start in range(0, len(group), BATCH_ROWS):
                 chunk = group[start:start + BATCH_ROWS]
                 self.add_batch(pa.array([row[0] for row in chunk], pa.string()),
-                               pa.array([row[1] for row in chunk], pa.string()), None, origin)
+                               pa.array([row[1] for row in chunk], pa.string()), None, None,
+                               origin)
 
     def close(self) -> "SplitWriter":
         """The file complete, the per-row arrays joined: the writer can now be pickled (it is
