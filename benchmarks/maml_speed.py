@@ -4,9 +4,9 @@ sine: 1-40-40-1 ReLU MLP, meta-batch 25, K=5 support and query points, one inner
 omniglot: 5-way 1-shot conv-4, meta-batch 32, one inner SGD step at 0.4 (the MAML paper).
 Adam outer step at 0.001 and the same pre-sampled tasks for everyone. Rounds are interleaved so that
 machine noise hits every contender alike; medians and ratios are reported. Memory (``--memory``):
-each contender alone in a fresh process, the peak resident set over its first meta-iterations
-(Linux' VmHWM, reset once the model and tasks are built) and its growth over the resident set at
-that point: what its meta-iterations need at their peak, allocator caches included.
+each contender alone in a fresh process, the peak resident set over its meta-iterations after one
+warm-up meta-iteration (Linux' VmHWM, reset after the warm-up) and its growth over the resident
+set before the warm-up: what its meta-iterations need at their peak, allocator caches included.
 
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family sine --rounds 7 --iters 30
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family omniglot --iters 3
@@ -56,11 +56,12 @@ def make_batches(family, count, meta_batch, seed=0):
     return [family.sample_batch("train", meta_batch, g) for _ in range(count)]
 
 
-def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None):
+def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None, compile=False):
     torch.manual_seed(0)
     model = family.build_model()
     params = meta_parameters(model)
-    algorithm = algorithm or MAML(1, inner_lr, first_order=first_order, use_vmap=use_vmap)
+    algorithm = algorithm or MAML(1, inner_lr, first_order=first_order, use_vmap=use_vmap,
+                                  compile=compile)
     opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
 
@@ -143,6 +144,8 @@ def contenders_of(family, criterion, inner_lr):
                                                                   True)
         contenders[f"metanmt loop {order}"] = lambda fo=fo: ours(family, criterion, inner_lr, fo,
                                                                   False)
+        contenders[f"metanmt compiled loop {order}"] = lambda fo=fo: ours(
+            family, criterion, inner_lr, fo, False, compile=True)
         for name, factory in PEERS:
             contenders[f"{name} {order}"] = lambda factory=factory, fo=fo: factory(
                 family, criterion, inner_lr, fo)
@@ -166,6 +169,7 @@ def memory_of(name: str, args) -> dict:
     batches = make_batches(family, args.iters, meta_batch)
     step = contenders_of(family, criterion, inner_lr)[name]()
     base = status_mib("VmRSS")  # model, optimiser and tasks built; no meta-iteration yet
+    step(batches[0])  # warm-up (a compiled contender compiles here; its compiler is not counted)
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     for tasks in batches:
         step(tasks)
@@ -181,6 +185,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory", action="store_true",
                         help="also measure each contender's memory alone in a fresh process")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="only the contenders whose name contains one of these")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -192,6 +198,8 @@ def main():
     batches = make_batches(family, args.iters, meta_batch)
     contenders = {}
     for name, factory in contenders_of(family, criterion, inner_lr).items():
+        if args.only and not any(text in name for text in args.only):
+            continue
         try:
             contenders[name] = factory()
         except ImportError as error:

@@ -208,10 +208,14 @@ def check_rules(config: RunConfig, given: set[str]) -> None:
     """Rules between keys, each section's ``check`` and the ones across sections."""
     def stacks(name: str) -> bool:
         return getattr(FAMILIES.entry(name).build, "stackable", False)
+    stacking = ", ".join(name for name in FAMILIES.names() if stacks(name))
     if "algorithm.vmap" in given and not stacks(config.family):
-        stacking = ", ".join(name for name in FAMILIES.names() if stacks(name))
         raise ConfigError(f"algorithm.vmap applies only to families whose tasks stack "
                           f"({stacking}); {config.family!r} runs its tasks one by one")
+    if config.algorithm.compile and not stacks(config.family):
+        raise ConfigError(f"algorithm.compile applies only to families whose tasks all have one "
+                          f"shape ({stacking}); {config.family!r} tasks differ in shape, and each "
+                          f"new shape would compile again")
     for part in (config.algorithm, config.train, config.task):
         check = getattr(part, "check", None)
         if check is not None:

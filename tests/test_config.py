@@ -149,6 +149,7 @@ def test_metanmt_cpu_builds_fomaml_with_an_adam_inner_step(toy_corpus, tmp_path)
      r"'algorithm.inner_optimizer' for algorithm 'metasgd'"),
     (["algorithm.adam_betas=[0.9, 0.98]"], r"adam_betas applies only with .*inner_optimizer=adam"),
     (["family=translation", "algorithm.vmap=false"], r"algorithm.vmap applies only to families"),
+    (["family=translation", "algorithm.compile=true"], r"algorithm.compile applies only to famil"),
     (["family=translation", "sine.k_shot=3"], r"section 'sine' does not apply: the family is "),
     (["family=translation", "translation.temperature=2"], r"only with translation.sampling="),
     (["family=translation", "translation.validation_words=9"], r"only with translation.valid"),

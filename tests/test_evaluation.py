@@ -3,6 +3,7 @@ import torch
 
 from metanmt.algorithms import MAML
 from metanmt.evaluation import adaptation_curve, markdown_table, mean_ci95
+from metanmt.evaluation.evaluate import batch_numel
 
 
 def test_mean_ci95_matches_the_normal_formula():
@@ -26,6 +27,30 @@ def test_adaptation_curve_vmap_and_loop_agree_and_improve(tiny_sine):
     assert all(a < loss_fn(params, t.support) for a, t in zip(support_after, tasks))
     with pytest.raises(ValueError, match="no tasks"):
         adaptation_curve(family, model, algorithm, params, [], [0])
+
+
+def test_large_tasks_are_adapted_in_smaller_vmap_chunks_with_the_same_results(tiny_sine,
+                                                                            monkeypatch):
+    """vmap holds every task of a chunk at once: a chunk is capped by its input numbers, so
+    20-way 5-shot Omniglot gets ~12 tasks a chunk, not 200 (which needed ~20 GB)."""
+    family, model, params, loss_fn, tasks = tiny_sine
+    algorithm = MAML(inner_steps=1, inner_lr=0.02)
+    whole = adaptation_curve(family, model, algorithm, params, tasks, [0, 2])
+    sizes, real_vmap = [], torch.func.vmap
+
+    def counting_vmap(fn):
+        def call(support, query):
+            sizes.append(support[0].shape[0])
+            return real_vmap(fn)(support, query)
+        return call
+    monkeypatch.setattr(torch.func, "vmap", counting_vmap)
+    per_task = batch_numel((tasks[0].support, tasks[0].query))
+    chunked = adaptation_curve(family, model, algorithm, params, tasks, [0, 2],
+                               chunk_elements=2 * per_task + 1)
+    assert sizes == [2, 2]
+    torch.testing.assert_close(chunked["mse"], whole["mse"], rtol=1e-5, atol=1e-6)
+    adaptation_curve(family, model, algorithm, params, tasks, [0], chunk_elements=1)
+    assert sizes[2:] == [1, 1, 1, 1]  # never fewer than one task a chunk
 
 
 def test_markdown_table_pivots_runs_by_steps():

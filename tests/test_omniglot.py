@@ -108,6 +108,29 @@ def test_conv4_second_order_maml_agrees_under_vmap_and_loop(fake, float64):
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.parametrize("first_order", [False, True])
+def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_order):
+    """algorithm.compile: torch.compile of the loop path's task objective (func.grad inside, the
+    norm's plain ops fused) against the eager loop with autograd.grad, second and first order."""
+    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=4), *fake)
+    torch.manual_seed(0)
+    model = family.build_model().double()
+    params = meta_parameters(model)
+    tasks = family.sample_batch("train", 2, torch.Generator().manual_seed(1))
+    for t in tasks:
+        t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+    loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
+    eager, compiled = (MAML(1, 0.4, first_order=first_order, use_vmap=False, compile=c)
+                       for c in (False, True))
+    expected, stats = eager.outer_grads(loss_fn, params, tasks, True)
+    for _ in range(2):  # the second call runs the compiled code without compiling again
+        grads, compiled_stats = compiled.outer_grads(loss_fn, params, tasks, True)
+        for n in params:
+            torch.testing.assert_close(grads[n], expected[n], rtol=1e-9, atol=1e-11)
+        assert compiled_stats["loss"] == pytest.approx(stats["loss"], rel=1e-12)
+    assert len(compiled._compiled) == 1 and compiled.settings()["compile"] is True
+
+
 def write_zip(path: Path, entries: dict[str, np.ndarray]):
     with zipfile.ZipFile(path, "w") as z:
         for name, array in entries.items():

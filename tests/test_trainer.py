@@ -102,3 +102,20 @@ def test_time_limit_stops_and_saves(tmp_path):
     trainer.fit()
     assert 0 < trainer.step < 100000
     assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").exists()
+
+
+def test_a_failure_in_the_last_validation_loses_no_training(tmp_path, monkeypatch):
+    """The last checkpoint is written before the final validation (20-way 5-shot Omniglot once
+    ran out of memory there, after 22 minutes of training, with nothing saved)."""
+    trainer = Trainer(tiny_config(tmp_path, "train.steps=7", "train.eval_every=100",
+                                  "train.checkpoint_every=100"), log=False)
+
+    def out_of_memory():
+        raise MemoryError("validation ran out of memory")
+    monkeypatch.setattr(trainer, "validate", out_of_memory)
+    with pytest.raises(MemoryError):
+        trainer.fit()
+    run = load_run(tmp_path / "run" / "checkpoints" / "last")
+    assert run.step == 7
+    for name, value in final_params(trainer).items():
+        torch.testing.assert_close(run.params[name], value)

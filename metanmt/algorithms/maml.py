@@ -30,8 +30,8 @@ class MAML(ObjectiveAlgorithm):
 
     def __init__(self, inner_steps: int = 1, inner_lr: float = 0.01, first_order: bool = False,
                  use_vmap: bool = True, inner_optimizer: InnerOptimizer | str = SGD,
-                 adam_betas: tuple[float, float] = (0.9, 0.999)):
-        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas)
+                 adam_betas: tuple[float, float] = (0.9, 0.999), compile: bool = False):
+        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas, compile)
         self.first_order = first_order
         self.order = 1 if first_order else 2
         if first_order:
@@ -40,7 +40,7 @@ class MAML(ObjectiveAlgorithm):
     @classmethod
     def from_config(cls, c: MAMLConfig | FOMAMLConfig) -> "MAML":
         first_order = c.name == "fomaml" or getattr(c, "first_order", False)
-        return cls(c.inner_steps, c.inner_lr, first_order, c.vmap, c.optimizer())
+        return cls(c.inner_steps, c.inner_lr, first_order, c.vmap, c.optimizer(), compile=c.compile)
 
     def settings(self):
         return {**super().settings(), "first_order": self.first_order}

@@ -23,8 +23,8 @@ class MetaSGD(MAML):
     name = "metasgd"
 
     def __init__(self, params: Params | None = None, inner_steps: int = 1, inner_lr: float = 0.01,
-                 first_order: bool = False, use_vmap: bool = True):
-        super().__init__(inner_steps, inner_lr, first_order, use_vmap)
+                 first_order: bool = False, use_vmap: bool = True, compile: bool = False):
+        super().__init__(inner_steps, inner_lr, first_order, use_vmap, compile=compile)
         self.name = "metasgd"
         self.rates = nn.ParameterDict()
         self._names: dict[str, str] = {}  # rate key -> parameter name
@@ -33,7 +33,7 @@ class MetaSGD(MAML):
 
     @classmethod
     def from_config(cls, c: MetaSGDConfig) -> "MetaSGD":
-        return cls(None, c.inner_steps, c.inner_lr, c.first_order, c.vmap)
+        return cls(None, c.inner_steps, c.inner_lr, c.first_order, c.vmap, c.compile)
 
     def setup(self, params: Params) -> None:
         # ParameterDict keys may not contain dots; index keys keep the mapping reversible whatever

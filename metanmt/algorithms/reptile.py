@@ -30,12 +30,12 @@ class Reptile(Algorithm):
 
     def __init__(self, inner_steps: int = 5, inner_lr: float = 0.01,
                  inner_optimizer: InnerOptimizer | str = "sgd", use_vmap: bool = True,
-                 adam_betas: tuple[float, float] = (0.0, 0.999)):
-        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas)
+                 adam_betas: tuple[float, float] = (0.0, 0.999), compile: bool = False):
+        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas, compile)
 
     @classmethod
     def from_config(cls, c: ReptileConfig) -> "Reptile":
-        return cls(c.inner_steps, c.inner_lr, c.optimizer(), c.vmap)
+        return cls(c.inner_steps, c.inner_lr, c.optimizer(), c.vmap, compile=c.compile)
 
     def _adapt(self, loss_fn, params, support, grad_fn):
         return adapt(loss_fn, params, support, self.inner_steps, self.inner_lr, 0, grad_fn,
@@ -50,17 +50,21 @@ class Reptile(Algorithm):
         if stackable and self.use_vmap:
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
-            adapted = vmap_tasks(lambda s: self._adapt(loss_fn, params, s, func_grad), support)
+            adapted = self.per_task("vmap", loss_fn, lambda p, s: vmap_tasks(
+                lambda s: self._adapt(loss_fn, p, s, func_grad), s))(params, support)
             w = torch.tensor(weights, dtype=torch.float64)
             grads = {n: torch.tensordot(w.to(a), params[n].detach() - a, dims=1)
                      for n, a in adapted.items()}
             losses = torch.func.vmap(loss_fn, in_dims=(0, 0))(adapted, query)
             mean_loss, task_losses = float((losses * w.to(losses)).sum()), losses.tolist()
         else:
+            grad_fn = func_grad if self.use_compile else autograd_grad
+            adapt_task = self.per_task("loop", loss_fn, lambda p, s: self._adapt(loss_fn, p, s,
+                                                                                grad_fn))
             grads, mean_loss, task_losses = None, 0.0, []
             for task, wt in zip(tasks, weights):
                 with task_rng(task):
-                    theta = self._adapt(loss_fn, params, task.support, autograd_grad)
+                    theta = adapt_task(params, task.support)
                     task_losses.append(float(loss_fn(theta, task.query)))
                 grads = add_scaled(grads, {n: params[n].detach() - theta[n] for n in params}, wt)
                 mean_loss += wt * task_losses[-1]

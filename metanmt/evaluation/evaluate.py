@@ -13,11 +13,27 @@ from metanmt.algorithms.functional import Params, autograd_grad, func_grad, stac
 from metanmt.tasks.base import Task, TaskFamily
 
 
+CHUNK_ELEMENTS = 2_000_000  # input numbers per vmap call: ~2,500 Omniglot images, a few GB
+
+
+def batch_numel(batch) -> int:
+    """How many numbers a task's batch holds (tensors in tuples, lists and dicts)."""
+    if isinstance(batch, Tensor):
+        return batch.numel()
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    return sum(batch_numel(b) for b in batch) if isinstance(batch, (tuple, list)) else 0
+
+
 def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm, params: Params,
                      tasks: Sequence[Task], steps: Sequence[int], chunk_size: int = 200,
-                     device: torch.device | None = None) -> dict[str, Tensor]:
+                     device: torch.device | None = None,
+                     chunk_elements: int = CHUNK_ELEMENTS) -> dict[str, Tensor]:
     """Query metrics after each count in ``steps`` of test-time adaptation on the support batch.
 
+    Stackable tasks are adapted under ``vmap`` at most ``chunk_size`` at a time, and fewer when
+    they are large: a chunk holds at most ``chunk_elements`` input numbers, since every task's
+    activations are alive at once (200 tasks of 20-way 5-shot would need ~20 GB).
     Returns ``{metric name: tensor [len(tasks), len(steps)]}`` on the CPU.
     """
     steps = sorted(set(int(s) for s in steps))
@@ -40,6 +56,8 @@ def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm,
     chunks: list[dict[str, Tensor]] = []
     with torch.no_grad():
         if family.stackable:
+            per_task = batch_numel((tasks[0].support, tasks[0].query))
+            chunk_size = max(1, min(chunk_size, chunk_elements // max(per_task, 1)))
             for start in range(0, len(tasks), chunk_size):
                 part = [family.task_to(t, device) for t in tasks[start:start + chunk_size]]
                 chunks.append(torch.func.vmap(one_task)(stack_batches([t.support for t in part]),

@@ -52,6 +52,8 @@ def split_characters(names: np.ndarray, alphabet: np.ndarray, background: np.nda
 
 
 def _under_torch_func(x: Tensor) -> bool:
+    if torch.compiler.is_compiling():  # traced: the plain ops are right and fuse into few kernels
+        return True
     try:
         return torch._C._functorch.is_functorch_wrapped_tensor(x)
     except AttributeError:  # a torch without this helper: the plain-op version is always right
@@ -64,7 +66,8 @@ class BatchStatNorm2d(nn.Module):
     PyTorch's native batch norm gives wrong second-order meta-gradients under ``vmap`` (torch 2.13:
     the conv weights before it are off by a few percent against finite differences), so MAML's vmap
     path would silently differ from its loop path. Under ``torch.func`` transforms this module uses
-    plain ops; under ordinary autograd, the native kernel. Same parameter names as ``nn.BatchNorm2d``.
+    plain ops (and under ``torch.compile``, which fuses them); under ordinary autograd, the native
+    kernel. Same parameter names as ``nn.BatchNorm2d``.
     """
 
     def __init__(self, channels: int, eps: float = 1e-5):

@@ -389,6 +389,8 @@ class Trainer:
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
             out_of_budget = 0 < t.max_cost <= self.cost
             done = self.step == t.steps or out_of_time or out_of_budget
+            if done:  # saved before the last validation too: a failure there loses no training
+                self.save("last")
             if self.step % t.eval_every == 0 or done:
                 value = self.validate()
                 self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
