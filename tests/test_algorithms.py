@@ -193,3 +193,17 @@ def test_bad_algorithm_settings_are_named():
         MAML(inner_steps=-1)
     with pytest.raises(ValueError, match="inner optimizer"):
         adapt(lambda p, b: p["w"].sum(), {"w": torch.ones(2)}, None, 1, 0.1, optimizer="rmsprop")
+
+
+@pytest.mark.parametrize("name", ["reptile", "pretrain", "metasgd"])
+def test_compile_reaches_every_algorithm_with_the_eager_gradients(tiny_sine, name):
+    """algorithm.compile on the loop path of the algorithms tests/test_omniglot.py does not
+    cover (MAML and FOMAML are checked there in float64): same outer gradient, compiled once."""
+    family, model, params, loss_fn, tasks = tiny_sine
+    eager, compiled = (build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=False,
+                                       compile=c) for c in (False, True))
+    expected, _ = eager.outer_grads(loss_fn, params, tasks, True)
+    grads, _ = compiled.outer_grads(loss_fn, params, tasks, True)
+    for n in expected:
+        torch.testing.assert_close(grads[n], expected[n], rtol=1e-5, atol=1e-6)
+    assert compiled.settings()["compile"] is True and len(compiled._compiled) == 1
