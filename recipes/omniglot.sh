@@ -54,6 +54,8 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 
 for s in $settings; do
   dirs=(); for a in $algorithms; do dirs+=("$out/$s/$a"); done
-  metanmt evaluate "${dirs[@]}" --steps 0 1 10 50 --tasks "$tasks" --out "$out/$s" --threads 2
+  # one task at a time: on a CPU ~2x faster than vmap for these conv nets (BENCHMARKS.md)
+  metanmt evaluate "${dirs[@]}" --steps 0 1 10 50 --tasks "$tasks" --out "$out/$s" --threads 2 \
+    --no-vmap
   echo "== $s =="; cat "$out/$s/results.md"
 done

@@ -30,6 +30,16 @@ def test_train_then_evaluate_writes_table_csv_and_figure(tmp_path):
     assert "algo:maml|order:2|inner:1xsgd@0.01" in table
     assert (tmp_path / "eval" / "results.csv").read_text().startswith("run,algorithm,steps,tasks,mse")
     assert (tmp_path / "eval" / "sine_adaptation.png").stat().st_size > 10_000
+    assert "maml: 20 test tasks, up to 1 steps each, vmap path" in result.stdout
+    assert "adapting" in result.stderr  # the progress bar
+    looped = metanmt("evaluate", tmp_path / "maml", "--tasks", "20", "--steps", "0", "1",
+                     "--no-vmap", "--out", tmp_path / "loop")
+    assert "maml: 20 test tasks, up to 1 steps each, loop path" in looped.stdout
+    vmap_rows, loop_rows = ((tmp_path / d / "results.csv").read_text().splitlines()[1:3]
+                            for d in ("eval", "loop"))
+    for a, b in zip(vmap_rows, loop_rows):  # the same numbers on either path
+        assert [float(x) for x in a.split(",")[2:]] == pytest.approx(
+            [float(x) for x in b.split(",")[2:]], rel=1e-4, abs=1e-6)
 
 
 def test_print_config_shows_overrides():

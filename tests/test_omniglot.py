@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from metanmt.algorithms import MAML, meta_parameters
+from metanmt.evaluation import adaptation_curve
 from metanmt.tasks.omniglot import OmniglotConfig, OmniglotFamily, split_characters
 from metanmt.tasks.omniglot_data import read_zip
 
@@ -129,6 +130,35 @@ def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_
             torch.testing.assert_close(grads[n], expected[n], rtol=1e-9, atol=1e-11)
         assert compiled_stats["loss"] == pytest.approx(stats["loss"], rel=1e-12)
     assert len(compiled._compiled) == 1 and compiled.settings()["compile"] is True
+
+
+
+def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(fake, float64, monkeypatch,
+                                                                      capsys):
+    """Evaluation adapts on the run's path: the loop (native batch norm, one task at a time)
+    gives the vmap path's metrics, and does not call vmap; --no-vmap overrides a vmap run."""
+    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=4), *fake)
+    torch.manual_seed(0)
+    model = family.build_model().double()
+    params = meta_parameters(model)
+    tasks = family.sample_batch("test", 5, torch.Generator().manual_seed(2))
+    for t in tasks:
+        t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+    vmapped = MAML(1, 0.4, use_vmap=True)
+    expected = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3])
+    calls = []
+    real_vmap = torch.func.vmap
+    monkeypatch.setattr(torch.func, "vmap", lambda *a, **k: calls.append(1) or real_vmap(*a, **k))
+    looped = adaptation_curve(family, model, MAML(1, 0.4, use_vmap=False), params, tasks, [0, 1, 3],
+                              progress=True)
+    overridden = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3], use_vmap=False)
+    assert calls == []
+    for curves in (looped, overridden):
+        torch.testing.assert_close(curves["loss"], expected["loss"], rtol=1e-9, atol=1e-11)
+        assert torch.equal(curves["accuracy"], expected["accuracy"])
+    assert not torch.equal(expected["loss"][:, 0], expected["loss"][:, 2])  # adaptation moved it
+    bar = capsys.readouterr().err  # only the progress=True call draws a bar
+    assert "adapting" in bar and "5/5" in bar
 
 
 def write_zip(path: Path, entries: dict[str, np.ndarray]):

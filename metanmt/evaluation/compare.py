@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
+from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95, uses_vmap
 from metanmt.evaluation.plots import plot_learning_curves
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
@@ -20,8 +20,11 @@ def signature(run: Run) -> str:
 
 def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 5, 10),
                   num_tasks: int = 600, seed: int = 1234, out_dir: str | Path | None = None,
-                  device: str = "cpu") -> list[dict]:
-    """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure)."""
+                  device: str = "cpu", use_vmap: bool | None = None,
+                  progress: bool = False) -> list[dict]:
+    """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure).
+
+    Each run adapts on its own algorithm's path (vmap or loop) unless ``use_vmap`` says which."""
     if not run_dirs:
         raise ValueError("give at least one run folder to evaluate")
     folders = {Path(d).name: Path(d) for d in run_dirs}
@@ -38,7 +41,12 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
     metric = first.family.metric_name
     rows = []
     for name, run in runs.items():
-        curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps)
+        if progress:
+            path = "vmap" if uses_vmap(run.family, run.algorithm, use_vmap) else "loop"
+            print(f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path",
+                  flush=True)
+        curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps,
+                                  use_vmap=use_vmap, progress=progress)
         for j, s in enumerate(sorted(set(steps))):
             row = {"run": name, "algorithm": run.algorithm.name, "steps": s, "tasks": num_tasks}
             for key in sorted(curves, key=lambda k: k != metric):  # headline metric first
