@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--vmap", action=argparse.BooleanOptionalAction, default=None,
                           help="adapt the tasks under vmap, or one at a time with --no-vmap "
                                "(default: each run's algorithm.vmap); on a CPU --no-vmap is ~2x "
-                               "faster for Omniglot")
+                               "faster for small conv nets")
     evaluate.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
 
