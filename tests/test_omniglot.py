@@ -94,15 +94,21 @@ def test_impossible_settings_are_named(fake, config, message):
         OmniglotFamily(config, *fake)
 
 
-def test_conv4_second_order_maml_agrees_under_vmap_and_loop(fake, float64):
-    # Guards BatchStatNorm2d: native batch norm's double backward is wrong under vmap (torch 2.13).
-    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=8), *fake)
+def float64_tasks(fake, filters: int, split: str, count: int, seed: int):
+    """A 3-way 1-shot family on the fake images, its model (built under the float64 fixture) and
+    ``count`` tasks with double-precision images."""
+    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=filters), *fake)
     torch.manual_seed(0)
-    model = family.build_model()
-    params = meta_parameters(model)
-    tasks = family.sample_batch("train", 3, torch.Generator().manual_seed(1))
+    model = family.build_model().double()
+    tasks = family.sample_batch(split, count, torch.Generator().manual_seed(seed))
     for t in tasks:
         t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+    return family, model, meta_parameters(model), tasks
+
+
+def test_conv4_second_order_maml_agrees_under_vmap_and_loop(fake, float64):
+    # Guards BatchStatNorm2d: native batch norm's double backward is wrong under vmap (torch 2.13).
+    family, model, params, tasks = float64_tasks(fake, 8, "train", 3, seed=1)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
     grads = [MAML(1, 0.4, use_vmap=v).outer_grads(loss_fn, params, tasks, True)[0] for v in (1, 0)]
     for n in params:
@@ -113,13 +119,7 @@ def test_conv4_second_order_maml_agrees_under_vmap_and_loop(fake, float64):
 def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_order):
     """algorithm.compile: torch.compile of the loop path's task objective (func.grad inside, the
     norm's plain ops fused) against the eager loop with autograd.grad, second and first order."""
-    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=4), *fake)
-    torch.manual_seed(0)
-    model = family.build_model().double()
-    params = meta_parameters(model)
-    tasks = family.sample_batch("train", 2, torch.Generator().manual_seed(1))
-    for t in tasks:
-        t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+    family, model, params, tasks = float64_tasks(fake, 4, "train", 2, seed=1)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
     eager, compiled = (MAML(1, 0.4, first_order=first_order, use_vmap=False, compile=c)
                        for c in (False, True))
@@ -132,18 +132,11 @@ def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_
     assert len(compiled._compiled) == 1 and compiled.settings()["compile"] is True
 
 
-
 def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(fake, float64, monkeypatch,
                                                                       capsys):
     """Evaluation adapts on the run's path: the loop (native batch norm, one task at a time)
     gives the vmap path's metrics, and does not call vmap; --no-vmap overrides a vmap run."""
-    family = OmniglotFamily(OmniglotConfig(n_way=3, k_shot=1, filters=4), *fake)
-    torch.manual_seed(0)
-    model = family.build_model().double()
-    params = meta_parameters(model)
-    tasks = family.sample_batch("test", 5, torch.Generator().manual_seed(2))
-    for t in tasks:
-        t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+    family, model, params, tasks = float64_tasks(fake, 4, "test", 5, seed=2)
     vmapped = MAML(1, 0.4, use_vmap=True)
     expected = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3])
     calls = []
