@@ -162,6 +162,22 @@ def status_mib(field: str) -> float:
     raise KeyError(field)
 
 
+def add_memory_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each contender's memory alone in a fresh process")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
+
+
+def memory_alone(script: str, names, argv: list[str]) -> dict:
+    """Each contender's memory, measured by ``script --one NAME`` in a fresh process."""
+    memory = {}
+    for name in names:
+        done = subprocess.run([sys.executable, script, *argv, "--one", name], capture_output=True,
+                              text=True, check=True)
+        memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return memory
+
+
 def memory_of(name: str, args) -> dict:
     """Run one contender alone (this process is fresh): its meta-iterations' peak memory."""
     family, criterion = build_family(args.family)
@@ -183,11 +199,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iters", type=int, default=50, help="meta-iterations per round")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--memory", action="store_true",
-                        help="also measure each contender's memory alone in a fresh process")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
                         help="only the contenders whose name contains one of these")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
+    add_memory_flags(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.one:
@@ -216,13 +230,9 @@ def main():
             times[name].append(args.iters / (time.perf_counter() - start))
     print(f"{args.family}: torch {torch.__version__}, threads {args.threads}, {args.rounds} rounds x "
           f"{args.iters} meta-iterations, meta-batch {meta_batch}")
-    memory = {}
-    if args.memory:
-        for name in contenders:
-            done = subprocess.run([sys.executable, __file__, "--family", args.family, "--iters",
-                                   str(min(args.iters, 3)), "--threads", str(args.threads),
-                                   "--one", name], capture_output=True, text=True, check=True)
-            memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    memory = memory_alone(__file__, contenders, [
+        "--family", args.family, "--iters", str(min(args.iters, 3)), "--threads",
+        str(args.threads)]) if args.memory else {}
     print("| contender | meta-it/s (median) | min-max | vs fastest peer | peak MiB (growth) |")
     print("|---|---|---|---|---|")
     for order in ("second-order", "first-order", "plain"):

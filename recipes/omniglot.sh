@@ -29,6 +29,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 configs="$(dirname "$0")/configs/omniglot"
+# Without a GPU, train and evaluate on the loop path, one task at a time: on a CPU it trains every
+# algorithm faster than vmap in about half the memory, and evaluates ~2x faster (BENCHMARKS.md,
+# "Which path on a CPU"); --set algorithm.vmap=true trains on vmap all the same.
+path="" eval_path=()
+if python3 -c "import sys, torch; sys.exit(torch.cuda.is_available())"; then
+  path="algorithm.vmap=false" eval_path=(--no-vmap)
+  echo "no GPU: training and evaluating on the loop path ($path)"
+fi
 
 runs=()
 for s in $settings; do for a in $algorithms; do runs+=("$s $a"); done; done
@@ -45,7 +53,7 @@ lane() {  # LANE: every second run, one after another
     # shellcheck disable=SC2086
     metanmt train --config "$configs/${kind}_${way}way.yaml" --threads 1 --resume "${launch[@]}" \
       --set out_dir="$out/$setting/$algorithm" omniglot.k_shot="$shot" algorithm.name="$algorithm" \
-      train.steps="$steps" train.time_limit_minutes="$per_run" $extra
+      train.steps="$steps" train.time_limit_minutes="$per_run" $path $extra
   done
 }
 pids=()
@@ -54,8 +62,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 
 for s in $settings; do
   dirs=(); for a in $algorithms; do dirs+=("$out/$s/$a"); done
-  # one task at a time: on a CPU ~2x faster than vmap for these conv nets (BENCHMARKS.md)
   metanmt evaluate "${dirs[@]}" --steps 0 1 10 50 --tasks "$tasks" --out "$out/$s" --threads 2 \
-    --no-vmap
+    "${eval_path[@]}"
   echo "== $s =="; cat "$out/$s/results.md"
 done

@@ -59,6 +59,12 @@ def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch)
     table = (tmp_path / "out" / "5w1s" / "results.md").read_text()
     assert "| maml |" in table and "| reptile |" in table and "steps=50" in table
     assert (tmp_path / "out" / "5w1s" / "learning_curves.png").exists()
+    # Without a GPU the recipe trains on the loop path (faster on a CPU): read back from the runs.
+    import torch
+    path = "vmap" if torch.cuda.is_available() else "loop"
+    for algorithm in ("maml", "reptile"):
+        signature = (tmp_path / "out" / "5w1s" / algorithm / "signature.txt").read_text()
+        assert f"|tasks:{path}|" in signature, signature
 
 
 def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path, monkeypatch):
