@@ -168,6 +168,17 @@ def add_memory_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
 
 
+def parse_or_measure_one(parser: argparse.ArgumentParser, memory_of):
+    """The arguments, with torch's threads set; ``None`` after ``--one NAME`` (the memory of one
+    contender, in this fresh process, printed as JSON for ``memory_alone``)."""
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if not args.one:
+        return args
+    print(json.dumps(memory_of(args.one, args)))
+    return None
+
+
 def memory_alone(script: str, names, argv: list[str]) -> dict:
     """Each contender's memory, measured by ``script --one NAME`` in a fresh process."""
     memory = {}
@@ -202,10 +213,8 @@ def main():
     parser.add_argument("--only", nargs="+", metavar="TEXT",
                         help="only the contenders whose name contains one of these")
     add_memory_flags(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.one:
-        print(json.dumps(memory_of(args.one, args)))
+    args = parse_or_measure_one(parser, memory_of)
+    if args is None:
         return
     family, criterion = build_family(args.family)
     meta_batch, inner_lr = SETTINGS[args.family]

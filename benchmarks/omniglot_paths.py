@@ -10,14 +10,13 @@ peak resident set over its steps after one warm-up step (VmHWM reset after it).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from maml_speed import add_memory_flags, memory_alone, status_mib
+from maml_speed import add_memory_flags, memory_alone, parse_or_measure_one, status_mib
 
 from metanmt.config import load_config
 from metanmt.run import build_family
@@ -67,10 +66,8 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="meta-iterations per round")
     parser.add_argument("--threads", type=int, default=1)
     add_memory_flags(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.one:
-        print(json.dumps(memory_of(args.one, args)))
+    args = parse_or_measure_one(parser, memory_of)
+    if args is None:
         return
     names = [f"{a} {p}" for a in args.algorithms for p in args.paths]
     with tempfile.TemporaryDirectory() as out:
