@@ -35,12 +35,19 @@ def config_of(setting: str, algorithm: str, path: str, out: str):
                         *PATHS[path]])
 
 
-def trainer_of(name: str, setting: str, out: str, family=None) -> Trainer:
+def trainer_of(name: str, setting: str, out: str, families: dict | None = None) -> Trainer:
+    """A Trainer for "ALGORITHM PATH"; ``families`` shares one family (its images) among the
+    trainers whose family settings are equal (Reptile's recipe trains on 10 shots)."""
     algorithm, path = name.split(" ", 1)
-    trainer = Trainer(config_of(setting, algorithm, path, out), family=family, log=False)
-    if family is None:
-        return trainer
-    assert trainer.algorithm.use_vmap == (path == "vmap")  # read back what was built
+    config = config_of(setting, algorithm, path, out)
+    families = {} if families is None else families
+    key = repr(config.task)
+    if key not in families:
+        families[key] = build_family(config)
+    trainer = Trainer(config, family=families[key], log=False)
+    # read back what was built: the family's settings and the path
+    assert trainer.family.config == config.task, (trainer.family.config, config.task)
+    assert trainer.algorithm.use_vmap == (path == "vmap")
     assert trainer.algorithm.use_compile == (path == "compiled loop")
     return trainer
 
@@ -71,8 +78,8 @@ def main():
         return
     names = [f"{a} {p}" for a in args.algorithms for p in args.paths]
     with tempfile.TemporaryDirectory() as out:
-        family = build_family(config_of(args.setting, "maml", "loop", out))
-        trainers = {n: trainer_of(n, args.setting, out, family) for n in names}
+        families = {}
+        trainers = {n: trainer_of(n, args.setting, out, families) for n in names}
         for trainer in trainers.values():  # warm-up (compiles)
             trainer.train_step()
         times = {n: [] for n in names}
