@@ -40,7 +40,7 @@ class Run:
         """How this run was made, written from the objects that were built (sacreBLEU's habit):
         the family and model, the algorithm as constructed (order, inner optimiser, steps, rate),
         and the batching the family allowed."""
-        batching = "vmap" if self.algorithm.use_vmap and self.family.stackable else "loop"
+        batching = "vmap" if self.algorithm.batches_with_vmap(self.family.stackable) else "loop"
         return (f"{self.family.describe(self.model)}|{self.algorithm.describe()}|tasks:{batching}"
                 f"|seed:{self.config.train.seed}|version:{metanmt.__version__}")
 

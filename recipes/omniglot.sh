@@ -34,8 +34,9 @@ configs="$(dirname "$0")/configs/omniglot"
 # Without a GPU, train and evaluate on the loop path, one task at a time: on a CPU it trains every
 # algorithm 1.3-2.5x faster than vmap in a half to a fifth of the memory, and evaluates ~2x
 # faster (BENCHMARKS.md, "Which path on a CPU"); --set algorithm.vmap=true trains on vmap anyway.
+gpu=$(python3 -c "import torch; print(torch.cuda.is_available())")  # no torch: stop here, loudly
 path="" eval_path=()
-if python3 -c "import sys, torch; sys.exit(torch.cuda.is_available())"; then
+if [ "$gpu" = False ]; then
   path="algorithm.vmap=false" eval_path=(--no-vmap)
   echo "no GPU: training and evaluating on the loop path ($path)"
 fi

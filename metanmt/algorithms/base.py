@@ -144,6 +144,12 @@ class Algorithm(nn.Module):
     def learning_rate(self) -> LearningRate:
         return self.inner_lr
 
+    def batches_with_vmap(self, stackable: bool, use_vmap: bool | None = None) -> bool:
+        """Whether tasks run under vmap: only tasks that stack, and on this algorithm's path
+        unless ``use_vmap`` says which (evaluation's override). Training, evaluation and the
+        run's signature all decide here."""
+        return stackable and (self.use_vmap if use_vmap is None else use_vmap)
+
     def per_task(self, path: str, loss_fn: LossFn, fn):
         """``fn`` (a task's computation on the loop or vmap path) as it runs: itself, or with
         ``compile`` its ``torch.compile``, built once per loss function and path. Compiled, the
@@ -190,7 +196,7 @@ class ObjectiveAlgorithm(Algorithm):
         weights = task_weights(tasks, weight_total)
         own = {f"algo.{n}": p for n, p in self.named_parameters()}
         targets = {**params, **own}
-        if stackable and self.use_vmap:
+        if self.batches_with_vmap(stackable):
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
             losses = self.per_task("vmap", loss_fn, lambda p, s, q: vmap_tasks(

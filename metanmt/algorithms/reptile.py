@@ -47,7 +47,7 @@ class Reptile(Algorithm):
         # sum_i w_i (phi - theta_i), each difference taken before weighting: phi - theta_i is
         # small, and scaling phi first would lose it to rounding. Linear in the tasks, so the
         # processes holding parts of a meta-batch add up to the whole.
-        if stackable and self.use_vmap:
+        if self.batches_with_vmap(stackable):
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
             adapted = self.per_task("vmap", loss_fn, lambda p, s: vmap_tasks(

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95, uses_vmap
+from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
 from metanmt.evaluation.plots import plot_learning_curves
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
@@ -42,7 +42,8 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
     rows = []
     for name, run in runs.items():
         if progress:
-            path = "vmap" if uses_vmap(run.family, run.algorithm, use_vmap) else "loop"
+            path = "vmap" if run.algorithm.batches_with_vmap(run.family.stackable, use_vmap) \
+                else "loop"
             print(f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path",
                   flush=True)
         curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps,

@@ -26,12 +26,6 @@ def batch_numel(batch) -> int:
     return sum(batch_numel(b) for b in batch) if isinstance(batch, (tuple, list)) else 0
 
 
-def uses_vmap(family: TaskFamily, algorithm: Algorithm, use_vmap: bool | None = None) -> bool:
-    """Whether evaluation adapts these tasks under vmap: the algorithm's path unless ``use_vmap``
-    says which, and only for a family whose tasks stack."""
-    return family.stackable and (algorithm.use_vmap if use_vmap is None else use_vmap)
-
-
 def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm, params: Params,
                      tasks: Sequence[Task], steps: Sequence[int], chunk_size: int = 200,
                      device: torch.device | None = None,
@@ -54,7 +48,7 @@ def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm,
     device = device or next(iter(params.values())).device
     params = {n: p.detach() for n, p in params.items()}
     loss_fn = partial(family.loss, model)
-    vmapped = uses_vmap(family, algorithm, use_vmap)
+    vmapped = algorithm.batches_with_vmap(family.stackable, use_vmap)
     grad_fn = func_grad if vmapped else autograd_grad
 
     def one_task(support, query) -> dict[str, Tensor]:
