@@ -59,11 +59,13 @@ def measure(args) -> dict:
 
     import metanmt.builtins  # noqa: F401
     import metanmt.trainer.trainer as trainer_module
+    from metanmt.trainer import memory
     from metanmt import threads
     from metanmt.config import load_config
     from metanmt.trainer import Trainer
 
     trainer_module.TRIM_EVERY = args.trim_every or 10 ** 9
+    memory.MMAP_THRESHOLD = args.mmap_threshold
     config = load_config(args.config, [f"translation.corpus={args.corpus}", "out_dir=/tmp/cpu_eff",
                                        "train.warmup_steps=0", *args.set])
     trainer = Trainer(config, log=False)
@@ -96,7 +98,8 @@ def one(args, threads: int, policy: str, load: bool) -> dict:
     try:
         done = subprocess.run([sys.executable, __file__, "--one", "--threads", str(threads),
                                "--corpus", args.corpus, "--config", args.config, "--steps",
-                               str(args.steps), "--trim-every", str(args.trim_every), "--set",
+                               str(args.steps), "--trim-every", str(args.trim_every),
+                               "--mmap-threshold", str(args.mmap_threshold), "--set",
                                *args.set], env=env, check=True,
                               capture_output=True, text=True)
     finally:
@@ -116,6 +119,9 @@ def main() -> None:
     parser.add_argument("--threads", default="2", help="N or auto (metanmt/threads.py)")
     parser.add_argument("--trim-every", type=int, default=10,
                         help="steps between returns of freed memory to the system (0 = never)")
+    parser.add_argument("--mmap-threshold", type=int, default=1 << 20,
+                        help="bytes from which glibc maps allocations apart "
+                             "(metanmt/trainer/memory.py; 0 = glibc's adaptive default)")
     parser.add_argument("--settings", nargs="+", default=["2:default", "2:passive", "1:default"],
                         help="THREADS:POLICY, THREADS a count or auto, POLICY default | passive "
                              "| active")

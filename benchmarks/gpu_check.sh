@@ -37,7 +37,7 @@ timeout 300 "$python" benchmarks/algorithm_cost.py --corpus "$corpus" --rounds 1
 timeout 180 "$python" -m metanmt.cli train --config recipes/configs/multinmt_cpu.yaml \
   --set out_dir="$out/multinmt" translation.corpus="$corpus" "${keys[@]}" train.steps="$steps" \
   train.time_limit_minutes=2.5 translation.validation=loss train.eval_every="$steps" \
-  train.eval_tasks=8 train.checkpoint_every="$steps" train.log_every=10 train.warmup_steps=20 \
+  train.eval_tasks=8 train.checkpoint_every="$steps" train.log_every=10 train.warmup_fraction=0.1 \
   2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|\[[0-9:]+<" | tail -3
 
 # 3. two processes, if two GPUs (or when asked for on CPU, where gloo stands in)
@@ -48,7 +48,7 @@ if [ "$processes" -ge 2 ] && { [ "$device" = cpu ] || [ "$gpus" -ge 2 ]; }; then
     translation.corpus="$corpus" "${keys[@]}" train.steps="$dist_steps" \
     train.time_limit_minutes=2 translation.validation=loss train.eval_every="$dist_steps" \
     train.eval_tasks=8 train.checkpoint_every="$dist_steps" train.log_every=10 \
-    train.warmup_steps=10 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|\[[0-9:]+<" | tail -2
+    train.warmup_fraction=0.1 2>&1 | tr '\r' '\n' | grep -v -E "it/s|s/it|\[[0-9:]+<" | tail -2
   distributed="ran"
 else
   distributed="skipped: PROCESSES=$processes, $gpus GPU(s) on $device"

@@ -21,7 +21,23 @@ from metanmt.registry import ALGORITHMS, FAMILIES, load_plugins
 from metanmt.schema import (ConfigError, apply, check_defaults, coerce, flatten, setting,
                             to_dict, unknown_key, yaml_value)
 
+# The outer learning rate after its warm-up (metanmt/trainer/schedule.py).
+SCHEDULES = ("constant", "linear", "inverse_sqrt", "cosine")
 CONFIG_VERSION = 2  # 1: every family's section in every run, one algorithm schema for all
+
+
+def parse_cost(value) -> int:
+    """A training cost: 1000000, "1M", "500k"."""
+    text = str(value).strip().lower()
+    try:
+        number = float(text[:-1]) * {"k": 1e3, "m": 1e6}[text[-1]] if text[-1:] in "km" \
+            else float(text)
+    except (ValueError, KeyError):
+        raise ValueError(f"a training cost is a number (1000000, 1M, 500k), not {value!r}") \
+            from None
+    if number <= 0 or number != number or number == float("inf"):
+        raise ValueError(f"a training cost must be a positive number, got {value!r}")
+    return int(number)
 
 
 @dataclass
@@ -30,8 +46,12 @@ class TrainConfig:
     meta_batch: int = setting(25, low=1)  # tasks per outer step
     outer_lr: float = setting(0.001, above=0)
     outer_optimizer: str = setting("adam", choices=("adam", "sgd"))
-    lr_schedule: str = setting("constant", choices=("constant", "linear"))  # linear: to 0 at the end
-    warmup_steps: int = setting(0, low=0)  # linear warm-up of the outer learning rate
+    # After the warm-up: constant; linear to 0; inverse_sqrt (peak * sqrt(warm-up / step), Gu et
+    # al.'s); cosine to a tenth of the peak. Laid over the steps the run will take: train.steps,
+    # or fewer where max_cost ends it first (estimated from its first meta-batches' cost).
+    lr_schedule: str = setting("constant", choices=SCHEDULES)
+    warmup_steps: int = setting(0, low=0)  # linear warm-up of the outer learning rate, in steps
+    warmup_fraction: float = setting(0.0, low=0.0, high=0.5)  # or as a share of the run's steps
     grad_clip: float = setting(0.0, low=0)  # max norm of the outer gradient; 0 = off
     seed: int = 0
     log_every: int = setting(100, low=1)
@@ -44,10 +64,19 @@ class TrainConfig:
     # Stop after this much training cost, in the family's unit (translation: target tokens, also
     # written train.max_target_tokens; otherwise tasks, train.max_tasks); 0 = off.
     max_cost: int = setting(0, low=0)
+    # Also keep the weights where the training cost first reaches each of these (checkpoints/
+    # at-<cost>): the same run seen part-way, e.g. to fine-tune from it (compare's `checkpoints`)
+    keep_checkpoints_at: tuple[int, ...] = setting((), parse=parse_cost)
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))
     mixed_precision: str = setting("no", choices=("no", "bf16"))  # bf16 autocast; float32 weights
     on_nonfinite: str = setting("stop", choices=("stop", "skip"))  # a NaN/inf loss stops, or skips
     max_skipped_steps: int = setting(10, low=0)  # with on_nonfinite=skip, stop after this many
+
+    def check(self, given: set[str], run) -> None:
+        if self.warmup_steps and self.warmup_fraction:
+            raise ConfigError(f"train.warmup_steps={self.warmup_steps} and train.warmup_fraction="
+                              f"{self.warmup_fraction} are two ways to give the warm-up; give one "
+                              f"(warmup_steps=0 or warmup_fraction=0)")
 
 
 @dataclass

@@ -133,7 +133,10 @@ def canonical(value: Any, default: Any, meta: dict, key: str) -> Any:
                 value = meta["parse"](value)
         except ValueError as error:
             raise ConfigError(f"config key {key!r}: {error}") from None
-    value = coerce(value, default, key)
+    if "parse" in meta and default == () and isinstance(value, list):
+        value = tuple(value)  # parsed items keep their type (an empty default names none)
+    else:
+        value = coerce(value, default, key)
     check_value(value, meta, key)
     return value
 

@@ -17,5 +17,6 @@ set -euo pipefail
 preset=quick
 if [ "${1:-}" = --preset ]; then preset="$2"; shift 2; fi
 config="$(dirname "$0")/configs/compare/$preset.yaml"
-[ -f "$config" ] || { echo "unknown preset '$preset': choose quick, cpu or paper" >&2; exit 2; }
+presets="$(cd "$(dirname "$0")/configs/compare" && ls *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')"
+[ -f "$config" ] || { echo "unknown preset '$preset': choose one of $presets" >&2; exit 2; }
 exec metanmt compare --config "$config" "$@"

@@ -108,7 +108,8 @@ def test_the_trainer_and_evaluation_name_no_family_concept():
     words = ("translation", "target_tokens", "language", "sine", "omniglot", "bleu", "marian")
     for folder in ("trainer", "evaluation", "algorithms"):
         for path in (PACKAGE / folder).glob("*.py"):
-            found = [w for w in words if w in code_without_docs(path)]
+            code = code_without_docs(path).replace("cosine", "")  # a schedule, not the family
+            found = [w for w in words if w in code]
             assert not found, f"{path.relative_to(PACKAGE)} names {found}"
     for name in ("cli.py", "run.py", "registry.py", "schema.py", "tasks/base.py"):
         found = [w for w in words if w in code_without_docs(PACKAGE / name)]

@@ -45,10 +45,13 @@ def test_finetune_writes_results_summary_and_plots_and_resumes(trained, tmp_path
     assert all(int(r["words"]) >= 300 for r in rows if r["budget"] == "300")
     assert "± " in (out / "summary.md").read_text()
     assert (out / "bleu_vs_words_ro.png").is_file()
-    assert (out / "models" / "multi-ro-300-0" / "config.json").is_file()
+    assert not (out / "models").exists()  # no model is written unless --save-models asks
     capsys.readouterr()
     assert main(args) == 0  # everything is already done: nothing is fine-tuned again
     assert "6 of 6 fine-tunings already" in capsys.readouterr().out
+    assert main([*args, "--save-models", "--budgets", "300", "--draws", "3"]) == 0
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["multi-ro-300-2",
+                                                                   "random-tiny-ro-300-2"]
 
 
 def test_translate_stdin_and_evaluate(trained, tmp_path, monkeypatch, capsys):

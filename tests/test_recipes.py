@@ -167,5 +167,4 @@ def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
     for track in ("tatoeba", "news"):
         for name in ("summary.md", "contrast.md", "all_languages.png", "bleu_vs_words_fi.png"):
             assert (out / track / name).exists(), (track, name)
-    assert "draws_by_budget: 40000 not among the budgets 0, 300" in result.stdout + result.stderr
     assert "paper" not in (out / "metanmt" / "signature.txt").read_text()  # the override reached

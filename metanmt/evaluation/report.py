@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -54,5 +55,6 @@ def training_rows(folders: Sequence[str | Path]) -> list[dict]:
                      "wall_minutes": round(state["elapsed"] / 60, 1),
                      f"{unit}_per_second": round(cost / max(state["elapsed"], 1e-9)),
                      "best_validation": round(state["best"], 4),
+                     "peak_rss_mib": round(state.get("peak_rss_mib", math.nan)),
                      "signature": state.get("signature", "(written before signatures)")})
     return rows

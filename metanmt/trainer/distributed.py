@@ -77,6 +77,8 @@ def launch_command(processes: int, port: int, train_args: list[str],
     """``accelerate launch`` of ``metanmt train``: with an accelerate config file (any setup,
     several machines included), or on this machine with N GPUs, or N gloo CPU processes where
     there is no GPU. ``metanmt train --processes N`` runs this; it is the only launcher."""
+    if processes <= 1 and not config_file:  # one process of its own
+        return [sys.executable, "-m", "metanmt.cli", "train", *train_args]
     launcher = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch"]
     if config_file:
         launcher += ["--config_file", config_file]

@@ -5,8 +5,6 @@ Order of each iteration, as in nanoGPT: validate and checkpoint -> sample tasks 
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 import random
 import re
@@ -33,6 +31,9 @@ from metanmt.trainer.distributed import (
     DROPOUT_STREAM, any_process, own_slots, slot_generators, stream_seeds, sum_across_processes,
 )
 from metanmt.trainer.logger import MetricLogger
+from metanmt.trainer.memory import (bound_heap_growth, peak_resident_mib,
+                                    return_freed_memory)
+from metanmt.trainer.schedule import build_schedule, expected_steps
 
 
 # Batches of ever-changing shapes leave glibc's heap fragmented: on CPU the resident memory of a
@@ -40,14 +41,6 @@ from metanmt.trainer.logger import MetricLogger
 # step held it near 850 MB for -13% speed (BENCHMARKS.md); every 10 steps is a guess at the
 # trade-off, not yet measured.
 TRIM_EVERY = 10
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
-
-
-def return_freed_memory() -> None:
-    """Give the heap's free pages back to the system (glibc's malloc_trim; a no-op elsewhere)."""
-    trim = getattr(_LIBC, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def make_accelerator(device: str) -> Accelerator:
@@ -86,6 +79,11 @@ def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def checkpoint_at(cost: int) -> str:
+    """The checkpoint kept where the training cost first reached ``cost``."""
+    return f"at-{cost}"
 
 
 RUN_FILES = ("checkpoints", "metrics.csv", "tensorboard", "signature.txt", "model")
@@ -137,6 +135,7 @@ class Trainer:
     def __init__(self, config: RunConfig, family: TaskFamily | None = None, log: bool = True):
         self.config, t = config, config.train
         check_defaults(t, "train.")  # a config changed in code gets the checks YAML gets
+        bound_heap_growth()
         self.accelerator = make_accelerator(t.device)
         self.autocast = autocast_for(self.accelerator, t.mixed_precision)
         self.device = self.accelerator.device
@@ -150,11 +149,6 @@ class Trainer:
         # Not accelerator.prepare(): the trainer all-reduces the outer gradient itself, and the
         # wrapper's per-step checks cost more than a small model's whole outer update.
         self.optimizer = optimizer
-        decay = (lambda step: max(0.0, 1 - step / t.steps)) if t.lr_schedule == "linear" \
-            else (lambda step: 1.0)
-        warmup = lambda step: min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0  # noqa: E731
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
-                                                           lambda step: warmup(step) * decay(step))
         self.slots = own_slots(t.meta_batch, self.accelerator.process_index,
                                self.accelerator.num_processes)
         # A family that chooses checkpoints itself (translation's fine-tune-then-BLEU) needs none.
@@ -164,11 +158,31 @@ class Trainer:
         self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
                                                     torch.Generator().manual_seed(1234))
         self.step, self.best, self.elapsed, self.skipped = 0, math.nan, 0.0, 0
+        self.peak_rss_mib = 0.0  # the training processes' peak resident memory, on this machine
         self.cost = 0  # training cost so far (family.cost_unit: tasks, target tokens), all processes
         self.val_metric, self.val_higher = self.family.validation_metric()
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
         self.logger: MetricLogger | None = None
+        self.schedule = build_schedule(t.lr_schedule, t.warmup_steps, t.warmup_fraction,
+                                       self.expected_steps())
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule)
+
+    def expected_steps(self) -> int:
+        """The steps this run will take, which the schedule is laid over: train.steps, or fewer
+        where train.max_cost ends it first. A time limit cannot be foreseen: said, when it would
+        leave a schedule that needs the run's length half-done."""
+        t = self.config.train
+        def step_costs(count: int) -> list[float]:  # the meta-batches training will draw
+            every = range(t.meta_batch)
+            return [sum(map(self.family.task_cost, self.sample_slots(every, step)))
+                    for step in range(count)]
+        needs_length = t.warmup_fraction > 0 or t.lr_schedule in ("linear", "cosine")
+        if needs_length and t.time_limit_minutes and not t.max_cost and self.log_enabled:
+            tqdm.write(f"the learning-rate schedule is laid over train.steps={t.steps:,}; a run "
+                       f"that train.time_limit_minutes ends first gets only part of it (give "
+                       f"train.steps or train.max_cost to fit it to the run)")
+        return expected_steps(t.steps, t.max_cost if needs_length else 0, step_costs)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
@@ -176,6 +190,7 @@ class Trainer:
         stateless (seeded by step), so the step is also the sampler's position."""
         return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
                 "skipped": self.skipped, "cost": self.cost, "cost_unit": self.family.cost_unit,
+                "peak_rss_mib": max(self.peak_rss_mib, peak_resident_mib()),
                 "signature": self.signature(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng_states()}
@@ -205,6 +220,7 @@ class Trainer:
                                   f"random generator states; it cannot be resumed exactly")
         set_rng_states(state["rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
+        self.peak_rss_mib = state.get("peak_rss_mib", 0.0)  # of the processes before the resume
         self.skipped = state.get("skipped", 0)
         self.cost = state["cost"]
         return True
@@ -264,6 +280,7 @@ class Trainer:
         everything = [*self.params.values(), *own.values()]
         norm = torch.nn.utils.get_total_norm([p.grad for p in everything if p.grad is not None])
         stats["grad_norm"] = float(norm)
+        stats["lr"] = self.optimizer.param_groups[0]["lr"]  # this step's rate (the schedule's)
         if not (math.isfinite(stats["loss"]) and math.isfinite(stats["grad_norm"])):
             self.non_finite(stats, slot_losses)
         else:
@@ -308,7 +325,8 @@ class Trainer:
         """What the loop and its objects use, by train.* key (read back from the objects)."""
         t = self.config.train
         built = "bf16" if self.autocast.keywords["enabled"] else "no"
-        return {**vars(t), "outer_optimizer": type(self.optimizer).__name__.lower(),
+        return {**vars(t), "lr_schedule": self.schedule.kind,
+                "outer_optimizer": type(self.optimizer).__name__.lower(),
                 "outer_lr": self.optimizer.param_groups[0]["initial_lr"],
                 "meta_batch": self.slots.stop, "eval_tasks": len(self.val_tasks),
                 "curve_tasks": len(self.curve_tasks), "mixed_precision": built,
@@ -319,7 +337,8 @@ class Trainer:
         t, group = self.config.train, self.optimizer.param_groups[0]
         limit = f"|max_{self.family.cost_unit}:{t.max_cost}" if t.max_cost else ""
         return (f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
-                f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}{limit}")
+                f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}"
+                f"|lr:{self.schedule.describe()}{limit}")
 
     def _better(self, value: float) -> bool:
         if math.isnan(self.best):
@@ -369,6 +388,7 @@ class Trainer:
             return t.max_cost <= 0 or self.cost < t.max_cost
 
         while self.step < t.steps and self.elapsed < limit and budget_left():  # resumed runs may be done
+            cost_before = self.cost
             stats = self.train_step()
             self.step += 1
             threads.adjust()  # under threads=auto: follow other processes' load
@@ -378,7 +398,8 @@ class Trainer:
             self.elapsed = time.perf_counter() - start_time
             if (self.step % t.log_every == 0 or self.step == t.steps) and running:
                 logged = {"train/loss": sum(running) / len(running),
-                          "train/grad_norm": stats["grad_norm"]}
+                          "train/grad_norm": stats["grad_norm"],
+                          "train/lr": stats["lr"]}
                 logged[f"train/{self.family.cost_unit}"] = self.cost
                 if self.skipped:
                     logged["train/skipped_steps"] = self.skipped
@@ -388,6 +409,9 @@ class Trainer:
             # Every process must agree to stop, or the others would wait in an all-reduce forever.
             out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
             out_of_budget = 0 < t.max_cost <= self.cost
+            for milestone in t.keep_checkpoints_at:
+                if cost_before < milestone <= self.cost:
+                    self.save(checkpoint_at(milestone))
             done = self.step == t.steps or out_of_time or out_of_budget
             if done:  # saved before the last validation too: a failure there loses no training
                 self.save("last")

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.schema import check_defaults, setting
-from metanmt.trainer.trainer import return_freed_memory
+from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
+from metanmt.translation.batches import EncodedPairs
 from metanmt.translation.decode import translate
-from metanmt.translation.finetune import (FinetuneConfig, draw_budget,
+from metanmt.translation.finetune import (DEV_BATCH_SCALE, FinetuneConfig, draw_budget,
                                           english_words, finetune, sentence_losses)
 from metanmt.translation.model import (check_init, load_translation_model, resolve_device,
                                        save_translation_model)
@@ -34,8 +35,10 @@ from metanmt.translation.vocab import encode_pairs
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
 FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "epochs",
-          "best_step", "dev_loss", "bleu", "chrf", "tok_bleu", "test_sentences", "seconds",
-          "bleu_signature", "chrf_signature", "tok_bleu_signature", "fingerprint"]
+          "best_step", "dev_loss", "dev_loss_per_word", "bleu", "chrf", "tok_bleu",
+          "test_sentences", "seconds", "load_seconds", "train_seconds", "dev_seconds",
+          "decode_seconds", "peak_rss_mib", "bleu_signature", "chrf_signature", "tok_bleu_signature",
+          "fingerprint"]
 SCORES = ("bleu", "chrf", "tok_bleu")
 
 
@@ -81,7 +84,7 @@ class BudgetPlan:
     beams: int = setting(4, low=1)
     length_penalty: float = 0.6
     seed: int = 0
-    save_models: bool = False  # save_pretrained every fine-tuned model (draw 0 is always saved)
+    save_models: bool = False  # save_pretrained every fine-tuned model in OUT/models/
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: cuda when there is one
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
@@ -121,8 +124,12 @@ class Results:
         self.rows: dict[tuple, dict] = {}
         if self.path.is_file():
             with self.path.open(newline="") as handle:
-                for r in csv.DictReader(handle):
+                reader = csv.DictReader(handle)
+                for r in reader:
                     self.rows[(r["init"], r["language"], int(r["budget"]), int(r["draw"]))] = r
+            if reader.fieldnames != FIELDS:  # written by an older metanmt: new columns left empty
+                write_csv([{k: r.get(k, "") for k in FIELDS} for r in self.rows.values()],
+                          self.path)
         self.keys = json.loads(self.keys_path.read_text()) if self.keys_path.is_file() else {}
 
     def done(self, job: tuple, key: dict) -> bool:
@@ -216,51 +223,99 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
               f"{results.path}")
+    bound_heap_growth()
+    initialisations = Initialisations(inits, vocab, plan.seed, resolve_device(plan.device))
     for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
         name, language, budget, draw = job
-        row = one_job(inits[name], name, language, languages[language], budget, draw, plan,
-                      out, vocab)
+        row = one_job(initialisations, name, language, languages[language], budget, draw, plan,
+                      out)
         results.add(row, keys[job])
     return summarize(out)
 
 
-def one_job(source: str, name: str, language: str, data: LanguageData, budget: int, draw: int,
-            plan: BudgetPlan, out: Path, vocab) -> dict:
+class Initialisations:
+    """Each initialisation loaded once in this process; every job starts from a copy of its
+    weights restored in memory, not read from disk again."""
+
+    def __init__(self, sources: dict[str, str], vocab, seed: int, device):
+        self.sources, self.vocab, self.seed, self.device = sources, vocab, seed, device
+        self.loaded: dict[str, tuple] = {}
+        self.encoded: dict[tuple, EncodedPairs] = {}
+
+    def dev_data(self, name: str, language: str, dev, max_length: int) -> EncodedPairs:
+        """``dev`` encoded by the tokenizer of initialisation ``name``, once per language."""
+        key = (name, language)
+        if key not in self.encoded:
+            self.encoded[key] = encode_pairs(self.fresh(name)[1], dev, max_length)
+        return self.encoded[key]
+
+    def fresh(self, name: str):
+        """(model, tokenizer) holding the initialisation's weights."""
+        if name not in self.loaded:
+            model, tokenizer = load_translation_model(self.sources[name], self.vocab,
+                                                      seed=self.seed)
+            model.to(self.device)
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.loaded[name] = model, tokenizer, state
+        model, tokenizer, state = self.loaded[name]
+        model.load_state_dict(state)
+        return model, tokenizer
+
+
+def with_words(losses: np.ndarray, dev) -> np.ndarray:
+    """Per-sentence dev losses [nats, target tokens] with a third column: English words."""
+    words = np.array([len(english.split()) for _, english in dev], dtype=float)
+    return np.column_stack([losses[:, :2], words])
+
+
+def one_job(initialisations: Initialisations, name: str, language: str, data: LanguageData,
+            budget: int, draw: int, plan: BudgetPlan, out: Path) -> dict:
     """Fine-tune (unless zero-shot) and score one draw. Beside the row it keeps what paired
-    comparisons need: the test translations (hyps/) and the dev loss of each dev sentence (dev/)."""
+    comparisons need: the test translations (hyps/) and each dev sentence's loss (dev/)."""
     start = time.perf_counter()
-    return_freed_memory()  # what the last job's model left on the heap
-    model, tokenizer = load_translation_model(source, vocab, seed=plan.seed)
-    model.to(resolve_device(plan.device))
+    return_freed_memory()  # what the last job's fine-tuning left on the heap
+    model, tokenizer = initialisations.fresh(name)
+    loaded = time.perf_counter()
     job = job_name(name, language, budget, draw)
     info = {"steps": 0, "epochs": 0, "best_step": 0}
     words, capped = 0, False
+    dev = list(data.dev)[: plan.finetune.dev_sentences or None]
+    dev_data = initialisations.dev_data(name, language, dev, plan.finetune.max_length)
     if budget != 0:
         wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
         train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
-        info = finetune(model, tokenizer, train, data.dev, plan.finetune,
-                        seed=plan.seed * 1000 + draw)
-        if draw == 0 or plan.save_models:
+        info = finetune(model, tokenizer, train, dev, plan.finetune,
+                        seed=plan.seed * 1000 + draw, dev_data=dev_data)
+        if plan.save_models:
             save_translation_model(model, tokenizer, out / "models" / job)
-        losses = info["dev_sentences"]
+        losses, dev_seconds = info["dev_sentences"], info["dev_seconds"]
     else:
-        dev = list(data.dev)[: plan.finetune.dev_sentences or None]
-        losses = sentence_losses(model, encode_pairs(tokenizer, dev, plan.finetune.max_length),
-                                 tokenizer.pad_token_id, plan.finetune.batch_tokens)
+        losses = sentence_losses(model, dev_data, tokenizer.pad_token_id,
+                                 DEV_BATCH_SCALE * plan.finetune.batch_tokens)
+        dev_seconds = time.perf_counter() - loaded
+    tuned = time.perf_counter()
     test = data.test[: plan.test_sentences or None]
     hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
+    decoded = time.perf_counter()
     scores = score(hypotheses, [t for _, t in test])
     for folder in ("hyps", "dev"):
         (out / folder).mkdir(exist_ok=True)
     (out / "hyps" / f"{job}.txt").write_text("".join(h + "\n" for h in hypotheses),
                                              encoding="utf-8")
+    losses = with_words(losses, dev)
     np.save(out / "dev" / f"{job}.npy", losses)
+    nats = float(losses[:, 0].sum())
     return {"init": name, "language": language, "budget": budget, "words": words,
             "capped": capped, "draw": draw, "steps": info["steps"], "epochs": info["epochs"],
             "best_step": info["best_step"],
-            "dev_loss": round(float(losses[:, 0].sum() / losses[:, 1].sum()), 4),
+            "dev_loss": round(nats / losses[:, 1].sum(), 4),
+            "dev_loss_per_word": round(nats / losses[:, 2].sum(), 4),
             **{k: scores[k] for k in SCORES}, "test_sentences": len(test),
             "seconds": round(time.perf_counter() - start, 1),
+            "load_seconds": round(loaded - start, 2),
+            "train_seconds": round(tuned - loaded - dev_seconds, 2),
+            "dev_seconds": round(dev_seconds, 2), "decode_seconds": round(decoded - tuned, 2),
+            "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
             **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
 
 
@@ -290,9 +345,9 @@ def summarize(out: Path) -> list[dict]:
                  "capped": any(m["capped"] == "True" for m in members),
                  "draws": len(members),
                  "test_sentences": int(members[0]["test_sentences"])}
-        for key in (*SCORES, "dev_loss"):
-            values = [float(m[key]) for m in members]
-            digits = 4 if key == "dev_loss" else 2
+        for key in (*SCORES, "dev_loss", "dev_loss_per_word"):
+            values = [float(m.get(key) or math.nan) for m in members]  # nan: an older row
+            digits = 2 if key in SCORES else 4
             entry[key] = round(statistics.mean(values), digits)
             entry[f"{key}_std"] = round(statistics.stdev(values), digits) if len(values) > 1 \
                 else 0.0
@@ -303,14 +358,18 @@ def summarize(out: Path) -> list[dict]:
               "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
               "draws": s["draws"], "test sentences": s["test_sentences"],
               **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES},
-              "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3)}
+              "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3),
+              "dev loss / word": spread(s["dev_loss_per_word"], s["dev_loss_per_word_std"],
+                                        s["draws"], 3)}
              for s in summary]
     footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
     (out / "summary.md").write_text(plain_table(table) + f"\nMean ± standard deviation over "
-                                    f"draws; dev loss in nats per target token (of the best "
-                                    f"fine-tuned state; of the initialisation at 0 words). "
+                                    f"draws; dev loss in nats per target token and per English "
+                                    f"word (of the best fine-tuned state; of the "
+                                    f"initialisation at 0 words). "
                                     f"Signatures: {footer}\n", encoding="utf-8")
+    curves = [s for s in summary if "@" not in s["init"]]  # runs part-way: gap_vs_tokens.png
     for metric in ("bleu", "dev_loss"):
-        plot_budget_curves(summary, out, metric)
-    plot_all_languages(summary, out)
+        plot_budget_curves(curves, out, metric)
+    plot_all_languages(curves, out)
     return summary

@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
-from metanmt.config import ConfigError, build_config, merge, read_yaml, resolve_sources
+from metanmt.config import (ConfigError, build_config, merge, parse_cost, read_yaml,
+                            resolve_sources)
 from metanmt.evaluation.report import plain_table, training_rows
-from metanmt.run import export_best
+from metanmt.checkpoint import load_checkpoint
+from metanmt.run import run_folder_checkpoint
 from metanmt.schema import apply, setting, to_dict
 from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
+from metanmt.trainer.trainer import checkpoint_at
 from metanmt.trainer.distributed import launch_command
 from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
-from metanmt.translation.contrast import contrast
+from metanmt.translation.contrast import contrast, gap
 from metanmt.translation.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.languages import load_roles
 from metanmt.translation.model import PRESETS
@@ -43,9 +48,15 @@ class CorpusSpec:
     vocab_size: int = setting(8000, low=100)
 
     def folder(self) -> Path:
+        """The path, else the default corpus folder (its vocabulary size in the name when it is
+        not the default's, so presets with different vocabularies never share a folder)."""
         if self.path:
             return Path(self.path)
-        return default_cache() / "translation-toy" if self.toy else default_corpus_dir()
+        if self.toy:
+            return default_cache() / "translation-toy"
+        default = default_corpus_dir()
+        return default if self.vocab_size == 8000 else default.with_name(
+            f"{default.name}-v{self.vocab_size}")
 
 
 @dataclass
@@ -60,7 +71,14 @@ class CompareConfig(BudgetPlan):
     languages: tuple[str, ...] = ()  # () = the corpus' validation and test languages
     tracks: tuple[str, ...] = ()  # evaluation tracks, each in OUT/<track>; () = the corpus' first
     contrast: tuple[str, ...] = ("metanmt", "multinmt")  # A and B of contrast.md (when both run)
+    # Also fine-tune every run as it was at these training costs (target tokens; each run keeps
+    # them: shared.train.keep_checkpoints_at), named <run>@<cost>, e.g. metanmt@1M; gap.md and
+    # gap_vs_tokens.png give A - B at each of them and at the end
+    checkpoints: tuple[int, ...] = setting((), parse=parse_cost)
     threads: str = "0"  # torch CPU threads: N, 0 = torch's default, auto = one per idle core
+    # Runs trained side by side, each in its own process (on a 2-core CPU two 1-thread runs
+    # train ~1.2x faster together than one after another at 2 threads); with --processes N, one
+    runs_at_once: int = setting(1, low=1)
 
 
 def read_compare_yaml(path: Path) -> dict:
@@ -87,6 +105,17 @@ def load_compare(path: str | Path, assignments: Sequence[str] = (),
     return config, given
 
 
+def cost_label(cost: int) -> str:
+    """1000000 -> "1M", 2500000 -> "2.5M", 500000 -> "500k"."""
+    return f"{cost / 1e6:g}M" if cost >= 1_000_000 else f"{cost / 1e3:g}k"
+
+
+def trained_cost(run: str) -> int:
+    """The training cost of the weights a run folder gives as an initialisation (its best)."""
+    _, _, state = load_checkpoint(run_folder_checkpoint(Path(run)))
+    return int(state["cost"])
+
+
 class Comparison:
     """Built from a CompareConfig: the corpus folder, each run's config, the fine-tuning plan."""
 
@@ -104,6 +133,12 @@ class Comparison:
                             for name, path in config.runs.items()}
         self.run_configs = {name: build_config(copy.deepcopy(values))
                             for name, values in self.run_sources.items()}
+        for name, run in self.run_configs.items():
+            missing = sorted(set(config.checkpoints) - set(run.train.keep_checkpoints_at))
+            if missing:
+                raise ConfigError(f"checkpoints: run {name!r} keeps no weights at "
+                                  f"{', '.join(map(cost_label, missing))} target tokens; add "
+                                  f"them to shared.train.keep_checkpoints_at")
 
     def run_sources_of(self, name: str, path: str) -> dict:
         """The keys given for one run: its YAML, the shared keys, then where it goes."""
@@ -119,35 +154,76 @@ class Comparison:
                          if name in self.run_configs},
                 "random": self.config.random, "languages": self.config.languages,
                 "tracks": self.config.tracks, "contrast": self.config.contrast,
-                "threads": self.config.threads, **dataclasses.asdict(self.plan)}
+                "checkpoints": tuple(cost for cost in self.config.checkpoints  # as fine-tuned
+                                     if any(name.endswith(f"@{cost_label(cost)}")
+                                            for name in self.inits())),
+                "threads": self.config.threads, "runs_at_once": self.config.runs_at_once,
+                **dataclasses.asdict(self.plan)}
 
     # -- the three parts -----------------------------------------------------------------------
     def prepare_corpus(self) -> None:
         spec = self.config.corpus
-        if (self.corpus / "vocab" / "vocab.json").is_file():
+        entries = self.corpus / "vocab" / "vocab.json"
+        if entries.is_file():
+            size = len(json.loads(entries.read_text(encoding="utf-8")))
+            if size != spec.vocab_size:
+                raise ConfigError(f"corpus.vocab_size is {spec.vocab_size}, but {self.corpus} was "
+                                  f"prepared with a vocabulary of {size}: give corpus.path another "
+                                  f"folder (or corpus.vocab_size={size})")
             return
         prepare(spec.source or None, self.corpus, load_roles(spec.roles or None),
                 vocab_size=spec.vocab_size, toy=spec.toy)
 
-    def train(self, name: str, processes: int = 1, accelerate_config: str | None = None,
-              port: int = 29500) -> None:
-        """Train (or finish) one run; under accelerate launch when asked for several processes."""
-        if processes > 1 or accelerate_config:
-            folder = self.out / name
-            folder.mkdir(parents=True, exist_ok=True)
-            config_file = folder / "config.yaml"
-            config_file.write_text(yaml.safe_dump(self.run_sources[name], sort_keys=False))
-            args = ["--config", str(config_file), "--resume", "--threads",
-                    str(self.config.threads)]
-            command = launch_command(processes, port, args, accelerate_config)
-            if subprocess.run(command).returncode != 0:
-                raise RuntimeError(f"training {name} under accelerate launch failed")
-            return
-        trainer = Trainer(self.run_configs[name])
-        trainer.fit(resume=True)
-        print(f"{name}: {trainer.step} steps, {trainer.cost:,} target tokens, best validation "
-              f"{trainer.val_metric} {trainer.best:.4f}")
-        export_best(trainer.out)
+    def train(self, names: Sequence[str], processes: int = 1,
+              accelerate_config: str | None = None, port: int = 29500) -> None:
+        """Train (or finish) the runs, each in processes of its own (`metanmt train`; under
+        accelerate launch when asked for several), so that what training held is returned
+        before the fine-tuning starts; ``runs_at_once`` of them side by side, each writing its
+        progress to OUT/<name>/train.log."""
+        at_once = 1 if processes > 1 or accelerate_config else self.config.runs_at_once
+        pending, running = list(names), {}
+        while pending or running:
+            while pending and len(running) < at_once:
+                name = pending.pop(0)
+                folder = self.out / name
+                folder.mkdir(parents=True, exist_ok=True)
+                config_file = folder / "config.yaml"
+                config_file.write_text(yaml.safe_dump(self.run_sources[name], sort_keys=False))
+                args = ["--config", str(config_file), "--resume", "--threads",
+                        str(self.config.threads)]
+                command = launch_command(processes, port, args, accelerate_config)
+                log = open(folder / "train.log", "a") if at_once > 1 else None
+                if log:
+                    print(f"training {name} (progress in {folder / 'train.log'})")
+                running[name] = subprocess.Popen(command, stdout=log, stderr=log), log
+            name = next((n for n, (child, _) in running.items() if child.poll() is not None),
+                        None)
+            if name is None:
+                time.sleep(1)
+                continue
+            child, log = running.pop(name)
+            if log:
+                log.close()
+            if child.returncode != 0:
+                where = f"its messages are in {self.out / name / 'train.log'}" if log else \
+                    "its own messages are above"
+                raise RuntimeError(f"training {name} failed ({where}); the same command "
+                                   f"resumes it from its last checkpoint")
+            row = training_rows([self.out / name])[0]
+            print(f"{name}: {row['steps']} steps, {row['target_tokens']:,} target tokens, best "
+                  f"validation {row['best_validation']}, peak memory {row['peak_rss_mib']} MiB")
+
+    def inits(self) -> dict[str, str]:
+        """Every initialisation to fine-tune: each run (its best checkpoint), each run at each of
+        ``checkpoints``, and the random one."""
+        inits = {name: str(self.out / name) for name in self.run_configs}
+        for cost in self.config.checkpoints:
+            inits.update({f"{name}@{cost_label(cost)}": str(self.out / name / "checkpoints" /
+                                                           checkpoint_at(cost))
+                          for name in self.run_configs})
+        if self.config.random:
+            inits["random"] = f"random:{self.config.random}"
+        return inits
 
     def finetune(self, track: str) -> list[dict]:
         """Every init at every budget on ``track``: results and summary in OUT/<track>/."""
@@ -160,15 +236,17 @@ class Comparison:
     def finetune_on(self, data: dict[str, LanguageData], out: Path) -> list[dict]:
         """Every init at every budget on ``data``'s languages, in ``out``, and the paired
         contrast of the two named in ``contrast``."""
-        inits = {name: str(self.out / name) for name in self.run_configs}
-        if self.config.random:
-            inits["random"] = f"random:{self.config.random}"
+        inits = self.inits()
         summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab")
         a, b = (self.config.contrast + ("", ""))[:2]
         if a in inits and b in inits:
             tests = {lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
                      for lang, d in data.items()}
             contrast(out, a, b, tests)
+            if self.config.checkpoints:
+                points = [(cost, f"{a}@{cost_label(cost)}", f"{b}@{cost_label(cost)}")
+                          for cost in self.config.checkpoints]
+                gap(out, points + [(trained_cost(inits[a]), a, b)], tests)
         return summary
 
     def tracks(self) -> list[str]:
@@ -180,8 +258,7 @@ class Comparison:
         ``new_language`` (a user's files), fine-tune on that language instead, in OUT/<language>."""
         set_threads(self.config.threads)
         self.prepare_corpus()
-        for name in self.run_configs:  # the same training cost for each: equal data and compute
-            self.train(name, processes, accelerate_config, port)
+        self.train(list(self.run_configs), processes, accelerate_config, port)  # equal cost
         if new_language:
             summaries = {lang: self.finetune_on(new_language, self.out / lang)
                          for lang in new_language}

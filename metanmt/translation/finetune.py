@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -42,6 +43,11 @@ class FinetuneConfig:
     dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
     max_length: int = setting(128, low=2)
     dropout: bool = True  # keep the model's dropout on while fine-tuning
+
+
+# Dev checks take no gradient, so their batches can hold this many times the training batch's
+# tokens (fewer, larger matrix products).
+DEV_BATCH_SCALE = 4
 
 
 def english_words(pairs: Pairs) -> int:
@@ -121,10 +127,11 @@ def batches(data: EncodedPairs, batch_tokens: int, order: list[int]):
 
 
 def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig, seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True, dev_data: EncodedPairs | None = None) -> dict:
     """Fine-tune ``model`` in place on ``train`` to convergence; it ends holding its best dev-loss
     weights. Returns steps, epochs, the best step and dev loss, the history of checks, and the
-    per-sentence dev losses of the best state (``dev_sentences``)."""
+    per-sentence dev losses of the best state (``dev_sentences``). ``dev_data``: the first
+    ``dev_sentences`` of ``dev`` already encoded (a caller with many jobs encodes them once)."""
     if not train:
         raise ValueError("nothing to fine-tune on: the training pairs are empty")
     if not dev:
@@ -138,8 +145,9 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     for n, p in model.named_parameters():
         p.requires_grad_(n in names)
     data = encode_pairs(tokenizer, train, config.max_length, "fine-tuning" if progress else "")
-    dev = list(dev)[: config.dev_sentences or None]
-    dev_data = encode_pairs(tokenizer, dev, config.max_length, "dev" if progress else "")
+    if dev_data is None:
+        dev = list(dev)[: config.dev_sentences or None]
+        dev_data = encode_pairs(tokenizer, dev, config.max_length, "dev" if progress else "")
     rng = random.Random(seed)
     per_epoch = len(epoch(data, config.batch_tokens, random.Random(0)))
     total = min(config.max_steps, per_epoch * config.max_epochs)
@@ -148,7 +156,15 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
     check_every = config.eval_every
 
-    best_losses = sentence_losses(model, dev_data, pad, config.batch_tokens)
+    dev_seconds = 0.0
+    def dev_losses() -> np.ndarray:
+        nonlocal dev_seconds
+        start = time.perf_counter()
+        losses = sentence_losses(model, dev_data, pad, DEV_BATCH_SCALE * config.batch_tokens)
+        dev_seconds += time.perf_counter() - start
+        return losses
+
+    best_losses = dev_losses()
     best = per_token(best_losses)
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
     history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
@@ -169,7 +185,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             bar.update(1)
             threads.adjust()  # under threads=auto: follow other processes' load
             if step % check_every == 0 or step == total:
-                losses = sentence_losses(model, dev_data, pad, config.batch_tokens)
+                losses = dev_losses()
                 value = per_token(losses)
                 model.train(config.dropout)
                 history.append((step, value))
@@ -190,5 +206,5 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
             p.requires_grad_(frozen[n])
     model.eval()
     return {"steps": step, "epochs": round(step / per_epoch, 2), "best_step": best_step,
-            "dev_loss": best, "history": history,
+            "dev_loss": best, "history": history, "dev_seconds": dev_seconds,
             "dev_sentences": best_losses}  # the best state's, as checked

@@ -18,7 +18,9 @@ transformers_logging.disable_progress_bar()  # its per-load weight bars would bu
 PRESETS = {
     # d_model, layers (each side), heads, feed-forward width
     "tiny": dict(d_model=32, layers=1, heads=2, ffn=64),  # tests: trains in seconds
-    "cpu": dict(d_model=256, layers=3, heads=4, ffn=1024),  # this 2-core machine
+    # a 2-core CPU: 2 layers learn more per CPU-minute than 3 at the cpu preset's length
+    # (benchmarks/preset_sweep.py, BENCHMARKS.md issue 26)
+    "cpu": dict(d_model=256, layers=2, heads=4, ffn=1024),
     "paper": dict(d_model=512, layers=6, heads=8, ffn=2048),  # Gu et al. 2018, for GPUs
 }
 

@@ -73,3 +73,37 @@ def plot_all_languages(summary: Sequence[dict], out: Path,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+GAP_METRICS = (("dev_loss_per_word", "dev loss A - B (nats / word)"), ("chrf", "chrF A - B"),
+               ("bleu", "BLEU A - B"))
+
+
+def plot_gap(rows: Sequence[dict], path: Path) -> Path:
+    """A - B against training tokens, a panel per metric, a curve per (language, budget), with
+    95% intervals; the zero line is "no difference"."""
+    fig, axes = plt.subplots(1, len(GAP_METRICS), figsize=(4.2 * len(GAP_METRICS), 3.6))
+    cells = dict.fromkeys((r["language"], r["budget"]) for r in rows)
+    for ax, (metric, label) in zip(axes, GAP_METRICS):
+        for language, budget in cells:
+            points = sorted((r["training tokens"] / 1e6, r[metric]) for r in rows
+                            if (r["language"], r["budget"]) == (language, budget) and r[metric])
+            if not points:
+                continue
+            x = [t for t, _ in points]
+            y = [m["diff"] for _, m in points]
+            err = [[m["diff"] - m["low"] for _, m in points],
+                   [m["high"] - m["diff"] for _, m in points]]
+            words = "pool" if budget < 0 else f"{budget / 1000:g}k"
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{language} {words}")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("training target tokens (M)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    a, b = rows[0]["A"].split("@")[0], rows[0]["B"].split("@")[0]
+    fig.suptitle(f"{a} - {b} after fine-tuning, against how long both were trained")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

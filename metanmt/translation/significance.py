@@ -6,7 +6,7 @@ sentence, and the draws are stacked into one longer paired sample. For BLEU and 
 is sacreBLEU's paired bootstrap resampling (``sacrebleu.significance.PairedTest``, B the baseline,
 sacreBLEU's fixed seed); the 95% interval of the difference A - B is the 2.5th and 97.5th
 percentile of the difference over bootstrap resamples of the same paired sentences. Dev loss
-(nats per target token) is compared the same way, resampling the paired dev sentences.
+(nats per target token, or per English word) is compared the same way, resampling the paired dev sentences.
 """
 from __future__ import annotations
 
@@ -55,15 +55,16 @@ def score_difference(hyps_a: Sequence[str], hyps_b: Sequence[str], references: S
     return out
 
 
-def loss_difference(losses_a: np.ndarray, losses_b: np.ndarray,
-                    samples: int = SAMPLES) -> dict[str, float]:
-    """Token-weighted dev loss A - B from per-sentence [summed nats, tokens] rows of the same dev
-    sentences; ``low``/``high`` the 95% paired bootstrap interval."""
+def loss_difference(losses_a: np.ndarray, losses_b: np.ndarray, samples: int = SAMPLES,
+                    per: int = 1) -> dict[str, float]:
+    """Dev loss A - B from per-sentence [summed nats, tokens, English words] rows of the same dev
+    sentences, per token (``per=1``) or per English word (``per=2``); ``low``/``high`` the 95%
+    paired bootstrap interval."""
     if losses_a.shape != losses_b.shape or not len(losses_a):
         raise ValueError(f"paired dev losses need the same sentences, got {losses_a.shape} and "
                          f"{losses_b.shape}")
     def mean(rows: np.ndarray) -> np.ndarray:
-        return rows[..., 0].sum(-1) / rows[..., 1].sum(-1)
+        return rows[..., 0].sum(-1) / rows[..., per].sum(-1)
     indices = resample_indices(len(losses_a), samples)
     diffs = mean(losses_a[indices]) - mean(losses_b[indices])
     low, high = interval(diffs)
