@@ -9,11 +9,12 @@ from metanmt.algorithms import build_algorithm, meta_parameters
 from metanmt.config import new_config
 from metanmt.translation.corpus import load_corpus
 from metanmt.translation.decode import translate
-from metanmt.translation.finetune import FinetuneConfig, draw_budget, english_words, finetune
+from metanmt.translation.finetune import (FinetuneConfig, batches, draw_budget, english_words,
+                                         finetune, sentence_losses)
 from metanmt.translation.model import (build_model, load_translation_model, save_translation_model,
                                trainable_subset)
 from metanmt.translation.scoring import score
-from metanmt.translation.vocab import UNK, encode, load_tokenizer
+from metanmt.translation.vocab import UNK, encode, encode_pairs, load_tokenizer
 from metanmt.translation.family import TranslationConfig, TranslationFamily
 
 
@@ -109,6 +110,25 @@ def test_budget_draws_are_reproducible_capped_and_distinct():
     assert capped and len(everything) == len(pool) and words == english_words(pool)
     with pytest.raises(ValueError, match="empty"):
         draw_budget([], 100, 0)
+
+
+def test_dev_losses_do_not_depend_on_batching_and_batches_bound_padded_tokens(toy):
+    # Ordered by the longer side, a dev batch mixes target lengths: its padded size, not its real
+    # tokens, is what the logits cost (a long-tailed language once took 2.2 GB at 6,000 tokens).
+    model, tokenizer = load_translation_model("random:tiny", toy / "vocab", seed=0)
+    short = [(f"a{i}", "the cat") for i in range(40)]
+    long = [(f"b{i}", " ".join(["the cat sees the ball"] * 6)) for i in range(3)]
+    data = encode_pairs(tokenizer, short + long, 128)
+    order = [int(i) for i in data.by_length]
+    for budget in (30, 100, 400):
+        for group in batches(data, budget, order):
+            padded = len(group) * max(int(data.tgt_lengths[i]) for i in group)
+            assert padded <= budget or len(group) == 1
+    pad = tokenizer.pad_token_id
+    whole = sentence_losses(model, data, pad, 10**6)
+    for budget in (30, 100):
+        assert torch.allclose(torch.tensor(sentence_losses(model, data, pad, budget)),
+                              torch.tensor(whole), rtol=1e-4, atol=1e-4)
 
 
 def test_parameter_subsets(toy):
