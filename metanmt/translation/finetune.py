@@ -35,7 +35,7 @@ class FinetuneConfig:
     # wreck a trained model
     max_epochs: int = setting(50, low=1)  # passes over the drawn data, at most
     max_steps: int = setting(100_000, low=1)  # a cap on updates, whatever the epochs say
-    batch_tokens: int = setting(1500, low=1)  # target tokens per batch
+    batch_tokens: int = setting(1500, low=1)  # at most this many padded target tokens per batch
     eval_every: int = setting(25, low=1)  # updates between dev-loss checks
     # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
     # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
