@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,43 @@ WEIGHTS, CONFIG, STATE, CHECKSUMS = ("model.safetensors", "config.json", "traine
                                      "checksums.json")
 
 
+# In the weights file's header: this checkpoint was written with checksums.json, so a missing one
+# is an error (checkpoints from before checksums have neither and are loaded unchecked, said once).
+WRITTEN_WITH = {"metanmt_checksums": CHECKSUMS}
+_unchecked_said: set[Path] = set()
+
+
 class CheckpointError(RuntimeError):
     pass
+
+
+def header_metadata(weights: bytes) -> dict:
+    """The ``__metadata__`` of a safetensors file's JSON header ({} if it has none)."""
+    try:
+        size = int.from_bytes(weights[:8], "little")
+        return json.loads(weights[8:8 + size]).get("__metadata__") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def check_checksummed(folder: Path, weights: bytes) -> None:
+    """A checkpoint without checksums.json: a run's checkpoint from before checksums (loaded,
+    and said), one that lost it (refused), or a model saved for use, not a checkpoint."""
+    if (folder / CHECKSUMS).is_file():
+        return
+    if not (folder / STATE).is_file():
+        raise CheckpointError(f"{folder} holds a saved model ({WEIGHTS}, {CONFIG}), not a "
+                              f"checkpoint of `metanmt train` (it has no {STATE}): commands that "
+                              f"take a training run cannot use it; the ones that take a model "
+                              f"folder can (e.g. `metanmt score --model {folder}`)")
+    if header_metadata(weights).get("metanmt_checksums"):
+        raise CheckpointError(f"{folder / CHECKSUMS} is missing: the checkpoint was written with "
+                              f"it, and without it its files cannot be checked for damage; "
+                              f"restore it (or the whole checkpoint) from a copy")
+    if folder not in _unchecked_said:
+        _unchecked_said.add(folder)
+        print(f"{folder}: written before checkpoints carried checksums; its files are loaded "
+              f"without a damage check", file=sys.stderr)
 
 
 def sha256(data: bytes) -> str:
@@ -58,7 +94,7 @@ def save_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], config: dict
     buffer = io.BytesIO()
     torch.save(state, buffer)
     files = {WEIGHTS: save_safetensors({k: v.detach().contiguous().cpu()
-                                        for k, v in tensors.items()}),
+                                        for k, v in tensors.items()}, metadata=WRITTEN_WITH),
              CONFIG: json.dumps(config, indent=2).encode(), STATE: buffer.getvalue()}
     for name, data in files.items():
         write_synced(tmp / name, data)
@@ -106,6 +142,7 @@ def load_checkpoint(folder: Path, with_state: bool = True):
     """Return (tensors, config dict, state dict or None), with a clear error if anything is corrupt."""
     folder = find_checkpoint(folder)
     weights = read_checked(folder, WEIGHTS, "corrupt weights file")
+    check_checksummed(folder, weights)
     try:
         tensors = load_safetensors(weights)
     except (SafetensorError, OSError, ValueError) as error:

@@ -18,6 +18,7 @@ from metanmt.checkpoint import CheckpointError
 from metanmt.config import config_to_dict, load_config
 from metanmt.evaluation.compare import evaluate_runs
 from metanmt.evaluation.report import plain_table, training_rows
+from metanmt.folder_lock import hold_folder, writable_folder
 from metanmt.registry import ALGORITHMS, command_hooks
 from metanmt.run import export_best
 from metanmt.threads import THREADS_HELP, set_threads, threads_arg
@@ -61,20 +62,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     if (args.processes > 1 or args.accelerate_config) and not os.environ.get(LAUNCHED):
         return relaunch(args)
     set_threads(args.threads)
+    writable_folder(config.out_dir, "out_dir")
     trainer = Trainer(config, log=not args.dry_run)
     if args.dry_run:
         print(f"would train into {config.out_dir}: {trainer.signature()}")
         return 0
-    trainer.fit(resume=args.resume, overwrite=args.overwrite)
     if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
+        trainer.fit(resume=args.resume, overwrite=args.overwrite)
         return 0
+    with hold_folder(config.out_dir, "out_dir"):  # training and the export after it
+        trainer.fit(resume=args.resume, overwrite=args.overwrite)
+        report_training(trainer)
+    return 0
+
+
+def report_training(trainer: Trainer) -> None:
+    """What was trained, and the best checkpoint exported for use (where the family does)."""
+    config = trainer.config
     print(f"{config.out_dir}: {trainer.step} steps, best validation "
           f"{trainer.val_metric} {trainer.best:.4f}")
     print(f"signature: {trainer.signature()}")
     exported = export_best(config.out_dir)
     if exported is not None:
         print(f"exported the best checkpoint to {exported}")
-    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -117,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accelerate-config", metavar="FILE",
                        help="run under accelerate launch with this config (several machines, ...)")
     train.add_argument("--port", type=int, default=29500, help="rendezvous port for --processes")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, on_interrupt="the same command with --resume continues "
+                                                    "from the last checkpoint")
 
     evaluate = commands.add_parser(
         "evaluate", help="adapt saved runs on the same held-out tasks and compare them")
@@ -153,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error) if isinstance(error, OSError) or not error.args else error.args[0]
         print(f"metanmt {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"metanmt {args.command}: interrupted"
+              + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", "") else ""),
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -251,6 +251,29 @@ def check_rules(config: RunConfig, given: set[str]) -> None:
             check(given, config)
 
 
+# What `train --resume` may change: where the run stops, and how often it logs, checks and saves.
+# Any other key would make the resumed run another run than the one its folder holds.
+RESUMABLE = ("out_dir", "train.steps", "train.max_cost", "train.time_limit_minutes",
+             "train.log_every", "train.eval_every", "train.checkpoint_every",
+             "train.keep_checkpoints_at")
+
+
+def resume_differences(saved: dict[str, Any], requested: "RunConfig", where: str) -> list[str]:
+    """``key: old -> new`` for each key of ``RESUMABLE`` that the requested config changes;
+    any other changed key is refused, each named with its old and new value."""
+    old = flatten(config_to_dict(config_from_dict(saved)))
+    new = flatten(config_to_dict(requested))
+    changed = {key: f"{key}: {old.get(key)} -> {new.get(key)}"
+               for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)}
+    refused = [text for key, text in changed.items() if key not in RESUMABLE]
+    if refused:
+        raise ConfigError(f"{where} was trained with other settings ({'; '.join(refused)}): "
+                          f"--resume continues a run as it was, changing only "
+                          f"{', '.join(RESUMABLE)}; --overwrite replaces the run, or choose "
+                          f"another out_dir")
+    return [text for key, text in changed.items() if key in RESUMABLE]
+
+
 # ---------------------------------------------------------------- writing and reading back
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -308,7 +331,7 @@ def new_config(family: str = "sine", algorithm: str = "maml", **top: Any) -> Run
     return config
 
 
-__all__ = ["CONFIG_VERSION", "ConfigError", "RunConfig", "TrainConfig", "build_config",
+__all__ = ["CONFIG_VERSION", "ConfigError", "RESUMABLE", "RunConfig", "TrainConfig", "build_config",
            "builds_second_order",
            "config_from_dict", "config_to_dict", "load_config", "new_config", "read_yaml",
-           "resolve_sources"]
+           "resolve_sources", "resume_differences"]

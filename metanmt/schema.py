@@ -69,8 +69,8 @@ def coerce(value: Any, default: Any, key: str) -> Any:
             if not math.isfinite(number) or number != int(number):
                 raise ConfigError(f"config key {key!r} expects a whole number, got {value!r}")
             return int(number)
-        if math.isnan(number):
-            raise ConfigError(f"config key {key!r} expects a number, got {value!r}")
+        if not math.isfinite(number):  # a rate of inf would only fail at the first step
+            raise ConfigError(f"config key {key!r} expects a finite number, got {value!r}")
         return number
     if isinstance(default, str):
         if isinstance(value, (dict, list)):

@@ -72,7 +72,7 @@ TRAIN = "train --resume --set out_dir={run} family=translation translation.corpu
     (FINETUNE + " --languages xx", r"'xx'"),
     (FINETUNE + " --languages de", r"'de'"),  # a training language has no dev or test set
     (TRAIN + " train.setps=3", r"unknown config key 'train.setps'; valid keys here: .*steps"),
-    (TRAIN + " translation.model=cpu", r"does not match the model \(another model size"),
+    (TRAIN + " translation.model=cpu", r"other settings \(.*translation.model: tiny -> cpu\)"),
     ("train --resume --set out_dir={run}", r"is a 'translation' run, this config trains 'sine'"),
 ])
 def test_bad_requests_against_a_saved_run_are_named_and_damage_nothing(saved, capsys, command,

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 from metanmt import threads
 from metanmt.algorithms.base import raw_weight
 from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from metanmt.config import RunConfig, config_to_dict
+from metanmt.config import RunConfig, config_to_dict, resume_differences
 from metanmt.evaluation.evaluate import adaptation_curve
+from metanmt.folder_lock import hold_folder, writable_folder
 from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
 from metanmt.schema import check_defaults
 from metanmt.tasks import Task, TaskFamily
@@ -212,6 +213,10 @@ class Trainer:
         if saved_config.get("family") != self.config.family:
             raise CheckpointError(f"checkpoint {folder} is a {saved_config.get('family')!r} run, "
                                   f"this config trains {self.config.family!r}")
+        changed = resume_differences(saved_config, self.config, str(self.out))
+        if changed and self.log_enabled:  # applied, and written with the next checkpoint
+            tqdm.write(f"resuming {self.out} with {'; '.join(changed)} (the learning-rate "
+                       f"schedule stays as it was laid over the run)")
         load_weights(self.run, tensors, folder)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -308,8 +313,10 @@ class Trainer:
                            f"({self.skipped} of at most {t.max_skipped_steps} skipped)")
             return
         also = f" after {self.skipped} skipped steps" if self.skipped else ""
-        raise FloatingPointError(f"{what} at step {self.step}{also}; tasks: {tasks}. The last "
-                                 f"good checkpoint is kept in {self.out / 'checkpoints'}"
+        kept = (f"The last good checkpoint is kept in {self.out / 'checkpoints'}"
+                if (self.out / "checkpoints").is_dir() else
+                "No checkpoint was saved before it, so there is nothing to resume")
+        raise FloatingPointError(f"{what} at step {self.step}{also}; tasks: {tasks}. {kept}"
                                  + ("" if t.on_nonfinite == "skip" else
                                     "; train.on_nonfinite=skip skips rare bad batches"))
 
@@ -350,17 +357,28 @@ class Trainer:
         here = (self.out / "checkpoints").exists() or (self.out / "metrics.csv").exists()
         return any_process(here, self.device)
 
-    def clear(self) -> None:
+    def remove_run_files(self) -> None:
         """Remove what a run writes into out_dir (nothing else there)."""
         if self.accelerator.is_main_process:
             for name in RUN_FILES:
                 path = self.out / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        self.remove_run_files()
         self.accelerator.wait_for_everyone()
 
     def fit(self, resume: bool = False, overwrite: bool = False) -> Run:
         """Train to the first limit (steps, cost, time). A folder that holds a run is continued
-        with ``resume``, replaced with ``overwrite``, and otherwise refused, never written over."""
+        with ``resume``, replaced with ``overwrite``, and otherwise refused, never written over.
+        One process writes a run folder: another one training there is refused (its lock)."""
+        writable_folder(self.config.out_dir, "out_dir")
+        if not self.accelerator.is_main_process:  # the main process holds the lock for all
+            return self._fit(resume, overwrite)
+        with hold_folder(self.out, "out_dir"):
+            return self._fit(resume, overwrite)
+
+    def _fit(self, resume: bool, overwrite: bool) -> Run:
         t = self.config.train
         if resume:
             if not self.resume() and self.log_enabled:
@@ -379,60 +397,73 @@ class Trainer:
             tqdm.write(f"{self.accelerator.num_processes} processes "
                        f"({self.accelerator.distributed_type.value}, {self.device.type}), "
                        f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
+        try:
+            self.loop()
+        except BaseException:
+            self.logger.close()
+            if not (self.out / "checkpoints").exists():  # nothing to resume: leave no half run
+                self.remove_run_files()
+            raise
+        return self.run
+
+    def loop(self) -> None:
+        t = self.config.train
         metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
-        bar = Progress(self, enabled=self.log_enabled)
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
         def budget_left() -> bool:
             return t.max_cost <= 0 or self.cost < t.max_cost
 
-        while self.step < t.steps and self.elapsed < limit and budget_left():  # resumed runs may be done
-            cost_before = self.cost
-            stats = self.train_step()
-            self.step += 1
-            threads.adjust()  # under threads=auto: follow other processes' load
-            if math.isfinite(stats["loss"]):
-                running.append(stats["loss"])
-            bar.update()
-            self.elapsed = time.perf_counter() - start_time
-            if (self.step % t.log_every == 0 or self.step == t.steps) and running:
-                logged = {"train/loss": sum(running) / len(running),
-                          "train/grad_norm": stats["grad_norm"],
-                          "train/lr": stats["lr"]}
-                logged[f"train/{self.family.cost_unit}"] = self.cost
-                if self.skipped:
-                    logged["train/skipped_steps"] = self.skipped
-                self.logger.log(self.step, self.elapsed, logged)
-                bar.show(loss=f"{logged['train/loss']:.4f}")
-                running = []
-            # Every process must agree to stop, or the others would wait in an all-reduce forever.
-            out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
-            out_of_budget = 0 < t.max_cost <= self.cost
-            for milestone in t.keep_checkpoints_at:
-                if cost_before < milestone <= self.cost:
-                    self.save(checkpoint_at(milestone))
-            done = self.step == t.steps or out_of_time or out_of_budget
-            if done:  # saved before the last validation too: a failure there loses no training
-                self.save("last")
-            if self.step % t.eval_every == 0 or done:
-                value = self.validate()
-                self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
-                if self.curve_tasks:
-                    self.logger.log(self.step, self.elapsed,
-                                    {f"test/{metric}": self.measure(self.curve_tasks)})
-                if self._better(value):
-                    self.best = value
-                    self.save("best")
-            if self.step % t.checkpoint_every == 0 or done:
-                self.save("last")
-            if out_of_time or out_of_budget:
-                reached = f"time limit of {t.time_limit_minutes} minutes" if out_of_time else \
-                    f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
-                if self.log_enabled:
-                    tqdm.write(f"{reached} reached at step {self.step}")
-                break
-        bar.close()
+        bar = Progress(self, enabled=self.log_enabled)
+        try:  # a resumed run may be done already
+            while self.step < t.steps and self.elapsed < limit and budget_left():
+                cost_before = self.cost
+                stats = self.train_step()
+                self.step += 1
+                threads.adjust()  # under threads=auto: follow other processes' load
+                if math.isfinite(stats["loss"]):
+                    running.append(stats["loss"])
+                bar.update()
+                self.elapsed = time.perf_counter() - start_time
+                if (self.step % t.log_every == 0 or self.step == t.steps) and running:
+                    logged = {"train/loss": sum(running) / len(running),
+                              "train/grad_norm": stats["grad_norm"],
+                              "train/lr": stats["lr"]}
+                    logged[f"train/{self.family.cost_unit}"] = self.cost
+                    if self.skipped:
+                        logged["train/skipped_steps"] = self.skipped
+                    self.logger.log(self.step, self.elapsed, logged)
+                    bar.show(loss=f"{logged['train/loss']:.4f}")
+                    running = []
+                # Every process must agree to stop, or the others would wait in an all-reduce
+                # forever.
+                out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
+                out_of_budget = 0 < t.max_cost <= self.cost
+                for milestone in t.keep_checkpoints_at:
+                    if cost_before < milestone <= self.cost:
+                        self.save(checkpoint_at(milestone))
+                done = self.step == t.steps or out_of_time or out_of_budget
+                if done:  # saved before the last validation too: a failure there loses no training
+                    self.save("last")
+                if self.step % t.eval_every == 0 or done:
+                    value = self.validate()
+                    self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
+                    if self.curve_tasks:
+                        self.logger.log(self.step, self.elapsed,
+                                        {f"test/{metric}": self.measure(self.curve_tasks)})
+                    if self._better(value):
+                        self.best = value
+                        self.save("best")
+                if self.step % t.checkpoint_every == 0 or done:
+                    self.save("last")
+                if out_of_time or out_of_budget:
+                    reached = f"time limit of {t.time_limit_minutes} minutes" if out_of_time else \
+                        f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
+                    if self.log_enabled:
+                        tqdm.write(f"{reached} reached at step {self.step}")
+                    break
+        finally:  # before any message: an error or Ctrl-C is then its own line
+            bar.close()
         self.logger.close()
         self.accelerator.wait_for_everyone()  # the main process has written the last checkpoint
-        return self.run

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
+from metanmt.folder_lock import hold_folder
 from metanmt.schema import check_defaults, setting
 from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
 from metanmt.translation.batches import EncodedPairs
@@ -113,6 +114,15 @@ def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             found.append(f"{prefix}{key}: {a} -> {b}")
     return found
+
+
+def read_results(path: Path) -> list[dict]:
+    """The rows of a results.csv, each job once: a row repeated with the same fingerprint (two
+    processes that once wrote one folder together) counts once, the last copy kept."""
+    with path.open(newline="") as handle:
+        rows = {(r["init"], r["language"], r["budget"], r["draw"], r.get("fingerprint") or ""): r
+                for r in csv.DictReader(handle)}
+    return list(rows.values())
 
 
 class Results:
@@ -209,8 +219,13 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
         data.check(language)
         data_ids[language] = {split: content_hash(getattr(data, split))
                               for split in ("pool", "dev", "test")}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with hold_folder(out_dir, "out_dir"):  # one process writes a results folder
+        return fine_tune_all(inits, identities, languages, data_ids, plan, Path(out_dir), vocab)
+
+
+def fine_tune_all(inits: dict[str, str], identities: dict, languages: dict[str, LanguageData],
+                  data_ids: dict, plan: BudgetPlan, out: Path, vocab) -> list[dict]:
+    """The jobs ``out`` holds no result for, one by one, then the summary of them all."""
     results = Results(out)
     # Language by language, budget by budget: a run stopped part-way holds whole cells to compare.
     jobs = [(name, language, budget, draw) for language in languages
@@ -332,8 +347,7 @@ def spread(mean: float, std: float, draws: int, digits: int = 2) -> str:
 
 def summarize(out: Path) -> list[dict]:
     """Mean and standard deviation over draws -> summary.csv, summary.md and the plots."""
-    with (out / "results.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_results(out / "results.csv")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["init"], r["language"], int(r["budget"])), []).append(r)

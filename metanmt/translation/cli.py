@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from metanmt.folder_lock import writable_folder
 from metanmt.registry import register_commands
 from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.translation import budgets
@@ -21,6 +22,9 @@ from metanmt.translation.model import check_init, load_translation_model, resolv
 from metanmt.translation.prepare import prepare
 from metanmt.translation.scoring import score
 from metanmt.translation.sources import read_lines, read_parallel, read_tsv
+
+RESUMES = "the same command resumes: finished parts are kept"
+
 
 def parse_budget(text: str) -> int:
     """``parse_budget`` for argparse: its message instead of argparse's generic one."""
@@ -106,6 +110,7 @@ def cmd_prepare(args) -> int:
 
 def cmd_finetune(args) -> int:
     set_threads(args.threads)
+    writable_folder(args.out, "--out")
     finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
                               max_epochs=args.max_epochs, max_steps=args.max_steps,
                               batch_tokens=args.batch_tokens, eval_every=args.eval_every,
@@ -193,7 +198,7 @@ def cmd_compare(args) -> int:
     comparison = Comparison(config)
     new_language = language_data(args) if own_language(args) else None
     if args.dry_run:
-        print(comparison.describe())
+        print(comparison.describe(new_language is not None))
         return 0
     comparison.run(args.processes, args.accelerate_config, args.port, new_language)
     return 0
@@ -272,7 +277,7 @@ def add_translation_commands(commands) -> None:
     finetune.add_argument("--save-models", action="store_true", help="keep every draw's model")
     finetune.add_argument("--out", required=True, help="results folder (resumes if it exists)")
     add_decoding_arguments(finetune)
-    finetune.set_defaults(func=cmd_finetune)
+    finetune.set_defaults(func=cmd_finetune, on_interrupt=RESUMES)
 
     translate_parser = commands.add_parser("translate",
                                            help="translate a file or stdin into English")
@@ -321,4 +326,4 @@ def add_translation_commands(commands) -> None:
                          help="train each run under accelerate launch with this config")
     compare.add_argument("--port", type=int, default=29500, help="rendezvous port")
     compare.add_argument("--dry-run", action="store_true", help="print what would run, exit")
-    compare.set_defaults(func=cmd_compare)
+    compare.set_defaults(func=cmd_compare, on_interrupt=RESUMES)

@@ -24,6 +24,7 @@ from metanmt.config import (ConfigError, build_config, merge, parse_cost, read_y
                             resolve_sources)
 from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.checkpoint import load_checkpoint
+from metanmt.folder_lock import hold_folder
 from metanmt.run import run_folder_checkpoint
 from metanmt.schema import apply, setting, to_dict
 from metanmt.threads import parse_threads, set_threads
@@ -33,7 +34,7 @@ from metanmt.trainer.distributed import launch_command
 from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
 from metanmt.translation.contrast import contrast, gap
 from metanmt.translation.corpus import default_corpus_dir, load_corpus
-from metanmt.translation.languages import load_roles
+from metanmt.translation.languages import LanguageRoles, load_roles
 from metanmt.translation.model import PRESETS
 from metanmt.translation.prepare import prepare
 from metanmt.translation.sources import default_cache
@@ -249,6 +250,25 @@ class Comparison:
                 gap(out, points + [(trained_cost(inits[a]), a, b)], tests)
         return summary
 
+    def roles(self) -> LanguageRoles:
+        """The language roles of the prepared corpus, or of the one that would be prepared."""
+        if (self.corpus / "vocab" / "vocab.json").is_file():
+            return load_corpus(self.corpus).roles
+        return load_roles(self.config.corpus.roles or None)
+
+    def check_plan(self, new_language: bool = False) -> None:
+        """Languages and tracks the corpus has, before any preparation or training."""
+        roles = self.roles()
+        for track in self.config.tracks:
+            roles.track(track)
+        held_out = roles.languages("validation") + roles.languages("test")
+        unknown = [lang for lang in self.config.languages if lang not in held_out]
+        if unknown and not new_language:
+            raise ConfigError(f"languages: {', '.join(map(repr, unknown))} "
+                              f"{'is' if len(unknown) == 1 else 'are'} not a validation or test "
+                              f"language of the corpus {self.corpus}; it fine-tunes on: "
+                              f"{', '.join(held_out)}")
+
     def tracks(self) -> list[str]:
         return list(self.config.tracks) or [load_corpus(self.corpus).roles.default_track()]
 
@@ -257,6 +277,12 @@ class Comparison:
         """Prepare, train every run (or finish it), fine-tune on every track; with
         ``new_language`` (a user's files), fine-tune on that language instead, in OUT/<language>."""
         set_threads(self.config.threads)
+        self.check_plan(bool(new_language))
+        with hold_folder(self.out, "out_dir"):  # one comparison writes a folder
+            return self.run_parts(processes, accelerate_config, port, new_language)
+
+    def run_parts(self, processes: int, accelerate_config: str | None, port: int,
+                  new_language: dict[str, LanguageData] | None) -> list[dict]:
         self.prepare_corpus()
         self.train(list(self.run_configs), processes, accelerate_config, port)  # equal cost
         if new_language:
@@ -275,9 +301,10 @@ class Comparison:
                     print((self.out / track / name).read_text(encoding="utf-8"), end="")
         return [row for summary in summaries.values() for row in summary]
 
-    def describe(self) -> str:
+    def describe(self, new_language: bool = False) -> str:
         """What would run: the corpus, each run's signature (built from its objects, once the
         corpus is prepared), the fine-tuning plan."""
+        self.check_plan(new_language)
         lines = [f"corpus: {self.corpus}" + (" (toy)" if self.config.corpus.toy else "")]
         prepared = (self.corpus / "vocab" / "vocab.json").is_file()
         for name, config in self.run_configs.items():

@@ -4,14 +4,13 @@ translations and per-sentence dev losses that each fine-tuning kept (see signifi
 draws are combined). Written to contrast.csv and contrast.md beside the summary."""
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
 import numpy as np
 
 from metanmt.evaluation.report import plain_table, write_csv
-from metanmt.translation.budgets import WHOLE_POOL, job_name
+from metanmt.translation.budgets import WHOLE_POOL, job_name, read_results
 from metanmt.translation.plots import plot_gap
 from metanmt.translation.significance import loss_difference, score_difference
 
@@ -33,8 +32,7 @@ def paired_results(out: Path, a: str, b: str, references: dict[str, list[str]]) 
     (``dev_loss``, ``dev_loss_per_word`` where the jobs kept words, ``bleu``, ``chrf``: each a
     dict of diff, low, high, p). ``references`` holds each language's English test references,
     in the order the jobs translated them."""
-    with (out / "results.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_results(out / "results.csv")
     draws: dict[tuple, dict[str, list[int]]] = {}
     words: dict[tuple, list[float]] = {}
     for r in rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -76,12 +77,23 @@ def pair_lines(source: list[str], target: list[str], source_name, target_name):
     return list(zip(source, target))
 
 
+def without_empty_sides(pairs: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """``pairs`` without the ones with an empty side, how many and which lines said on stderr."""
+    empty = [number for number, (s, t) in enumerate(pairs, 1) if not (s and t)]
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+        print(f"{name}: dropped {len(empty):,} of {len(pairs):,} pairs with an empty side "
+              f"(line{'s' if len(empty) > 1 else ''} {shown})", file=sys.stderr)
+    return [(s, t) for s, t in pairs if s and t]
+
+
 def read_parallel(source_path: str | Path, target_path: str | Path,
                   drop_empty: bool = True) -> list[tuple[str, str]]:
     """Stripped (source, target) pairs of two line-aligned files; pairs with an empty side are
-    dropped unless ``drop_empty`` is False."""
+    dropped (and counted) unless ``drop_empty`` is False."""
     pairs = pair_lines(read_lines(source_path), read_lines(target_path), source_path, target_path)
-    return [(s, t) for s, t in pairs if s and t] if drop_empty else pairs
+    return without_empty_sides(pairs, f"{source_path} and {target_path}") if drop_empty \
+        else pairs
 
 
 def read_tsv(path: str | Path, drop_empty: bool = True) -> list[tuple[str, str]]:
@@ -93,7 +105,7 @@ def read_tsv(path: str | Path, drop_empty: bool = True) -> list[tuple[str, str]]
             raise CorpusError(f"{path}: line {number} has {len(fields) - 1} tabs, expected exactly "
                               f"one (source<TAB>target)")
         pairs.append((fields[0].strip(), fields[1].strip()))
-    return [(s, t) for s, t in pairs if s and t] if drop_empty else pairs
+    return without_empty_sides(pairs, str(path)) if drop_empty else pairs
 
 
 # ---------------------------------------------------------------- the sets of one language
