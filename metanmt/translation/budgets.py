@@ -24,6 +24,7 @@ from metanmt.folder_lock import hold_folder
 from metanmt.schema import check_defaults, setting
 from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
 from metanmt.translation.batches import EncodedPairs
+from metanmt.translation.cards import model_card
 from metanmt.translation.decode import translate
 from metanmt.translation.finetune import (DEV_BATCH_SCALE, FinetuneConfig, draw_budget,
                                           english_words, finetune, sentence_losses)
@@ -203,9 +204,11 @@ def job_name(name: str, language: str, budget: int, draw: int) -> str:
 
 
 def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan: BudgetPlan,
-                out_dir: str | Path, vocab: str | Path | None = None) -> list[dict]:
+                out_dir: str | Path, vocab: str | Path | None = None,
+                test_set: str = "") -> list[dict]:
     """Fine-tune and score every (init, language, budget, draw); returns the summary rows.
-    Every initialisation and language is checked before any work starts."""
+    Every initialisation and language is checked before any work starts. ``test_set`` says
+    what the test sets are, in the cards of saved models."""
     check_defaults(plan)
     for what, keys, known in (("draws_by_budget", map(parse_budget, plan.draws_by_budget),
                                plan.budgets), ("draws_by_init", plan.draws_by_init, inits)):
@@ -220,11 +223,13 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
         data_ids[language] = {split: content_hash(getattr(data, split))
                               for split in ("pool", "dev", "test")}
     with hold_folder(out_dir, "out_dir"):  # one process writes a results folder
-        return fine_tune_all(inits, identities, languages, data_ids, plan, Path(out_dir), vocab)
+        return fine_tune_all(inits, identities, languages, data_ids, plan, Path(out_dir), vocab,
+                             test_set)
 
 
 def fine_tune_all(inits: dict[str, str], identities: dict, languages: dict[str, LanguageData],
-                  data_ids: dict, plan: BudgetPlan, out: Path, vocab) -> list[dict]:
+                  data_ids: dict, plan: BudgetPlan, out: Path, vocab, test_set: str
+                  ) -> list[dict]:
     """The jobs ``out`` holds no result for, one by one, then the summary of them all."""
     results = Results(out)
     # Language by language, budget by budget: a run stopped part-way holds whole cells to compare.
@@ -243,7 +248,7 @@ def fine_tune_all(inits: dict[str, str], identities: dict, languages: dict[str, 
     for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
         name, language, budget, draw = job
         row = one_job(initialisations, name, language, languages[language], budget, draw, plan,
-                      out)
+                      out, test_set)
         results.add(row, keys[job])
     return summarize(out)
 
@@ -284,7 +289,7 @@ def with_words(losses: np.ndarray, dev) -> np.ndarray:
 
 
 def one_job(initialisations: Initialisations, name: str, language: str, data: LanguageData,
-            budget: int, draw: int, plan: BudgetPlan, out: Path) -> dict:
+            budget: int, draw: int, plan: BudgetPlan, out: Path, test_set: str = "") -> dict:
     """Fine-tune (unless zero-shot) and score one draw. Beside the row it keeps what paired
     comparisons need: the test translations (hyps/) and each dev sentence's loss (dev/)."""
     start = time.perf_counter()
@@ -302,7 +307,7 @@ def one_job(initialisations: Initialisations, name: str, language: str, data: La
         info = finetune(model, tokenizer, train, dev, plan.finetune,
                         seed=plan.seed * 1000 + draw, dev_data=dev_data)
         if plan.save_models:
-            save_translation_model(model, tokenizer, out / "models" / job)
+            save_translation_model(model, tokenizer, out / "models" / job)  # its card below
         losses, dev_seconds = info["dev_sentences"], info["dev_seconds"]
     else:
         losses = sentence_losses(model, dev_data, tokenizer.pad_token_id,
@@ -320,7 +325,7 @@ def one_job(initialisations: Initialisations, name: str, language: str, data: La
     losses = with_words(losses, dev)
     np.save(out / "dev" / f"{job}.npy", losses)
     nats = float(losses[:, 0].sum())
-    return {"init": name, "language": language, "budget": budget, "words": words,
+    row = {"init": name, "language": language, "budget": budget, "words": words,
             "capped": capped, "draw": draw, "steps": info["steps"], "epochs": info["epochs"],
             "best_step": info["best_step"],
             "dev_loss": round(nats / losses[:, 1].sum(), 4),
@@ -332,6 +337,10 @@ def one_job(initialisations: Initialisations, name: str, language: str, data: La
             "dev_seconds": round(dev_seconds, 2), "decode_seconds": round(decoded - tuned, 2),
             "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
             **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
+    if plan.save_models and budget != 0:
+        (out / "models" / job / "README.md").write_text(
+            model_card(row, initialisations.sources[name], test_set), encoding="utf-8")
+    return row
 
 
 def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: float = 0.6) -> dict:

@@ -3,6 +3,7 @@ layer over the translation package; registered as a plugin's commands."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets, 
 from metanmt.translation.compare import Comparison, load_compare
 from metanmt.translation.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.decode import translate
+from metanmt.translation.export import (ENGINES, QUANTIZATIONS, export_ctranslate2,
+                                        load_for_translation)
 from metanmt.translation.finetune import FinetuneConfig
 from metanmt.translation.languages import load_roles
-from metanmt.translation.model import check_init, load_translation_model, resolve_device
+from metanmt.translation.model import check_init
 from metanmt.translation.prepare import prepare
 from metanmt.translation.scoring import score
 from metanmt.translation.sources import read_lines, read_parallel, read_tsv
@@ -124,7 +127,10 @@ def cmd_finetune(args) -> int:
     vocab = vocabulary(args)
     for source in inits.values():  # every initialisation, before any work
         check_init(source, vocab)
-    summary = run_budgets(inits, language_data(args), plan, args.out, vocab)
+    test_set = " ".join(args.test_files or [args.test_tsv or ""]) if own_language(args) else \
+        f"the {args.track or load_corpus(args.corpus).roles.default_track()} track of the " \
+        f"corpus {args.corpus or default_corpus_dir()}"
+    summary = run_budgets(inits, language_data(args), plan, args.out, vocab, test_set)
     for row in summary:
         bleu = spread(row["bleu"], row["bleu_std"], row["draws"])
         print(f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} BLEU {bleu}  "
@@ -134,22 +140,41 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+STREAM_LINES = 500  # translated and written chunk by chunk: output starts at once, memory stays flat
+
+
+def input_chunks(handle, name: str, size: int = STREAM_LINES):
+    """The lines of a binary stream in chunks of ``size``, each decoded as UTF-8; invalid UTF-8
+    is named by its line and byte, counted from the start of the stream."""
+    chunk, first = [], 1
+    for raw in itertools.chain(handle, [None]):
+        if raw is not None:
+            chunk.append(raw)
+        if chunk and (raw is None or len(chunk) == size):
+            lines = read_lines(name, b"".join(chunk), strip=False, first_line=first)
+            yield [line.rstrip("\r") for line in lines]
+            first, chunk = first + len(chunk), []
+
+
 def cmd_translate(args) -> int:
     set_threads(args.threads)
     name = args.input or "<stdin>"
     if args.input and not Path(args.input).is_file():
         raise FileNotFoundError(f"--input file not found: {args.input}")
-    data = Path(args.input).read_bytes() if args.input else sys.stdin.buffer.read()
-    lines = [line.rstrip("\r") for line in read_lines(name, data, strip=False)] if data else []
-    model, tokenizer = load_translation_model(args.model)
-    model.to(resolve_device(args.device))
-    outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
-                        progress=args.output is not None)
-    text = "".join(o + "\n" for o in outputs)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    model, tokenizer = load_for_translation(args.model, args.engine, args.device)
+    handle = open(args.input, "rb") if args.input else sys.stdin.buffer
+    output = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for lines in input_chunks(handle, name):
+            outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
+                                progress=args.output is not None)
+            output.write("".join(o + "\n" for o in outputs))
+            output.flush()
+    finally:
+        if args.input:
+            handle.close()
+        if args.output:
+            output.close()
     return 0
 
 
@@ -172,8 +197,7 @@ def cmd_score(args) -> int:
     if not args.model:
         raise ValueError("give --hyp FILE --ref FILE, or --model MODEL to translate test sets")
     corpus = load_corpus(args.corpus)
-    model, tokenizer = load_translation_model(args.model)
-    model.to(resolve_device(args.device))
+    model, tokenizer = load_for_translation(args.model, args.engine, args.device)
     for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
         test = corpus.track_pairs(language, args.track)[2][: args.test_sentences or None]
         result = translate_and_score(model, tokenizer, test, args.beams, args.length_penalty)
@@ -212,7 +236,19 @@ def add_own_language_arguments(parser) -> None:
     parser.add_argument("--language", help="name of your own language in the results")
 
 
-def add_decoding_arguments(parser) -> None:
+def cmd_export(args) -> int:
+    set_threads(args.threads)
+    out = export_ctranslate2(args.model, args.out, args.quantization)
+    print(f"exported {args.model} to {out} (CTranslate2, {args.quantization}): metanmt translate "
+          f"--model {out}")
+    return 0
+
+
+def add_decoding_arguments(parser, engine: bool = False) -> None:
+    if engine:
+        parser.add_argument("--engine", default="auto", choices=("auto", *ENGINES),
+                            help="transformers (float32 generate) or ctranslate2 (a model made "
+                                 "by `metanmt export`); auto: whichever the --model folder is")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
     parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
@@ -285,7 +321,7 @@ def add_translation_commands(commands) -> None:
                                   help="a run or a save_pretrained folder")
     translate_parser.add_argument("--input", help="one sentence per line (default: stdin)")
     translate_parser.add_argument("--output", help="default: stdout")
-    add_decoding_arguments(translate_parser)
+    add_decoding_arguments(translate_parser, engine=True)
     translate_parser.set_defaults(func=cmd_translate)
 
     score_parser = commands.add_parser(
@@ -300,8 +336,20 @@ def add_translation_commands(commands) -> None:
     score_parser.add_argument("--track", default="", help="whose test sets (default: the first)")
     score_parser.add_argument("--test-sentences", type=int, default=0,
                               help="first N only (0 = all)")
-    add_decoding_arguments(score_parser)
+    add_decoding_arguments(score_parser, engine=True)
     score_parser.set_defaults(func=cmd_score)
+
+    export = commands.add_parser(
+        "export", help="convert a run or a fine-tuned model for fast CPU translation (CTranslate2; "
+                       "pip install -e '.[serve]')")
+    export.add_argument("model", help="a training run (its best weights) or a save_pretrained "
+                                      "folder (a fine-tuned model)")
+    export.add_argument("--to", default="ctranslate2", choices=("ctranslate2",))
+    export.add_argument("--quantization", default="int8", choices=QUANTIZATIONS,
+                        help="int8: ~a quarter of the memory and the fastest on a CPU (default)")
+    export.add_argument("--out", required=True, help="folder to write (new or empty)")
+    export.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
+    export.set_defaults(func=cmd_export)
 
     compare = commands.add_parser(
         "compare", help="train runs (MetaNMT, MultiNMT) to equal cost, then fine-tune each and a "

@@ -232,13 +232,15 @@ class Comparison:
         languages = self.config.languages or \
             tuple(corpus.languages("validation") + corpus.languages("test"))
         data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
-        return self.finetune_on(data, self.out / track)
+        return self.finetune_on(data, self.out / track,
+                                f"the {track} track of the corpus {self.corpus}")
 
-    def finetune_on(self, data: dict[str, LanguageData], out: Path) -> list[dict]:
+    def finetune_on(self, data: dict[str, LanguageData], out: Path,
+                    test_set: str = "the test files given to metanmt compare") -> list[dict]:
         """Every init at every budget on ``data``'s languages, in ``out``, and the paired
         contrast of the two named in ``contrast``."""
         inits = self.inits()
-        summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab")
+        summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab", test_set)
         a, b = (self.config.contrast + ("", ""))[:2]
         if a in inits and b in inits:
             tests = {lang: [english for _, english in d.test[: self.plan.test_sentences or None]]

@@ -28,17 +28,39 @@ def pieces(ids: list[int], limit: int, tokenizer) -> list[list[int]]:
     return out + [body + [eos]]
 
 
+def generate_batches(model, tokenizer):
+    """``run(ids, beams, length_penalty, max_new) -> texts`` for a `transformers` model: the id
+    lists padded into one batch and decoded with ``generate``."""
+    device = next(model.parameters()).device
+
+    def run(ids: list[list[int]], beams: int, length_penalty: float, max_new: int) -> list[str]:
+        batch = torch.full((len(ids), max(map(len, ids))), tokenizer.pad_token_id,
+                           dtype=torch.long)
+        for row, seq in enumerate(ids):
+            batch[row, : len(seq)] = torch.tensor(seq)
+        mask = (batch != tokenizer.pad_token_id).long()
+        generated = model.generate(
+            input_ids=batch.to(device), attention_mask=mask.to(device), num_beams=beams,
+            length_penalty=length_penalty, max_new_tokens=max_new, early_stopping=True)
+        return tokenizer.batch_decode(generated, skip_special_tokens=True)
+    return run
+
+
 @torch.no_grad()
 def translate(model, tokenizer, sentences: Sequence[str], beams: int = 4,
               length_penalty: float = 0.6, batch_tokens: int = 4000,
               progress: bool = True) -> list[str]:
-    """Translations of ``sentences`` in their order. Batches hold about ``batch_tokens`` source
-    tokens; sorting by length keeps padding (wasted work) small."""
+    """Translations of ``sentences`` in their order, by a `transformers` model or an exported
+    engine (anything with ``translate_ids``, e.g. ``export.CTranslate2Model``). Batches hold
+    about ``batch_tokens`` source tokens; sorting by length keeps padding (wasted work) small."""
     if not sentences:
         return []
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "translate_ids"):
+        run = model.translate_ids
+    else:
+        model.eval()
+        run = generate_batches(model, tokenizer)
     limit = model.config.max_position_embeddings
     parts = [pieces(seq, limit, tokenizer) for seq in encode(tokenizer, sentences, sys.maxsize)]
     long = sum(len(p) > 1 for p in parts)
@@ -56,20 +78,15 @@ def translate(model, tokenizer, sentences: Sequence[str], beams: int = 4,
         width = len(ids[order[start]])
         count = max(1, batch_tokens // (width * beams))
         chunk = order[start:start + count]
-        batch = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
-        for row, i in enumerate(chunk):
-            batch[row, : len(ids[i])] = torch.tensor(ids[i])
-        mask = (batch != tokenizer.pad_token_id).long()
-        generated = model.generate(
-            input_ids=batch.to(device), attention_mask=mask.to(device), num_beams=beams,
-            length_penalty=length_penalty, max_new_tokens=min(limit, width * 3 // 2 + 10),
-            early_stopping=True)
-        for i, text in zip(chunk, tokenizer.batch_decode(generated, skip_special_tokens=True)):
+        texts = run([ids[i] for i in chunk], beams, length_penalty,
+                    min(limit, width * 3 // 2 + 10))
+        for i, text in zip(chunk, texts):
             out[i] = text
         bar.update(len(chunk))
         start += count
     bar.close()
-    model.train(was_training)
+    if was_training:
+        model.train()
     joined, position = [], 0
     for p in parts:
         joined.append(" ".join(out[position:position + len(p)]))

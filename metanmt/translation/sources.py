@@ -46,10 +46,11 @@ TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{ref}:{path}"
 
 # ---------------------------------------------------------------- line-aligned readers
 
-def read_lines(path: Path, data: bytes | None = None, strip: bool = True) -> list[str]:
+def read_lines(path: Path, data: bytes | None = None, strip: bool = True,
+               first_line: int = 1) -> list[str]:
     """Lines of a UTF-8 file (stripped of surrounding whitespace unless ``strip`` is False). Splits
     on ``\\n`` only: the data holds U+0085 and U+2028 inside sentences, which ``str.splitlines``
-    would wrongly break."""
+    would wrongly break. ``data`` may be a part of the file that starts at line ``first_line``."""
     path = Path(path)
     if data is None:
         if not path.is_file():
@@ -58,10 +59,11 @@ def read_lines(path: Path, data: bytes | None = None, strip: bool = True) -> lis
     try:
         text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the sentence
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
+        line = data[:error.start].count(b"\n") + first_line
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise CorpusError(f"{path}: invalid UTF-8 on line {line}, at byte {column} of that line "
-                          f"(byte {error.start + 1} of the file)") from None
+        raise CorpusError(f"{path}: invalid UTF-8 on line {line}, at byte {column} of that line"
+                          + (f" (byte {error.start + 1} of the file)" if first_line == 1 else "")
+                          ) from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line
