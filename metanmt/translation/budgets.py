@@ -222,35 +222,28 @@ def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan:
         data.check(language)
         data_ids[language] = {split: content_hash(getattr(data, split))
                               for split in ("pool", "dev", "test")}
-    with hold_folder(out_dir, "out_dir"):  # one process writes a results folder
-        return fine_tune_all(inits, identities, languages, data_ids, plan, Path(out_dir), vocab,
-                             test_set)
-
-
-def fine_tune_all(inits: dict[str, str], identities: dict, languages: dict[str, LanguageData],
-                  data_ids: dict, plan: BudgetPlan, out: Path, vocab, test_set: str
-                  ) -> list[dict]:
-    """The jobs ``out`` holds no result for, one by one, then the summary of them all."""
-    results = Results(out)
-    # Language by language, budget by budget: a run stopped part-way holds whole cells to compare.
-    jobs = [(name, language, budget, draw) for language in languages
-            for budget, asked in effective_budgets(plan.budgets, languages[language],
-                                                   language).items()
-            for name in inits for draw in range(draws_of(plan, name, asked))]
-    keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
-            for job in jobs}
-    todo = [job for job in jobs if not results.done(job, keys[job])]
-    if len(todo) < len(jobs):
-        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
-              f"{results.path}")
-    bound_heap_growth()
-    initialisations = Initialisations(inits, vocab, plan.seed, resolve_device(plan.device))
-    for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
-        name, language, budget, draw = job
-        row = one_job(initialisations, name, language, languages[language], budget, draw, plan,
-                      out, test_set)
-        results.add(row, keys[job])
-    return summarize(out)
+    out = Path(out_dir)
+    with hold_folder(out_dir, "out_dir"):  # one process writes a results folder ("" refused)
+        results = Results(out)
+        # Language by language, budget by budget: a run stopped part-way holds whole cells.
+        jobs = [(name, language, budget, draw) for language in languages
+                for budget, asked in effective_budgets(plan.budgets, languages[language],
+                                                       language).items()
+                for name in inits for draw in range(draws_of(plan, name, asked))]
+        keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
+                for job in jobs}
+        todo = [job for job in jobs if not results.done(job, keys[job])]
+        if len(todo) < len(jobs):
+            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
+                  f"{results.path}")
+        bound_heap_growth()
+        initialisations = Initialisations(inits, vocab, plan.seed, resolve_device(plan.device))
+        for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
+            name, language, budget, draw = job
+            row = one_job(initialisations, name, language, languages[language], budget, draw, plan,
+                          out, test_set)
+            results.add(row, keys[job])
+        return summarize(out)
 
 
 class Initialisations:
