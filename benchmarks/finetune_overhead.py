@@ -11,6 +11,7 @@ themselves; the older code's come from cProfile (cumulative time of the function
 The older revision is checked out with `git worktree` into a temporary folder; its jobs start from
 a copy of the run's best checkpoint whose config drops the keys that revision does not know.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-JOB = '''
+JOB = """
 import sys
 # this code, not the editable install's: its finder would come before sys.path
 sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
@@ -33,8 +34,8 @@ import metanmt
 assert metanmt.__file__.startswith({code!r}), metanmt.__file__
 torch.set_num_threads({threads})
 from metanmt.schema import apply
-from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
-from metanmt.translation.corpus import load_corpus
+from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
+from metanmt.translation.data.corpus import load_corpus
 corpus = load_corpus({corpus!r})
 data = {{"ro": LanguageData(*corpus.track_pairs("ro", "tatoeba"))}}
 plan = apply(BudgetPlan(), {plan!r})
@@ -47,19 +48,23 @@ phases = {{name: cumulative(name) for name in ("load_translation_model", "finetu
           "sentence_losses", "translate", "save_translation_model")}}
 rows = list(csv.DictReader(open({out!r} + "/results.csv")))
 print(json.dumps({{"phases": phases, "rows": rows}}))
-'''
+"""
 
 
 def old_checkout(rev: str, folder: Path) -> Path:
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 
 def old_init(run: Path, folder: Path) -> Path:
     """The run's best checkpoint, its config without the keys the older code does not know."""
-    from metanmt.run import run_folder_checkpoint
     from metanmt.checkpoint import CHECKSUMS, CONFIG, sha256
+    from metanmt.run import run_folder_checkpoint
+
     checkpoint = folder / "checkpoint"
     shutil.copytree(run_folder_checkpoint(run), checkpoint)
     config = json.loads((checkpoint / CONFIG).read_text())
@@ -76,15 +81,28 @@ def old_init(run: Path, folder: Path) -> Path:
 
 
 def one(code: Path | None, init: str, args, out: Path) -> dict:
-    from metanmt.translation.compare import load_compare
+    from metanmt.translation.comparison import load_compare
+
     preset, _ = load_compare(ROOT / "recipes/configs/compare/cpu.yaml")
-    plan = {"budgets": [4000, 16000], "draws": 1, "test_sentences": preset.test_sentences,
-            "beams": preset.beams, "finetune": vars(preset.finetune)}
-    script = JOB.format(threads=args.threads, corpus=args.corpus, plan=plan, init=init,
-                        out=str(out), vocab=str(Path(args.corpus) / "vocab"),
-                        code=str(code or ROOT))
-    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                          text=True)
+    plan = {
+        "budgets": [4000, 16000],
+        "draws": 1,
+        "test_sentences": preset.test_sentences,
+        "beams": preset.beams,
+        "finetune": vars(preset.finetune),
+    }
+    script = JOB.format(
+        threads=args.threads,
+        corpus=args.corpus,
+        plan=plan,
+        init=init,
+        out=str(out),
+        vocab=str(Path(args.corpus) / "vocab"),
+        code=str(code or ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -93,14 +111,19 @@ def phases_of(result: dict, new: bool) -> dict[str, float]:
     rows = result["rows"]
     total = sum(float(r["seconds"]) for r in rows)
     if new:
-        split = {k: sum(float(r[f"{k}_seconds"]) for r in rows)
-                 for k in ("load", "train", "dev", "decode")}
+        split = {
+            k: sum(float(r[f"{k}_seconds"]) for r in rows)
+            for k in ("load", "train", "dev", "decode")
+        }
     else:
         p = result["phases"]
-        split = {"load": p["load_translation_model"],
-                 "train": p["finetune"] - p["sentence_losses"],
-                 "dev": p["sentence_losses"], "decode": p["translate"],
-                 "save": p["save_translation_model"]}
+        split = {
+            "load": p["load_translation_model"],
+            "train": p["finetune"] - p["sentence_losses"],
+            "dev": p["sentence_losses"],
+            "decode": p["translate"],
+            "save": p["save_translation_model"],
+        }
     split["other"] = total - sum(split.values())
     return {"total": total, **split}
 
@@ -124,27 +147,39 @@ def main() -> None:
                     out = tmp / f"{label}-{round_}"
                     results[label].append((one(code, start, args, out), label == "after"))
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                           capture_output=True)
-    print(f"ro, tatoeba track, the cpu preset's fine-tuning, {args.threads} threads; median over "
-          f"{args.rounds} rounds of one process each (its 4K job, then its 16K job)")
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                capture_output=True,
+            )
+    print(
+        f"ro, tatoeba track, the cpu preset's fine-tuning, {args.threads} threads; median over "
+        f"{args.rounds} rounds of one process each (its 4K job, then its 16K job)"
+    )
     print("| code | job | seconds | steps |")
     print("|---|---|---|---|")
     for label, runs in results.items():
         for budget in ("4000", "16000"):
-            seconds = [float(r["seconds"]) for res, _ in runs for r in res["rows"]
-                       if r["budget"] == budget]
+            seconds = [
+                float(r["seconds"]) for res, _ in runs for r in res["rows"] if r["budget"] == budget
+            ]
             steps = {r["steps"] for res, _ in runs for r in res["rows"] if r["budget"] == budget}
-            print(f"| {label} | {budget} words | {statistics.median(seconds):.1f} "
-                  f"({', '.join(f'{s:.1f}' for s in seconds)}) | {'/'.join(sorted(steps))} |")
+            print(
+                f"| {label} | {budget} words | {statistics.median(seconds):.1f} "
+                f"({', '.join(f'{s:.1f}' for s in seconds)}) | {'/'.join(sorted(steps))} |"
+            )
     print("\n| code | both jobs | load | train | dev | decode | save | other |")
     print("|---|---|---|---|---|---|---|---|")
     for label, runs in results.items():
         split = [phases_of(res, new) for res, new in runs]
         median = {k: statistics.median(s.get(k, 0.0) for s in split) for k in split[0]}
-        print(f"| {label} | {median['total']:.1f} | " + " | ".join(
-            f"{median.get(k, 0.0):.1f}" for k in ("load", "train", "dev", "decode", "save",
-                                                 "other")) + " |")
+        print(
+            f"| {label} | {median['total']:.1f} | "
+            + " | ".join(
+                f"{median.get(k, 0.0):.1f}"
+                for k in ("load", "train", "dev", "decode", "save", "other")
+            )
+            + " |"
+        )
 
 
 if __name__ == "__main__":

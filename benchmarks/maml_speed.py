@@ -11,6 +11,7 @@ set before the warm-up: what its meta-iterations need at their peak, allocator c
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family sine --rounds 7 --iters 30
     PYTHONPATH=. .benchvenv/bin/python benchmarks/maml_speed.py --family omniglot --iters 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,7 @@ def build_family(name):
 def peer_model(family):
     """The family's model, with native batch norm where metanmt uses its vmap-safe equivalent."""
     from metanmt.tasks.omniglot import BatchStatNorm2d
+
     model = family.build_model()
     for i, layer in enumerate(model):
         if isinstance(layer, BatchStatNorm2d):
@@ -60,8 +62,9 @@ def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None, com
     torch.manual_seed(0)
     model = family.build_model()
     params = meta_parameters(model)
-    algorithm = algorithm or MAML(1, inner_lr, first_order=first_order, use_vmap=use_vmap,
-                                  compile=compile)
+    algorithm = algorithm or MAML(
+        1, inner_lr, first_order=first_order, use_vmap=use_vmap, compile=compile
+    )
     opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
 
@@ -71,11 +74,13 @@ def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None, com
             p.grad = grads[n]
         opt.step()
         opt.zero_grad()
+
     return step
 
 
 def learn2learn_step(family, criterion, inner_lr, first_order):
     import learn2learn as l2l
+
     torch.manual_seed(0)
     maml = l2l.algorithms.MAML(peer_model(family), lr=inner_lr, first_order=first_order)
     opt = torch.optim.Adam(maml.parameters(), lr=OUTER_LR)
@@ -87,11 +92,13 @@ def learn2learn_step(family, criterion, inner_lr, first_order):
             learner.adapt(criterion(learner(t.support[0]), t.support[1]))
             (criterion(learner(t.query[0]), t.query[1]) / len(tasks)).backward()
         opt.step()
+
     return step
 
 
 def higher_step(family, criterion, inner_lr, first_order):
     import higher
+
     torch.manual_seed(0)
     model = peer_model(family)
     opt = torch.optim.Adam(model.parameters(), lr=OUTER_LR)
@@ -100,17 +107,20 @@ def higher_step(family, criterion, inner_lr, first_order):
     def step(tasks):
         opt.zero_grad()
         for t in tasks:
-            with higher.innerloop_ctx(model, inner, copy_initial_weights=False,
-                                      track_higher_grads=not first_order) as (fmodel, diffopt):
+            with higher.innerloop_ctx(
+                model, inner, copy_initial_weights=False, track_higher_grads=not first_order
+            ) as (fmodel, diffopt):
                 diffopt.step(criterion(fmodel(t.support[0]), t.support[1]))
                 (criterion(fmodel(t.query[0]), t.query[1]) / len(tasks)).backward()
         opt.step()
+
     return step
 
 
 def torchopt_step(family, criterion, inner_lr, first_order):
     """As torchopt's functorch MAML example: functional SGD (differentiable), functional_call."""
     import torchopt
+
     torch.manual_seed(0)
     model = peer_model(family)
     names = [n for n, _ in model.named_parameters()]
@@ -131,6 +141,7 @@ def torchopt_step(family, criterion, inner_lr, first_order):
             adapted = torchopt.apply_updates(params, updates, inplace=False)
             (criterion(forward(adapted, t.query[0]), t.query[1]) / len(tasks)).backward()
         opt.step()
+
     return step
 
 
@@ -140,17 +151,22 @@ PEERS = (("learn2learn", learn2learn_step), ("higher", higher_step), ("torchopt"
 def contenders_of(family, criterion, inner_lr):
     contenders = {}
     for order, fo in (("second-order", False), ("first-order", True)):
-        contenders[f"metanmt vmap {order}"] = lambda fo=fo: ours(family, criterion, inner_lr, fo,
-                                                                  True)
-        contenders[f"metanmt loop {order}"] = lambda fo=fo: ours(family, criterion, inner_lr, fo,
-                                                                  False)
+        contenders[f"metanmt vmap {order}"] = lambda fo=fo: ours(
+            family, criterion, inner_lr, fo, True
+        )
+        contenders[f"metanmt loop {order}"] = lambda fo=fo: ours(
+            family, criterion, inner_lr, fo, False
+        )
         contenders[f"metanmt compiled loop {order}"] = lambda fo=fo: ours(
-            family, criterion, inner_lr, fo, False, compile=True)
+            family, criterion, inner_lr, fo, False, compile=True
+        )
         for name, factory in PEERS:
             contenders[f"{name} {order}"] = lambda factory=factory, fo=fo: factory(
-                family, criterion, inner_lr, fo)
+                family, criterion, inner_lr, fo
+            )
     contenders["metanmt plain training (pretrain, vmap)"] = lambda: ours(
-        family, criterion, inner_lr, False, True, Pretrain())
+        family, criterion, inner_lr, False, True, Pretrain()
+    )
     return contenders
 
 
@@ -163,8 +179,11 @@ def status_mib(field: str) -> float:
 
 
 def add_memory_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--memory", action="store_true",
-                        help="also measure each contender's memory alone in a fresh process")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also measure each contender's memory alone in a fresh process",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: memory of one contender
 
 
@@ -183,8 +202,12 @@ def memory_alone(script: str, names, argv: list[str]) -> dict:
     """Each contender's memory, measured by ``script --one NAME`` in a fresh process."""
     memory = {}
     for name in names:
-        done = subprocess.run([sys.executable, script, *argv, "--one", name], capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, script, *argv, "--one", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
     return memory
 
@@ -210,8 +233,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iters", type=int, default=50, help="meta-iterations per round")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", nargs="+", metavar="TEXT",
-                        help="only the contenders whose name contains one of these")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="TEXT",
+        help="only the contenders whose name contains one of these",
+    )
     add_memory_flags(parser)
     args = parse_or_measure_one(parser, memory_of)
     if args is None:
@@ -237,11 +264,26 @@ def main():
             for tasks in batches:
                 step(tasks)
             times[name].append(args.iters / (time.perf_counter() - start))
-    print(f"{args.family}: torch {torch.__version__}, threads {args.threads}, {args.rounds} rounds x "
-          f"{args.iters} meta-iterations, meta-batch {meta_batch}")
-    memory = memory_alone(__file__, contenders, [
-        "--family", args.family, "--iters", str(min(args.iters, 3)), "--threads",
-        str(args.threads)]) if args.memory else {}
+    print(
+        f"{args.family}: torch {torch.__version__}, threads {args.threads}, {args.rounds} rounds x "
+        f"{args.iters} meta-iterations, meta-batch {meta_batch}"
+    )
+    memory = (
+        memory_alone(
+            __file__,
+            contenders,
+            [
+                "--family",
+                args.family,
+                "--iters",
+                str(min(args.iters, 3)),
+                "--threads",
+                str(args.threads),
+            ],
+        )
+        if args.memory
+        else {}
+    )
     print("| contender | meta-it/s (median) | min-max | vs fastest peer | peak MiB (growth) |")
     print("|---|---|---|---|---|")
     for order in ("second-order", "first-order", "plain"):
@@ -251,10 +293,14 @@ def main():
         for n in names:
             med = statistics.median(times[n])
             ratio = f"{med / best_peer:.2f}x" if peers else "-"
-            mem = (f"{memory[n]['peak_mib']:.0f} ({memory[n]['growth_mib']:.1f})" if n in memory
-                   else "-")
-            print(f"| {n} | {med:.2f} | {min(times[n]):.2f}-{max(times[n]):.2f} | {ratio} | "
-                  f"{mem} |")
+            mem = (
+                f"{memory[n]['peak_mib']:.0f} ({memory[n]['growth_mib']:.1f})"
+                if n in memory
+                else "-"
+            )
+            print(
+                f"| {n} | {med:.2f} | {min(times[n]):.2f}-{max(times[n]):.2f} | {ratio} | {mem} |"
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ after another. The table gives each variant's parameters, training FLOPs per tar
 layers, as cpu_efficiency.py counts them), target tokens per second, steps, and the validation
 loss at the first check and at the end; model_shape.png draws loss against minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,42 +45,61 @@ def train_one(args, name: str) -> None:
     import metanmt.builtins  # noqa: F401
     from metanmt.config import build_config, read_yaml
     from metanmt.trainer import Trainer
+    from metanmt.translation.data.vocab import load_tokenizer
     from metanmt.translation.model import model_of_shape
-    from metanmt.translation.vocab import load_tokenizer
 
     torch.set_num_threads(args.threads)
     d_model, layers, heads, ffn = SHAPES[name]
     folder = Path(args.out) / name
     tokenizer = load_tokenizer(Path(args.corpus) / "vocab")
     torch.manual_seed(0)
-    model = model_of_shape(dict(d_model=d_model, layers=layers, heads=heads, ffn=ffn),
-                           len(tokenizer))
+    model = model_of_shape(
+        dict(d_model=d_model, layers=layers, heads=heads, ffn=ffn), len(tokenizer)
+    )
     model.save_pretrained(folder / "init")
     values = read_yaml(ROOT / "recipes/configs/multinmt_cpu.yaml")
     values["translation"].pop("model")
-    values["translation"].update(corpus=args.corpus, init_from=str(folder / "init"),
-                                 validation="loss")
+    values["translation"].update(
+        corpus=args.corpus, init_from=str(folder / "init"), validation="loss"
+    )
     if name in BATCHES:
         values["translation"].update(support_tokens=BATCHES[name], query_tokens=BATCHES[name])
-    values["train"].update(warmup_steps=WARMUP.get(name, args.warmup), warmup_fraction=0,
-                           lr_schedule="constant", max_target_tokens=0,  # as measured then
-                           time_limit_minutes=args.minutes, eval_every=args.eval_every,
-                           checkpoint_every=10 ** 6, eval_tasks=args.eval_tasks)
+    values["train"].update(
+        warmup_steps=WARMUP.get(name, args.warmup),
+        warmup_fraction=0,
+        lr_schedule="constant",
+        max_target_tokens=0,  # as measured then
+        time_limit_minutes=args.minutes,
+        eval_every=args.eval_every,
+        checkpoint_every=10**6,
+        eval_tasks=args.eval_tasks,
+    )
     values["out_dir"] = str(folder / "run")
     trainer = Trainer(build_config(values))  # logs metrics.csv (bars go to the captured stderr)
     trainer.fit(overwrite=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from cpu_efficiency import train_flops_per_target_token
-    print(json.dumps({"params": sum(p.numel() for p in model.parameters()),
-                      "flops": train_flops_per_target_token(trainer.model, 1.0),
-                      "tokens": trainer.cost, "seconds": trainer.elapsed}))
+
+    print(
+        json.dumps(
+            {
+                "params": sum(p.numel() for p in model.parameters()),
+                "flops": train_flops_per_target_token(trainer.model, 1.0),
+                "tokens": trainer.cost,
+                "seconds": trainer.elapsed,
+            }
+        )
+    )
 
 
 def curve(folder: Path) -> list[tuple[float, int, float]]:
     """(minutes, step, validation loss) at each check of the run in ``folder``."""
     with open(folder / "run" / "metrics.csv", newline="") as handle:
-        return [(float(r["seconds"]) / 60, int(r["step"]), float(r["value"]))
-                for r in csv.DictReader(handle) if r["name"] == "val/loss"]
+        return [
+            (float(r["seconds"]) / 60, int(r["step"]), float(r["value"]))
+            for r in csv.DictReader(handle)
+            if r["name"] == "val/loss"
+        ]
 
 
 def main() -> None:
@@ -98,32 +118,63 @@ def main() -> None:
         return train_one(args, args.one)
     rows = []
     for name in args.shapes:
-        done = subprocess.run([sys.executable, __file__, "--one", name, "--corpus", args.corpus,
-                               "--out", args.out, "--minutes", str(args.minutes),
-                               "--eval-every", str(args.eval_every),
-                               "--warmup", str(args.warmup),
-                               "--eval-tasks", str(args.eval_tasks),
-                               "--threads", str(args.threads)],
-                              check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                "--corpus",
+                args.corpus,
+                "--out",
+                args.out,
+                "--minutes",
+                str(args.minutes),
+                "--eval-every",
+                str(args.eval_every),
+                "--warmup",
+                str(args.warmup),
+                "--eval-tasks",
+                str(args.eval_tasks),
+                "--threads",
+                str(args.threads),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         info = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((name, info, curve(Path(args.out) / name)))
-    print(f"MultiNMT pre-training, {args.minutes:g} minutes each, {args.threads} threads, "
-          f"warm-up {args.warmup} steps unless named")
-    print("| variant (d, layers, heads, ffn) | parameters | MFLOP / target token | target tokens/s "
-          "| steps | val loss at the first check (step) | val loss at the end |")
+    print(
+        f"MultiNMT pre-training, {args.minutes:g} minutes each, {args.threads} threads, "
+        f"warm-up {args.warmup} steps unless named"
+    )
+    print(
+        "| variant (d, layers, heads, ffn) | parameters | MFLOP / target token | target tokens/s "
+        "| steps | val loss at the first check (step) | val loss at the end |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, info, points in rows:
         (first_step, first), (steps, last) = points[0][1:], points[-1][1:]
-        print(f"| {name} {SHAPES[name]} | {info['params'] / 1e6:.1f}M | {info['flops'] / 1e6:.0f} "
-              f"| {info['tokens'] / info['seconds']:,.0f} | {steps} | {first:.3f} ({first_step}) "
-              f"| {last:.3f} |")
+        print(
+            f"| {name} {SHAPES[name]} | {info['params'] / 1e6:.1f}M | {info['flops'] / 1e6:.0f} "
+            f"| {info['tokens'] / info['seconds']:,.0f} | {steps} | {first:.3f} ({first_step}) "
+            f"| {last:.3f} |"
+        )
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     figure, axis = plt.subplots(figsize=(6, 4))
     for name, _, points in rows:
-        axis.plot([m for m, _, _ in points], [v for _, _, v in points], marker="o", markersize=3,
-                  label=f"{name} {SHAPES[name]}")
+        axis.plot(
+            [m for m, _, _ in points],
+            [v for _, _, v in points],
+            marker="o",
+            markersize=3,
+            label=f"{name} {SHAPES[name]}",
+        )
     axis.set_xlabel("training minutes (2 threads)")
     axis.set_ylabel("validation loss (nats / target token)")
     axis.legend()

@@ -7,6 +7,7 @@ peak resident set over its steps after one warm-up step (VmHWM reset after it).
 
     METANMT_DATA=../shared/data python benchmarks/omniglot_paths.py --setting 5w1s --threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,16 +24,20 @@ from metanmt.run import build_family
 from metanmt.trainer import Trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "recipes" / "configs" / "omniglot"
-PATHS = {"vmap": ("algorithm.vmap=true",), "loop": ("algorithm.vmap=false",),
-         "compiled loop": ("algorithm.vmap=false", "algorithm.compile=true")}
+PATHS = {
+    "vmap": ("algorithm.vmap=true",),
+    "loop": ("algorithm.vmap=false",),
+    "compiled loop": ("algorithm.vmap=false", "algorithm.compile=true"),
+}
 
 
 def config_of(setting: str, algorithm: str, path: str, out: str):
     way, shot = setting.rstrip("s").split("w")
     kind = "reptile" if algorithm == "reptile" else "maml"  # as recipes/omniglot.sh picks
-    return load_config(CONFIGS / f"{kind}_{way}way.yaml",
-                       [f"out_dir={out}", f"omniglot.k_shot={shot}", f"algorithm.name={algorithm}",
-                        *PATHS[path]])
+    return load_config(
+        CONFIGS / f"{kind}_{way}way.yaml",
+        [f"out_dir={out}", f"omniglot.k_shot={shot}", f"algorithm.name={algorithm}", *PATHS[path]],
+    )
 
 
 def trainer_of(name: str, setting: str, out: str, families: dict | None = None) -> Trainer:
@@ -67,7 +72,9 @@ def memory_of(name: str, args) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", default="5w1s", help="N-way K-shot, e.g. 5w1s or 20w5s")
-    parser.add_argument("--algorithms", nargs="+", default=["maml", "fomaml", "reptile", "pretrain"])
+    parser.add_argument(
+        "--algorithms", nargs="+", default=["maml", "fomaml", "reptile", "pretrain"]
+    )
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="meta-iterations per round")
@@ -89,23 +96,38 @@ def main():
                 for _ in range(args.steps):
                     trainer.train_step()
                 times[name].append(args.steps / (time.perf_counter() - start))
-    memory = memory_alone(__file__, names, [
-        "--setting", args.setting, "--steps", str(args.steps), "--threads",
-        str(args.threads)]) if args.memory else {}
-    print(f"omniglot {args.setting}: torch {torch.__version__}, threads {args.threads}, "
-          f"{args.rounds} rounds x {args.steps} meta-iterations")
-    print("| algorithm | path | meta-it/s (median) | min-max | vs vmap | peak MiB (over the "
-          "resident set) |")
+    memory = (
+        memory_alone(
+            __file__,
+            names,
+            ["--setting", args.setting, "--steps", str(args.steps), "--threads", str(args.threads)],
+        )
+        if args.memory
+        else {}
+    )
+    print(
+        f"omniglot {args.setting}: torch {torch.__version__}, threads {args.threads}, "
+        f"{args.rounds} rounds x {args.steps} meta-iterations"
+    )
+    print(
+        "| algorithm | path | meta-it/s (median) | min-max | vs vmap | peak MiB (over the "
+        "resident set) |"
+    )
     print("|---|---|---|---|---|---|")
     for name in names:
         algorithm, path = name.split(" ", 1)
         median = statistics.median(times[name])
         vmap = times.get(f"{algorithm} vmap")
         ratio = f"{median / statistics.median(vmap):.2f}x" if vmap else "-"
-        mem = (f"{memory[name]['peak_mib']:.0f} ({memory[name]['step_mib']:.0f})"
-               if name in memory else "-")
-        print(f"| {algorithm} | {path} | {median:.2f} | {min(times[name]):.2f}-"
-              f"{max(times[name]):.2f} | {ratio} | {mem} |")
+        mem = (
+            f"{memory[name]['peak_mib']:.0f} ({memory[name]['step_mib']:.0f})"
+            if name in memory
+            else "-"
+        )
+        print(
+            f"| {algorithm} | {path} | {median:.2f} | {min(times[name]):.2f}-"
+            f"{max(times[name]):.2f} | {ratio} | {mem} |"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Each algorithm trains the tiny model (the same tasks for all: streams depend on 
 then adapts with plain SGD (lr 0.1) on the support batches of 24 held-out test-language tasks; the
 table gives the mean query loss after 0, 1, 2 and 5 steps.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,37 @@ def main() -> None:
     print("|---|" + "---|" * len(STEPS))
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.algorithms:
-            trainer = Trainer(load_config(None, [
-                f"out_dir={tmp}/{name}", "family=translation", f"translation.corpus={args.corpus}",
-                "translation.model=tiny", "translation.dropout=0", "translation.support_tokens=200",
-                "translation.query_tokens=200", "train.meta_batch=4", "train.outer_lr=0.003",
-                f"train.max_target_tokens={args.tokens}", f"train.seed={args.seed}",
-                "train.eval_every=100000", "train.eval_tasks=4", *ALGORITHMS[name]]), log=False)
+            trainer = Trainer(
+                load_config(
+                    None,
+                    [
+                        f"out_dir={tmp}/{name}",
+                        "family=translation",
+                        f"translation.corpus={args.corpus}",
+                        "translation.model=tiny",
+                        "translation.dropout=0",
+                        "translation.support_tokens=200",
+                        "translation.query_tokens=200",
+                        "train.meta_batch=4",
+                        "train.outer_lr=0.003",
+                        f"train.max_target_tokens={args.tokens}",
+                        f"train.seed={args.seed}",
+                        "train.eval_every=100000",
+                        "train.eval_tasks=4",
+                        *ALGORITHMS[name],
+                    ],
+                ),
+                log=False,
+            )
             trainer.fit()
             tasks = trainer.family.sample_batch("test", 24, torch.Generator().manual_seed(99))
             trainer.model.eval()
-            losses = adaptation_curve(trainer.family, trainer.model, adapter, trainer.params, tasks,
-                                      STEPS)["loss"].mean(0)
-            print(f"| {name} | " + " | ".join(f"{x:.3f}" for x in losses.tolist()) + " |",
-                  flush=True)
+            losses = adaptation_curve(
+                trainer.family, trainer.model, adapter, trainer.params, tasks, STEPS
+            )["loss"].mean(0)
+            print(
+                f"| {name} | " + " | ".join(f"{x:.3f}" for x in losses.tolist()) + " |", flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ and decoding added to the process), BLEU and chrF against the references, and th
 CPU's fp32 matmul rate (2048x2048, measured at the same threads in the same process) that the
 weight multiply-adds make (``multiply_adds``; int8 runs other instructions: its share can pass 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 
 def matmul_gflops(threads: int) -> float:
     """This machine's fp32 matmul rate at ``threads`` (2048x2048, median of 7), measured in the
@@ -35,7 +37,7 @@ def matmul_gflops(threads: int) -> float:
         start = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - start)
-    return 2 * 2048 ** 3 / sorted(times)[3] / 1e9
+    return 2 * 2048**3 / sorted(times)[3] / 1e9
 
 
 def resident_mib(field: str = "VmRSS") -> float:
@@ -51,20 +53,22 @@ def multiply_adds(config) -> dict:
     values, made once) and per target token and beam (self- and cross-attention, the feed-forward
     layers, the output projection); attention scores themselves are left out."""
     d = config.d_model
-    return {"source": config.encoder_layers * (4 * d * d + 2 * d * config.encoder_ffn_dim)
-            + config.decoder_layers * 2 * d * d,
-            "target": config.decoder_layers * (6 * d * d + 2 * d * config.decoder_ffn_dim)
-            + d * config.vocab_size}
+    return {
+        "source": config.encoder_layers * (4 * d * d + 2 * d * config.encoder_ffn_dim)
+        + config.decoder_layers * 2 * d * d,
+        "target": config.decoder_layers * (6 * d * d + 2 * d * config.decoder_ffn_dim)
+        + d * config.vocab_size,
+    }
 
 
 def one(args) -> dict:
     """One configuration, in this process: decode, time, count, score."""
     import torch
 
-    from metanmt.translation.decode import translate
     from metanmt.translation.export import CTranslate2Model
+    from metanmt.translation.finetuning.decode import translate
+    from metanmt.translation.finetuning.scoring import score
     from metanmt.translation.model import load_translation_model
-    from metanmt.translation.scoring import score
 
     torch.set_num_threads(args.threads)
     data = json.loads(Path(args.data).read_text())
@@ -85,18 +89,28 @@ def one(args) -> dict:
     scores = score(outputs, references)
     rss = resident_mib("VmHWM")
     peak = matmul_gflops(args.threads)  # after the RSS: its matrices are not the engine's
-    return {"engine": args.engine, "beams": args.beams, "threads": args.threads,
-            "seconds": round(seconds, 2), "target_tokens_per_s": round(target / seconds, 1),
-            "peak_rss_mib": round(rss), "model_and_decoding_mib": round(rss - before),
-            "matmul_gflops": round(peak, 1),
-            "fp32_peak_share": round(2 * macs / seconds / 1e9 / peak, 3),
-            "bleu": scores["bleu"], "chrf": scores["chrf"]}
+    return {
+        "engine": args.engine,
+        "beams": args.beams,
+        "threads": args.threads,
+        "seconds": round(seconds, 2),
+        "target_tokens_per_s": round(target / seconds, 1),
+        "peak_rss_mib": round(rss),
+        "model_and_decoding_mib": round(rss - before),
+        "matmul_gflops": round(peak, 1),
+        "fp32_peak_share": round(2 * macs / seconds / 1e9 / peak, 3),
+        "bleu": scores["bleu"],
+        "chrf": scores["chrf"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="a fine-tuned model or run (default: random weights of "
-                                        "--shape over the corpus vocabulary)")
+    parser.add_argument(
+        "--model",
+        help="a fine-tuned model or run (default: random weights of "
+        "--shape over the corpus vocabulary)",
+    )
     parser.add_argument("--shape", default="cpu", help="the model preset the row is labelled with")
     parser.add_argument("--corpus", default=os.path.expanduser("~/.cache/metanmt/translation"))
     parser.add_argument("--language", default="ro")
@@ -111,7 +125,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(one(args)))
         return
-    from metanmt.translation.corpus import load_corpus
+    from metanmt.translation.data.corpus import load_corpus
     from metanmt.translation.export import export_ctranslate2
     from metanmt.translation.model import load_translation_model, save_translation_model
 
@@ -122,8 +136,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(dir=out))
     model = args.model
     if model is None:  # random weights: speed only (their outputs run to the length cap)
-        weights, tokenizer = load_translation_model(f"random:{args.shape}",
-                                                    Path(args.corpus) / "vocab")
+        weights, tokenizer = load_translation_model(
+            f"random:{args.shape}", Path(args.corpus) / "vocab"
+        )
         model = str(save_translation_model(weights, tokenizer, work / "hf"))
         del weights
     exports = {"ctranslate2-float32": str(work / "f32"), "ctranslate2-int8": str(work / "i8")}
@@ -132,30 +147,69 @@ def main() -> None:
     data = work / "data.json"
     from transformers import AutoConfig
 
-    macs = multiply_adds(AutoConfig.from_pretrained(model if not (Path(model) / "checkpoints")
-                                                    .is_dir() else Path(model) / "model"))
-    data.write_text(json.dumps({"model": model, "exports": exports, "macs": macs,
-                                "sources": [s for s, _ in test],
-                                "references": [t for _, t in test]}))
+    macs = multiply_adds(
+        AutoConfig.from_pretrained(
+            model if not (Path(model) / "checkpoints").is_dir() else Path(model) / "model"
+        )
+    )
+    data.write_text(
+        json.dumps(
+            {
+                "model": model,
+                "exports": exports,
+                "macs": macs,
+                "sources": [s for s, _ in test],
+                "references": [t for _, t in test],
+            }
+        )
+    )
     rows = []
     for beams in (1, 4):
         for threads in (1, 2):
             for engine in ("transformers", *exports):
-                command = [sys.executable, __file__, "--one", "--out", str(out), "--engine",
-                           engine, "--beams", str(beams), "--threads", str(threads),
-                           "--data", str(data)]
-                row = json.loads(subprocess.run(command, check=True, capture_output=True,
-                                                text=True).stdout.splitlines()[-1])
-                base = next((r for r in rows if r["engine"] == "transformers"
-                             and r["beams"] == beams and r["threads"] == threads), row)
-                row["speedup"] = round(row["target_tokens_per_s"] / base["target_tokens_per_s"],
-                                       2)
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    "--out",
+                    str(out),
+                    "--engine",
+                    engine,
+                    "--beams",
+                    str(beams),
+                    "--threads",
+                    str(threads),
+                    "--data",
+                    str(data),
+                ]
+                row = json.loads(
+                    subprocess.run(
+                        command, check=True, capture_output=True, text=True
+                    ).stdout.splitlines()[-1]
+                )
+                base = next(
+                    (
+                        r
+                        for r in rows
+                        if r["engine"] == "transformers"
+                        and r["beams"] == beams
+                        and r["threads"] == threads
+                    ),
+                    row,
+                )
+                row["speedup"] = round(row["target_tokens_per_s"] / base["target_tokens_per_s"], 2)
                 rows.append({"shape": args.shape, **row})
                 print(json.dumps(rows[-1]), flush=True)
     (out / f"speed_{args.shape}.json").write_text(json.dumps(rows, indent=1))
     header = list(rows[0])
-    table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + "".join(
-        "| " + " | ".join(str(r[k]) for k in header) + " |\n" for r in rows)
+    table = (
+        "| "
+        + " | ".join(header)
+        + " |\n|"
+        + "---|" * len(header)
+        + "\n"
+        + "".join("| " + " | ".join(str(r[k]) for k in header) + " |\n" for r in rows)
+    )
     (out / f"speed_{args.shape}.md").write_text(table)
     print(table)
 

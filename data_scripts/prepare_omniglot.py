@@ -6,6 +6,7 @@
 
 The logic lives in metanmt/tasks/omniglot_data.py.
 """
+
 import argparse
 import os
 from pathlib import Path
@@ -16,11 +17,17 @@ from metanmt.tasks.omniglot_data import default_cache, prepare_omniglot
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.environ.get("METANMT_DATA")
-    parser.add_argument("--source", type=Path, default=Path(root) / "omniglot" if root else None,
-                        help="folder with images_background.zip and images_evaluation.zip "
-                             "(default: $METANMT_DATA/omniglot; none: download from the official "
-                             "repository brendenlake/omniglot)")
-    parser.add_argument("--out", type=Path, default=None, help=f"array file (default {default_cache()})")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path(root) / "omniglot" if root else None,
+        help="folder with images_background.zip and images_evaluation.zip "
+        "(default: $METANMT_DATA/omniglot; none: download from the official "
+        "repository brendenlake/omniglot)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"array file (default {default_cache()})"
+    )
     parser.add_argument("--size", type=int, default=28, help="image side in pixels")
     args = parser.parse_args()
     out = args.out or default_cache(args.size)

@@ -6,6 +6,7 @@ then renamed into it, so neither a crash mid-write nor a power cut leaves a half
 or ``best``: the previous one stays until the new one is whole. A file damaged after it was written
 (a flipped bit in the tensor data) fails its checksum and is reported instead of loaded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-WEIGHTS, CONFIG, STATE, CHECKSUMS = ("model.safetensors", "config.json", "trainer_state.pt",
-                                     "checksums.json")
+WEIGHTS, CONFIG, STATE, CHECKSUMS = (
+    "model.safetensors",
+    "config.json",
+    "trainer_state.pt",
+    "checksums.json",
+)
 
 
 # In the weights file's header: this checkpoint was written with checksums.json, so a missing one
@@ -40,7 +45,7 @@ def header_metadata(weights: bytes) -> dict:
     """The ``__metadata__`` of a safetensors file's JSON header ({} if it has none)."""
     try:
         size = int.from_bytes(weights[:8], "little")
-        return json.loads(weights[8:8 + size]).get("__metadata__") or {}
+        return json.loads(weights[8 : 8 + size]).get("__metadata__") or {}
     except (ValueError, AttributeError):
         return {}
 
@@ -51,18 +56,25 @@ def check_checksummed(folder: Path, weights: bytes) -> None:
     if (folder / CHECKSUMS).is_file():
         return
     if not (folder / STATE).is_file():
-        raise CheckpointError(f"{folder} holds a saved model ({WEIGHTS}, {CONFIG}), not a "
-                              f"checkpoint of `metanmt train` (it has no {STATE}): commands that "
-                              f"take a training run cannot use it; the ones that take a model "
-                              f"folder can (e.g. `metanmt score --model {folder}`)")
+        raise CheckpointError(
+            f"{folder} holds a saved model ({WEIGHTS}, {CONFIG}), not a "
+            f"checkpoint of `metanmt train` (it has no {STATE}): commands that "
+            f"take a training run cannot use it; the ones that take a model "
+            f"folder can (e.g. `metanmt score --model {folder}`)"
+        )
     if header_metadata(weights).get("metanmt_checksums"):
-        raise CheckpointError(f"{folder / CHECKSUMS} is missing: the checkpoint was written with "
-                              f"it, and without it its files cannot be checked for damage; "
-                              f"restore it (or the whole checkpoint) from a copy")
+        raise CheckpointError(
+            f"{folder / CHECKSUMS} is missing: the checkpoint was written with "
+            f"it, and without it its files cannot be checked for damage; "
+            f"restore it (or the whole checkpoint) from a copy"
+        )
     if folder not in _unchecked_said:
         _unchecked_said.add(folder)
-        print(f"{folder}: written before checkpoints carried checksums; its files are loaded "
-              f"without a damage check", file=sys.stderr)
+        print(
+            f"{folder}: written before checkpoints carried checksums; its files are loaded "
+            f"without a damage check",
+            file=sys.stderr,
+        )
 
 
 def sha256(data: bytes) -> str:
@@ -85,21 +97,27 @@ def sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def save_checkpoint(folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any],
-                    state: dict[str, Any]) -> None:
+def save_checkpoint(
+    folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any], state: dict[str, Any]
+) -> None:
     folder = Path(folder)
     tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    files = {WEIGHTS: save_safetensors({k: v.detach().contiguous().cpu()
-                                        for k, v in tensors.items()}, metadata=WRITTEN_WITH),
-             CONFIG: json.dumps(config, indent=2).encode(), STATE: buffer.getvalue()}
+    files = {
+        WEIGHTS: save_safetensors(
+            {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=WRITTEN_WITH
+        ),
+        CONFIG: json.dumps(config, indent=2).encode(),
+        STATE: buffer.getvalue(),
+    }
     for name, data in files.items():
         write_synced(tmp / name, data)
-    write_synced(tmp / CHECKSUMS, json.dumps({n: sha256(d) for n, d in files.items()},
-                                             indent=1).encode())
+    write_synced(
+        tmp / CHECKSUMS, json.dumps({n: sha256(d) for n, d in files.items()}, indent=1).encode()
+    )
     sync_folder(tmp)
     if folder.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -133,13 +151,15 @@ def read_checked(folder: Path, name: str, what: str) -> bytes:
         except (OSError, ValueError) as error:
             raise CheckpointError(f"unreadable checksums {sums}: {error}") from None
         if expected is not None and sha256(data) != expected:
-            raise CheckpointError(f"{what} {path}: its sha256 differs from the one written with "
-                                  f"it (the file was damaged after it was saved)")
+            raise CheckpointError(
+                f"{what} {path}: its sha256 differs from the one written with "
+                f"it (the file was damaged after it was saved)"
+            )
     return data
 
 
 def load_checkpoint(folder: Path, with_state: bool = True):
-    """Return (tensors, config dict, state dict or None), with a clear error if anything is corrupt."""
+    """Return (tensors, config dict, state dict or None); a clear error if anything is corrupt."""
     folder = find_checkpoint(folder)
     weights = read_checked(folder, WEIGHTS, "corrupt weights file")
     check_checksummed(folder, weights)
@@ -183,16 +203,20 @@ def unique_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
-    """Copy ``tensors`` into ``module``; a shape or name mismatch names the checkpoint and tensor."""
+    """Copy ``tensors`` into ``module``; a shape or name mismatch names checkpoint and tensor."""
     own = unique_state(module)
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
     if missing or unexpected:
-        raise CheckpointError(f"checkpoint {source} does not match the model (another model size "
-                              f"or architecture?): {len(missing)} tensors missing, e.g. "
-                              f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]}")
+        raise CheckpointError(
+            f"checkpoint {source} does not match the model (another model size "
+            f"or architecture?): {len(missing)} tensors missing, e.g. "
+            f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]}"
+        )
     for name, value in tensors.items():
         if value.shape != own[name].shape:
-            raise CheckpointError(f"checkpoint {source}: tensor {name!r} has shape "
-                                  f"{tuple(value.shape)}, the model expects {tuple(own[name].shape)}")
+            raise CheckpointError(
+                f"checkpoint {source}: tensor {name!r} has shape "
+                f"{tuple(value.shape)}, the model expects {tuple(own[name].shape)}"
+            )
     module.load_state_dict(tensors, strict=False)  # tied aliases share the loaded storage

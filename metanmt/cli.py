@@ -3,6 +3,7 @@
 The core commands are ``train``, ``evaluate`` and ``runs``; task families add their own
 (translation: ``prepare``, ``finetune``, ``translate``, ``score``, ``compare``) as plugins.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,22 @@ LAUNCHED = "METANMT_LAUNCHED"  # set in the processes that `train --processes N`
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", nargs="+", default=[], metavar="YAML",
-                        help="YAML file(s) overriding the defaults, applied in order")
-    parser.add_argument("--set", dest="assignments", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override single keys, e.g. --set train.steps=100 train.seed=3 "
-                             f"algorithm.name={{{','.join(ALGORITHMS.names())}}}")
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=[],
+        metavar="YAML",
+        help="YAML file(s) overriding the defaults, applied in order",
+    )
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override single keys, e.g. --set train.steps=100 train.seed=3 "
+        f"algorithm.name={{{','.join(ALGORITHMS.names())}}}",
+    )
 
 
 def relaunch(args: argparse.Namespace) -> int:
@@ -79,8 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def report_training(trainer: Trainer) -> None:
     """What was trained, and the best checkpoint exported for use (where the family does)."""
     config = trainer.config
-    print(f"{config.out_dir}: {trainer.step} steps, best validation "
-          f"{trainer.val_metric} {trainer.best:.4f}")
+    print(
+        f"{config.out_dir}: {trainer.step} steps, best validation "
+        f"{trainer.val_metric} {trainer.best:.4f}"
+    )
     print(f"signature: {trainer.signature()}")
     exported = export_best(config.out_dir)
     if exported is not None:
@@ -89,12 +103,22 @@ def report_training(trainer: Trainer) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     set_threads(args.threads)
-    rows = evaluate_runs(args.runs, args.steps, args.tasks, args.seed, args.out, args.device,
-                         use_vmap=args.vmap, progress=True)
+    rows = evaluate_runs(
+        args.runs,
+        args.steps,
+        args.tasks,
+        args.seed,
+        args.out,
+        args.device,
+        use_vmap=args.vmap,
+        progress=True,
+    )
     metric = next(k for k in rows[0] if k not in ("run", "algorithm", "steps", "tasks"))
     for row in rows:
-        print(f"{row['run']:>20} steps={row['steps']:<3} {metric}={row[metric]:.4f} "
-              f"± {row[metric + '_ci95']:.4f}")
+        print(
+            f"{row['run']:>20} steps={row['steps']:<3} {metric}={row[metric]:.4f} "
+            f"± {row[metric + '_ci95']:.4f}"
+        )
     if args.out:
         print(f"wrote {args.out}/results.csv and results.md")
     return 0
@@ -113,36 +137,66 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="meta-train (or pre-train) one run")
     add_config_arguments(train)
     again = train.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue the run in out_dir (a new run if it holds none, and it says so)")
-    again.add_argument("--overwrite", action="store_true",
-                       help="replace the run in out_dir (otherwise a folder holding a run is refused)")
-    train.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
-    train.add_argument("--dry-run", action="store_true",
-                       help="build the run and print its signature (what would be trained), exit")
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in out_dir (a new run if it holds none, and it says so)",
+    )
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in out_dir (otherwise a folder holding a run is refused)",
+    )
+    train.add_argument(
+        "--print-config", action="store_true", help="print the resolved config, exit"
+    )
+    train.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build the run and print its signature (what would be trained), exit",
+    )
     train.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
-    train.add_argument("--processes", type=int, default=1,
-                       help="run under accelerate launch with N processes on this machine (N GPUs, "
-                            "or N CPU processes joined with gloo)")
-    train.add_argument("--accelerate-config", metavar="FILE",
-                       help="run under accelerate launch with this config (several machines, ...)")
+    train.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run under accelerate launch with N processes on this machine (N GPUs, "
+        "or N CPU processes joined with gloo)",
+    )
+    train.add_argument(
+        "--accelerate-config",
+        metavar="FILE",
+        help="run under accelerate launch with this config (several machines, ...)",
+    )
     train.add_argument("--port", type=int, default=29500, help="rendezvous port for --processes")
-    train.set_defaults(func=cmd_train, on_interrupt="the same command with --resume continues "
-                                                    "from the last checkpoint")
+    train.set_defaults(
+        func=cmd_train,
+        on_interrupt="the same command with --resume continues from the last checkpoint",
+    )
 
     evaluate = commands.add_parser(
-        "evaluate", help="adapt saved runs on the same held-out tasks and compare them")
+        "evaluate", help="adapt saved runs on the same held-out tasks and compare them"
+    )
     evaluate.add_argument("runs", nargs="+", help="run folders (their best checkpoint is used)")
-    evaluate.add_argument("--steps", type=int, nargs="+", default=[0, 1, 5, 10],
-                          help="test-time adaptation steps to report")
+    evaluate.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[0, 1, 5, 10],
+        help="test-time adaptation steps to report",
+    )
     evaluate.add_argument("--tasks", type=int, default=600, help="number of held-out test tasks")
     evaluate.add_argument("--seed", type=int, default=1234, help="seed of the held-out task set")
     evaluate.add_argument("--out", help="folder for results.csv, results.md and figures")
     evaluate.add_argument("--device", default="cpu")
-    evaluate.add_argument("--vmap", action=argparse.BooleanOptionalAction, default=None,
-                          help="adapt the tasks under vmap, or one at a time with --no-vmap "
-                               "(default: each run's algorithm.vmap); on a CPU --no-vmap is ~2x "
-                               "faster for small conv nets")
+    evaluate.add_argument(
+        "--vmap",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="adapt the tasks under vmap, or one at a time with --no-vmap "
+        "(default: each run's algorithm.vmap); on a CPU --no-vmap is ~2x "
+        "faster for small conv nets",
+    )
     evaluate.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -165,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"metanmt {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"metanmt {args.command}: interrupted"
-              + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", "") else ""),
-              file=sys.stderr)
+        print(
+            f"metanmt {args.command}: interrupted"
+            + (f"; {args.on_interrupt}" if getattr(args, "on_interrupt", "") else ""),
+            file=sys.stderr,
+        )
         return 130
 
 

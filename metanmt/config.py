@@ -8,18 +8,29 @@ objects would not use is an error naming the algorithm (or family) and its valid
 A YAML file may start from others: ``base: other.yaml`` (or a list, relative to the file), whose
 keys it then overrides; ``--set section.key=value`` overrides last.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from metanmt import algorithms  # noqa: F401  (registers the built-in algorithms)
 from metanmt.registry import ALGORITHMS, FAMILIES, load_plugins
-from metanmt.schema import (ConfigError, apply, check_defaults, coerce, flatten, setting,
-                            to_dict, unknown_key, yaml_value)
+from metanmt.schema import (
+    ConfigError,
+    apply,
+    check_defaults,
+    coerce,
+    flatten,
+    setting,
+    to_dict,
+    unknown_key,
+    yaml_value,
+)
 
 # The outer learning rate after its warm-up (metanmt/trainer/schedule.py).
 SCHEDULES = ("constant", "linear", "inverse_sqrt", "cosine")
@@ -30,11 +41,13 @@ def parse_cost(value) -> int:
     """A training cost: 1000000, "1M", "500k"."""
     text = str(value).strip().lower()
     try:
-        number = float(text[:-1]) * {"k": 1e3, "m": 1e6}[text[-1]] if text[-1:] in "km" \
-            else float(text)
+        number = (
+            float(text[:-1]) * {"k": 1e3, "m": 1e6}[text[-1]] if text[-1:] in "km" else float(text)
+        )
     except (ValueError, KeyError):
-        raise ValueError(f"a training cost is a number (1000000, 1M, 500k), not {value!r}") \
-            from None
+        raise ValueError(
+            f"a training cost is a number (1000000, 1M, 500k), not {value!r}"
+        ) from None
     if number <= 0 or number != number or number == float("inf"):
         raise ValueError(f"a training cost must be a positive number, got {value!r}")
     return int(number)
@@ -56,7 +69,9 @@ class TrainConfig:
     seed: int = 0
     log_every: int = setting(100, low=1)
     eval_every: int = setting(1_000, low=1)  # validate (and keep the best checkpoint) every N steps
-    eval_tasks: int = setting(100, low=1)  # fixed validation tasks (unless the family validates itself)
+    eval_tasks: int = setting(
+        100, low=1
+    )  # fixed validation tasks (unless the family validates itself)
     eval_steps: int = setting(0, low=0)  # test-time steps before measuring them; 0 = inner_steps
     curve_tasks: int = setting(0, low=0)  # also measure this many fixed test tasks, for plots
     checkpoint_every: int = setting(1_000, low=1)
@@ -74,9 +89,11 @@ class TrainConfig:
 
     def check(self, given: set[str], run) -> None:
         if self.warmup_steps and self.warmup_fraction:
-            raise ConfigError(f"train.warmup_steps={self.warmup_steps} and train.warmup_fraction="
-                              f"{self.warmup_fraction} are two ways to give the warm-up; give one "
-                              f"(warmup_steps=0 or warmup_fraction=0)")
+            raise ConfigError(
+                f"train.warmup_steps={self.warmup_steps} and train.warmup_fraction="
+                f"{self.warmup_fraction} are two ways to give the warm-up; give one "
+                f"(warmup_steps=0 or warmup_fraction=0)"
+            )
 
 
 @dataclass
@@ -98,6 +115,7 @@ class RunConfig:
 
 # ---------------------------------------------------------------- reading
 
+
 def read_yaml(path: Path, relative: frozenset[str] | set[str] = frozenset()) -> dict:
     """A YAML file of config keys, its ``base:`` files first (merged under it). Top-level keys in
     ``relative`` hold file paths (a path, or a mapping of paths): each is made absolute against
@@ -117,8 +135,10 @@ def _read_yaml(path: Path, chain: tuple, relative) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     if path.resolve() in chain:
-        raise ConfigError(f"{path}: 'base' files include each other: "
-                          f"{' -> '.join(map(str, chain + (path.resolve(),)))}")
+        raise ConfigError(
+            f"{path}: 'base' files include each other: "
+            f"{' -> '.join(map(str, chain + (path.resolve(),)))}"
+        )
     data = yaml_value(path.read_text(encoding="utf-8"), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
@@ -158,8 +178,9 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
     return nested
 
 
-def resolve_sources(paths: str | Path | Sequence[str | Path] | None = None,
-                    assignments: Sequence[str] = ()) -> dict:
+def resolve_sources(
+    paths: str | Path | Sequence[str | Path] | None = None, assignments: Sequence[str] = ()
+) -> dict:
     """The nested dict of every key given: the YAML files (with their bases), then ``--set``."""
     if paths is None:
         paths = []
@@ -174,8 +195,9 @@ def resolve_sources(paths: str | Path | Sequence[str | Path] | None = None,
     return merge(merged, parse_assignments(assignments))
 
 
-def load_config(paths: str | Path | Sequence[str | Path] | None = None,
-                assignments: Sequence[str] | None = None) -> RunConfig:
+def load_config(
+    paths: str | Path | Sequence[str | Path] | None = None, assignments: Sequence[str] | None = None
+) -> RunConfig:
     """The run config of YAML file(s) (applied in order, each after its ``base:`` files) and
     ``--set`` assignments."""
     try:
@@ -198,15 +220,21 @@ def build_config(values: dict, strict: bool = True) -> RunConfig:
     algorithm_values = section(values, "algorithm")
     name = coerce(algorithm_values.get("name", "maml"), "", "algorithm.name")
     algorithm_entry = ALGORITHMS.entry(name)
-    config = RunConfig(family=family, plugins=plugins, algorithm=algorithm_entry.config(),
-                       task=family_entry.config())
+    config = RunConfig(
+        family=family,
+        plugins=plugins,
+        algorithm=algorithm_entry.config(),
+        task=family_entry.config(),
+    )
     apply(config.algorithm, algorithm_values, "algorithm.", f"algorithm {name!r}")
     train = section(values, "train")
     unit = getattr(family_entry.build, "cost_unit", "tasks")
     if f"max_{unit}" in train:  # the family's own name for max_cost
         if "max_cost" in train:
-            raise ConfigError(f"train.max_{unit} and train.max_cost are one setting (for family "
-                              f"{family!r}); give one of them")
+            raise ConfigError(
+                f"train.max_{unit} and train.max_cost are one setting (for family "
+                f"{family!r}); give one of them"
+            )
         train["max_cost"] = train.pop(f"max_{unit}")
     apply(config.train, train, "train.")
     family_values = section(values, family)
@@ -214,13 +242,16 @@ def build_config(values: dict, strict: bool = True) -> RunConfig:
     for key, value in values.items():
         if key not in top:
             if key in FAMILIES.names():
-                raise KeyError(f"config section {key!r} does not apply: the family is {family!r}, "
-                               f"whose section is {family!r}")
+                raise KeyError(
+                    f"config section {key!r} does not apply: the family is {family!r}, "
+                    f"whose section is {family!r}"
+                )
             raise unknown_key(key, sorted(top | {family}))
         setattr(config, key, coerce(value, getattr(config, key), key))
     if strict:
-        given = flatten({**values, "algorithm": algorithm_values, "train": train,
-                         family: family_values})
+        given = flatten(
+            {**values, "algorithm": algorithm_values, "train": train, family: family_values}
+        )
         check_rules(config, set(given))
     return config
 
@@ -235,16 +266,22 @@ def section(values: dict, key: str) -> dict:
 
 def check_rules(config: RunConfig, given: set[str]) -> None:
     """Rules between keys, each section's ``check`` and the ones across sections."""
+
     def stacks(name: str) -> bool:
         return getattr(FAMILIES.entry(name).build, "stackable", False)
+
     stacking = ", ".join(name for name in FAMILIES.names() if stacks(name))
     if "algorithm.vmap" in given and not stacks(config.family):
-        raise ConfigError(f"algorithm.vmap applies only to families whose tasks stack "
-                          f"({stacking}); {config.family!r} runs its tasks one by one")
+        raise ConfigError(
+            f"algorithm.vmap applies only to families whose tasks stack "
+            f"({stacking}); {config.family!r} runs its tasks one by one"
+        )
     if config.algorithm.compile and not stacks(config.family):
-        raise ConfigError(f"algorithm.compile applies only to families whose tasks all have one "
-                          f"shape ({stacking}); {config.family!r} tasks differ in shape, and each "
-                          f"new shape would compile again")
+        raise ConfigError(
+            f"algorithm.compile applies only to families whose tasks all have one "
+            f"shape ({stacking}); {config.family!r} tasks differ in shape, and each "
+            f"new shape would compile again"
+        )
     for part in (config.algorithm, config.train, config.task):
         check = getattr(part, "check", None)
         if check is not None:
@@ -253,34 +290,53 @@ def check_rules(config: RunConfig, given: set[str]) -> None:
 
 # What `train --resume` may change: where the run stops, and how often it logs, checks and saves.
 # Any other key would make the resumed run another run than the one its folder holds.
-RESUMABLE = ("out_dir", "train.steps", "train.max_cost", "train.time_limit_minutes",
-             "train.log_every", "train.eval_every", "train.checkpoint_every",
-             "train.keep_checkpoints_at")
+RESUMABLE = (
+    "out_dir",
+    "train.steps",
+    "train.max_cost",
+    "train.time_limit_minutes",
+    "train.log_every",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints_at",
+)
 
 
-def resume_differences(saved: dict[str, Any], requested: "RunConfig", where: str) -> list[str]:
+def resume_differences(saved: dict[str, Any], requested: RunConfig, where: str) -> list[str]:
     """``key: old -> new`` for each key of ``RESUMABLE`` that the requested config changes;
     any other changed key is refused, each named with its old and new value."""
     old = flatten(config_to_dict(config_from_dict(saved)))
     new = flatten(config_to_dict(requested))
-    changed = {key: f"{key}: {old.get(key)} -> {new.get(key)}"
-               for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)}
+    changed = {
+        key: f"{key}: {old.get(key)} -> {new.get(key)}"
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    }
     refused = [text for key, text in changed.items() if key not in RESUMABLE]
     if refused:
-        raise ConfigError(f"{where} was trained with other settings ({'; '.join(refused)}): "
-                          f"--resume continues a run as it was, changing only "
-                          f"{', '.join(RESUMABLE)}; --overwrite replaces the run, or choose "
-                          f"another out_dir")
+        raise ConfigError(
+            f"{where} was trained with other settings ({'; '.join(refused)}): "
+            f"--resume continues a run as it was, changing only "
+            f"{', '.join(RESUMABLE)}; --overwrite replaces the run, or choose "
+            f"another out_dir"
+        )
     return [text for key, text in changed.items() if key in RESUMABLE]
 
 
 # ---------------------------------------------------------------- writing and reading back
 
+
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """Plain data; the family's section under the family's name. ``config_from_dict`` reads it."""
-    data = {"config_version": CONFIG_VERSION, "family": config.family, "out_dir": config.out_dir,
-            "plugins": list(config.plugins), "algorithm": to_dict(config.algorithm),
-            "train": to_dict(config.train), config.family: to_dict(config.task)}
+    data = {
+        "config_version": CONFIG_VERSION,
+        "family": config.family,
+        "out_dir": config.out_dir,
+        "plugins": list(config.plugins),
+        "algorithm": to_dict(config.algorithm),
+        "train": to_dict(config.train),
+        config.family: to_dict(config.task),
+    }
     return json.loads(json.dumps(data))
 
 
@@ -291,8 +347,10 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     if version == 1:
         data = upgrade_v1(data)
     elif version != CONFIG_VERSION:
-        raise ConfigError(f"config version {version} is newer than this metanmt reads "
-                          f"({CONFIG_VERSION}); upgrade metanmt")
+        raise ConfigError(
+            f"config version {version} is newer than this metanmt reads "
+            f"({CONFIG_VERSION}); upgrade metanmt"
+        )
     return build_config(data, strict=False)
 
 
@@ -325,13 +383,25 @@ def builds_second_order(config: RunConfig) -> bool:
 
 
 def new_config(family: str = "sine", algorithm: str = "maml", **top: Any) -> RunConfig:
-    """A config of the defaults of ``family`` and ``algorithm`` (for code; YAML uses load_config)."""
+    """The defaults of ``family`` and ``algorithm`` config (for code; YAML uses load_config)."""
     config = build_config({"family": family, "algorithm": {"name": algorithm}, **top})
     check_defaults(config.train)
     return config
 
 
-__all__ = ["CONFIG_VERSION", "ConfigError", "RESUMABLE", "RunConfig", "TrainConfig", "build_config",
-           "builds_second_order",
-           "config_from_dict", "config_to_dict", "load_config", "new_config", "read_yaml",
-           "resolve_sources", "resume_differences"]
+__all__ = [
+    "CONFIG_VERSION",
+    "ConfigError",
+    "RESUMABLE",
+    "RunConfig",
+    "TrainConfig",
+    "build_config",
+    "builds_second_order",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+    "new_config",
+    "read_yaml",
+    "resolve_sources",
+    "resume_differences",
+]

@@ -5,6 +5,7 @@ The kernel drops a ``flock`` when the process holding it ends, however it ends, 
 (``kill -9`` too) never leaves a stale lock behind. The PID written into the file only names the
 holder in the refusal; the lock itself is the open file.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -54,9 +55,11 @@ def hold_folder(path: str | Path, key: str = "out_dir"):
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
-            raise FolderBusyError(f"{folder} is in use by another metanmt process (PID "
-                                  f"{holder(real)}): wait for it to end, or choose another "
-                                  f"folder") from None
+            raise FolderBusyError(
+                f"{folder} is in use by another metanmt process (PID "
+                f"{holder(real)}): wait for it to end, or choose another "
+                f"folder"
+            ) from None
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
         _held[real] = [descriptor, 1]

@@ -5,12 +5,14 @@ module is imported, and that import is asked for by name, either through the ``m
 entry points of installed packages (pyproject.toml lists the built-ins) or by a run config's
 ``plugins:`` list. A plugin module may also add ``metanmt`` sub-commands (``register_commands``).
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ENTRY_POINT_GROUP = "metanmt.plugins"
 
@@ -36,8 +38,9 @@ class Registry:
         existing = self._entries.get(name)
         module = getattr(build, "__module__", "?")
         if existing is not None and existing.module != module:
-            raise RegistryError(f"{self.kind} {name!r} is registered twice: by {existing.module} "
-                                f"and by {module}")
+            raise RegistryError(
+                f"{self.kind} {name!r} is registered twice: by {existing.module} and by {module}"
+            )
         self._entries[name] = Entry(name, build, config, module)
 
     def names(self) -> list[str]:
@@ -48,9 +51,11 @@ class Registry:
         if name not in self._entries:
             load_plugins()
         if name not in self._entries:
-            raise RegistryError(f"unknown {self.kind} {name!r}; choose one of "
-                                f"{', '.join(self._entries)} (or list the module that registers "
-                                f"it under 'plugins:')")
+            raise RegistryError(
+                f"unknown {self.kind} {name!r}; choose one of "
+                f"{', '.join(self._entries)} (or list the module that registers "
+                f"it under 'plugins:')"
+            )
         return self._entries[name]
 
 
@@ -64,17 +69,21 @@ _entry_points_loaded = False
 def register_algorithm(name: str, config: type, build: Callable | None = None):
     """Register an algorithm: ``build(config) -> Algorithm`` (default: the decorated class's
     ``from_config``). Usable as a class decorator."""
+
     def decorate(cls):
         ALGORITHMS.register(name, config, build or cls.from_config)
         return cls
+
     return decorate
 
 
 def register_family(name: str, config: type):
     """Class decorator: the task family ``name`` is built as ``cls(config)``."""
+
     def decorate(cls):
         FAMILIES.register(name, config, cls)
         return cls
+
     return decorate
 
 

@@ -1,4 +1,5 @@
 """A run: config, task family, model and algorithm, built from a config or loaded from disk."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,16 +42,19 @@ class Run:
         the family and model, the algorithm as constructed (order, inner optimiser, steps, rate),
         and the batching the family allowed."""
         batching = "vmap" if self.algorithm.batches_with_vmap(self.family.stackable) else "loop"
-        return (f"{self.family.describe(self.model)}|{self.algorithm.describe()}|tasks:{batching}"
-                f"|seed:{self.config.train.seed}|version:{metanmt.__version__}")
+        return (
+            f"{self.family.describe(self.model)}|{self.algorithm.describe()}|tasks:{batching}"
+            f"|seed:{self.config.train.seed}|version:{metanmt.__version__}"
+        )
 
 
 def build_family(config: RunConfig) -> TaskFamily:
     return FAMILIES.entry(config.family).build(config.task)
 
 
-def build_run(config: RunConfig, device: torch.device | str = "cpu",
-              family: TaskFamily | None = None) -> Run:
+def build_run(
+    config: RunConfig, device: torch.device | str = "cpu", family: TaskFamily | None = None
+) -> Run:
     """Seed, then build family, algorithm and model from ``config`` (same seed, same weights).
     The algorithm comes before the model: whether it differentiates through inner gradients
     decides how the family builds the model."""
@@ -66,8 +70,11 @@ def run_folder_checkpoint(folder: Path) -> Path:
     """A run folder's best checkpoint (else its last); a checkpoint folder itself."""
     if (folder / "checkpoints").is_dir():
         best = folder / "checkpoints" / "best"
-        return best if best.exists() or best.with_name("best.old").exists() \
+        return (
+            best
+            if best.exists() or best.with_name("best.old").exists()
             else folder / "checkpoints" / "last"
+        )
     return folder
 
 
@@ -94,6 +101,11 @@ def export_best(out_dir: str | Path) -> Path | None:
 
 def load_weights(run: Run, tensors: dict[str, torch.Tensor], source: Path) -> None:
     """Model tensors into the model, ``algo.*`` tensors into the algorithm."""
-    load_into(run.model, {k: v for k, v in tensors.items() if not k.startswith(ALGO_PREFIX)}, source)
-    load_into(run.algorithm, {k[len(ALGO_PREFIX):]: v for k, v in tensors.items()
-                              if k.startswith(ALGO_PREFIX)}, source)
+    load_into(
+        run.model, {k: v for k, v in tensors.items() if not k.startswith(ALGO_PREFIX)}, source
+    )
+    load_into(
+        run.algorithm,
+        {k[len(ALGO_PREFIX) :]: v for k, v in tensors.items() if k.startswith(ALGO_PREFIX)},
+        source,
+    )

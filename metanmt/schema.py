@@ -5,11 +5,13 @@ a value may be (choices, bounds), checked whenever a value is set. A section may
 ``check(self, given, run)`` for rules between keys (a key that only applies when another has some
 value): ``given`` is the set of dotted keys the user wrote, so a default never trips a rule.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import yaml
 
@@ -18,13 +20,22 @@ class ConfigError(ValueError):
     """A config value or key that cannot be used; the message names the key."""
 
 
-def setting(default: Any, *, choices: Sequence | None = None, low: float | None = None,
-            high: float | None = None, above: float | None = None,
-            parse: Callable[[Any], Any] | None = None) -> Any:
+def setting(
+    default: Any,
+    *,
+    choices: Sequence | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    parse: Callable[[Any], Any] | None = None,
+) -> Any:
     """A dataclass field with what its value may be: one of ``choices``, >= ``low``, <= ``high``,
     > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000)."""
-    meta = {k: v for k, v in dict(choices=choices, low=low, high=high, above=above,
-                                  parse=parse).items() if v is not None}
+    meta = {
+        k: v
+        for k, v in dict(choices=choices, low=low, high=high, above=above, parse=parse).items()
+        if v is not None
+    }
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -48,8 +59,11 @@ def coerce(value: Any, default: Any, key: str) -> Any:
         raise ConfigError(f"config key {key!r} expects true or false, got {value!r}")
     if isinstance(default, tuple):
         if isinstance(value, str):
-            value = yaml_value(value, key) if value.strip().startswith("[") else \
-                [v for v in value.split(",") if v.strip()]
+            value = (
+                yaml_value(value, key)
+                if value.strip().startswith("[")
+                else [v for v in value.split(",") if v.strip()]
+            )
         if value is None:
             value = ()
         if not isinstance(value, (list, tuple)):
@@ -84,15 +98,20 @@ def coerce(value: Any, default: Any, key: str) -> Any:
 def check_value(value: Any, meta: dict, key: str) -> None:
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"config key {key!r} must be one of {', '.join(map(str, choices))}, "
-                          f"got {value!r}")
-    for bound, ok, words in (("low", lambda v, b: v >= b, ">="), ("high", lambda v, b: v <= b, "<="),
-                             ("above", lambda v, b: v > b, ">")):
+        raise ConfigError(
+            f"config key {key!r} must be one of {', '.join(map(str, choices))}, got {value!r}"
+        )
+    for bound, ok, words in (
+        ("low", lambda v, b: v >= b, ">="),
+        ("high", lambda v, b: v <= b, "<="),
+        ("above", lambda v, b: v > b, ">"),
+    ):
         if bound in meta:
             items = value if isinstance(value, tuple) else (value,)
             if not all(ok(v, meta[bound]) for v in items):
-                raise ConfigError(f"config key {key!r} must be {words} {meta[bound]:g}, "
-                                  f"got {value!r}")
+                raise ConfigError(
+                    f"config key {key!r} must be {words} {meta[bound]:g}, got {value!r}"
+                )
 
 
 def fields(section: Any) -> dict[str, dataclasses.Field]:
@@ -153,14 +172,18 @@ def check_defaults(section: Any, prefix: str = "") -> None:
 
 def to_dict(section: Any) -> dict:
     """A section as plain data (tuples as lists), for JSON and YAML."""
+
     def plain(value):
         if isinstance(value, tuple):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
-    return {f.name: to_dict(v) if dataclasses.is_dataclass(v := getattr(section, f.name))
-            else plain(v) for f in dataclasses.fields(section)}
+
+    return {
+        f.name: to_dict(v) if dataclasses.is_dataclass(v := getattr(section, f.name)) else plain(v)
+        for f in dataclasses.fields(section)
+    }
 
 
 def flatten(values: dict, prefix: str = "") -> dict[str, Any]:

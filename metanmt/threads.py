@@ -6,6 +6,7 @@ threads wait for each other on the shared core), while 1 thread keeps ~0.53x of 
 speed alone (BENCHMARKS.md, issue 14). Others' load is read from /proc/stat less this process's
 own CPU time, so our own spinning threads never count as load.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ import time
 import torch
 
 CHECK_SECONDS = 20.0  # at most one re-check this often: each reads /proc/stat once
-_auto: "IdleCores | None" = None
+_auto: IdleCores | None = None
 
 
 def parse_threads(value) -> int | str:
@@ -24,17 +25,21 @@ def parse_threads(value) -> int | str:
         return "auto"
     if text.isdigit():
         return int(text)
-    raise ValueError(f"threads must be 'auto' or a whole number >= 0 (0 = torch's default), "
-                     f"got {value!r}")
+    raise ValueError(
+        f"threads must be 'auto' or a whole number >= 0 (0 = torch's default), got {value!r}"
+    )
 
 
-THREADS_HELP = ("torch CPU threads: N, 0 = torch's default, auto = one per core other processes "
-                "leave idle, re-checked as the run goes")
+THREADS_HELP = (
+    "torch CPU threads: N, 0 = torch's default, auto = one per core other processes "
+    "leave idle, re-checked as the run goes"
+)
 
 
 def threads_arg(text: str) -> int | str:
     """``parse_threads`` for argparse: its message instead of argparse's generic one."""
     import argparse
+
     try:
         return parse_threads(text)
     except ValueError as error:
@@ -60,8 +65,11 @@ def adjust() -> None:
 
 class IdleCores:
     def __init__(self):
-        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        self.cpus = (
+            sorted(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else list(range(os.cpu_count() or 1))
+        )
         self.cores = len(self.cpus)
         self.last = self.sample()
 
@@ -70,8 +78,9 @@ class IdleCores:
         process). Only those cores' lines count: a container's host may have many more."""
         try:
             with open("/proc/stat") as handle:
-                lines = {line.split()[0]: line.split()[1:] for line in handle
-                         if line.startswith("cpu")}
+                lines = {
+                    line.split()[0]: line.split()[1:] for line in handle if line.startswith("cpu")
+                }
             busy = 0
             for cpu in self.cpus:
                 fields = [int(x) for x in lines[f"cpu{cpu}"]]

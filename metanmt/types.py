@@ -1,7 +1,9 @@
 """The shapes every part of metanmt speaks in: parameter dicts, batches and loss functions."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from torch import Tensor
 

@@ -16,7 +16,7 @@ def float64():
 
 @pytest.fixture
 def tiny_sine():
-    """A small sine setup: family, model, parameter dict, loss function and a meta-batch of 4 tasks."""
+    """A small sine setup: family, model, parameter dict, loss function, a meta-batch of 4 tasks."""
     torch.manual_seed(0)
     family = SineFamily(SineConfig(k_shot=5, hidden=(8, 8)))
     model = family.build_model()
@@ -48,7 +48,7 @@ def real_data_folder(name: str):
 @pytest.fixture(scope="session")
 def toy_corpus(tmp_path_factory):
     """The made-up toy corpus (word ciphers of a tiny English) with its vocabulary, built once."""
-    from metanmt.translation.prepare import prepare
+    from metanmt.translation.data.prepare import prepare
 
     folder = tmp_path_factory.mktemp("toy") / "corpus"
     prepare(None, folder, vocab_size=400, toy=True)

@@ -1,9 +1,17 @@
 """The mathematics of the algorithms: finite differences and the identities they must satisfy."""
+
 import pytest
 import torch
 
-from metanmt.algorithms import (MAML, InnerOptimizer, MetaSGD, Pretrain, Reptile, adapt,
-                                build_algorithm)
+from metanmt.algorithms import (
+    MAML,
+    InnerOptimizer,
+    MetaSGD,
+    Pretrain,
+    Reptile,
+    adapt,
+    build_algorithm,
+)
 from metanmt.algorithms.functional import autograd_grad
 
 
@@ -20,24 +28,32 @@ def meta_loss(loss_fn, params, tasks, steps, lr, adam=None):
         m = {n: torch.zeros_like(v) for n, v in p.items()}
         s = {n: torch.zeros_like(v) for n, v in p.items()}
         for k in range(1, steps + 1):
-            g = dict(zip(p, torch.autograd.grad(loss_fn(p, t.support), list(p.values()),
-                                                create_graph=True)))
+            g = dict(
+                zip(
+                    p,
+                    torch.autograd.grad(loss_fn(p, t.support), list(p.values()), create_graph=True),
+                )
+            )
             if adam is None:
                 p = {n: v - lr * g[n] for n, v in p.items()}
                 continue
             b1, b2, eps = adam
             m = {n: b1 * m[n] + (1 - b1) * g[n] for n in p}
             s = {n: b2 * s[n] + (1 - b2) * g[n] ** 2 for n in p}
-            p = {n: v - lr * (m[n] / (1 - b1 ** k)) / ((s[n] / (1 - b2 ** k)).sqrt() + eps)
-                 for n, v in p.items()}
+            p = {
+                n: v - lr * (m[n] / (1 - b1**k)) / ((s[n] / (1 - b2**k)).sqrt() + eps)
+                for n, v in p.items()
+            }
         losses.append(loss_fn(p, t.query))
     return torch.stack(losses).mean()
 
 
 # SGD, and Adam with a large eps: its update g / (|g| + eps) then bends smoothly enough for
 # second-order terms to matter (at eps 1e-8 it is nearly sign(g), whose derivative is ~0).
-OPTIMIZERS = {"sgd": (InnerOptimizer("sgd"), 0.05, None),
-              "adam": (InnerOptimizer("adam", (0.9, 0.99), eps=0.5), 0.02, (0.9, 0.99, 0.5))}
+OPTIMIZERS = {
+    "sgd": (InnerOptimizer("sgd"), 0.05, None),
+    "adam": (InnerOptimizer("adam", (0.9, 0.99), eps=0.5), 0.02, (0.9, 0.99, 0.5)),
+}
 
 
 @pytest.mark.parametrize("steps", [1, 2])
@@ -48,7 +64,8 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inn
     model.double()
     optimizer, lr, reference = OPTIMIZERS[inner]
     grads, _ = MAML(steps, lr, use_vmap=False, inner_optimizer=optimizer).outer_grads(
-        loss_fn, params, tasks)
+        loss_fn, params, tasks
+    )
     names = list(params)
     analytic = flat(grads, names)
     base = torch.cat([params[n].detach().reshape(-1) for n in names])
@@ -59,7 +76,7 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inn
         p, i = {}, 0
         for n, shape in zip(names, shapes):
             size = shape.numel()
-            p[n] = vector[i:i + size].reshape(shape).requires_grad_()
+            p[n] = vector[i : i + size].reshape(shape).requires_grad_()
             i += size
         return meta_loss(loss_fn, p, tasks, steps, lr, reference).item()
 
@@ -67,10 +84,10 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inn
         e = torch.zeros_like(base)
         e[i] = eps
         numeric[i] = (objective(base + e) - objective(base - e)) / (2 * eps)
-    assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-7), \
-        (analytic - numeric).abs().max()
-    first_order, _ = MAML(steps, lr, first_order=True, use_vmap=False,
-                          inner_optimizer=optimizer).outer_grads(loss_fn, params, tasks)
+    assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-7), (analytic - numeric).abs().max()
+    first_order, _ = MAML(
+        steps, lr, first_order=True, use_vmap=False, inner_optimizer=optimizer
+    ).outer_grads(loss_fn, params, tasks)
     assert not torch.allclose(flat(first_order, names), numeric, rtol=1e-3, atol=1e-5)
 
 
@@ -109,7 +126,8 @@ def test_reptile_moves_along_sum_of_inner_gradients(float64, tiny_sine):
     lr = 0.03
     task = tasks[0]
     direction, _ = Reptile(inner_steps=2, inner_lr=lr, use_vmap=False).outer_grads(
-        loss_fn, params, [task])
+        loss_fn, params, [task]
+    )
     g1 = autograd_grad(loss_fn, params, task.support, False)
     theta1 = {n: params[n] - lr * g1[n] for n in params}
     g2 = autograd_grad(loss_fn, theta1, task.support, False)
@@ -124,20 +142,23 @@ def test_pretraining_direction_is_the_gradient_at_phi(float64, tiny_sine):
     grads, _ = Pretrain(use_vmap=False).outer_grads(loss_fn, params, tasks)
     total = sum(0.5 * (loss_fn(params, t.support) + loss_fn(params, t.query)) for t in tasks)
     expected = torch.autograd.grad(total / len(tasks), list(params.values()))
-    for (n, g), e in zip(grads.items(), expected):
+    for g, e in zip(grads.values(), expected):
         torch.testing.assert_close(g, e)
 
 
-@pytest.mark.parametrize("name, inner", [(name, "sgd") for name in
-                                          ("maml", "fomaml", "reptile", "pretrain", "metasgd")]
-                         + [("maml", "adam"), ("fomaml", "adam"), ("reptile", "adam")])
+@pytest.mark.parametrize(
+    "name, inner",
+    [(name, "sgd") for name in ("maml", "fomaml", "reptile", "pretrain", "metasgd")]
+    + [("maml", "adam"), ("fomaml", "adam"), ("reptile", "adam")],
+)
 def test_vmap_and_loop_paths_agree(tiny_sine, name, inner):
     family, model, params, loss_fn, tasks = tiny_sine
     results = []
     keys = {} if inner == "sgd" else {"inner_optimizer": inner}
     for use_vmap in (True, False):
-        algorithm = build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=use_vmap,
-                                    **keys)
+        algorithm = build_algorithm(
+            name, params, inner_steps=2, inner_lr=0.05, vmap=use_vmap, **keys
+        )
         grads, stats = algorithm.outer_grads(loss_fn, params, tasks, stackable=True)
         results.append((grads, stats["loss"]))
     (gv, lv), (gl, ll) = results
@@ -158,7 +179,9 @@ def test_metasgd_learned_rates_receive_gradients(tiny_sine):
 
 def test_metasgd_with_equal_rates_equals_maml(tiny_sine):
     family, model, params, loss_fn, tasks = tiny_sine
-    meta, _ = MetaSGD(params, inner_steps=2, inner_lr=0.05).outer_grads(loss_fn, params, tasks, True)
+    meta, _ = MetaSGD(params, inner_steps=2, inner_lr=0.05).outer_grads(
+        loss_fn, params, tasks, True
+    )
     maml, _ = MAML(2, 0.05).outer_grads(loss_fn, params, tasks, True)
     for n in params:
         torch.testing.assert_close(meta[n], maml[n])
@@ -200,8 +223,10 @@ def test_compile_reaches_every_algorithm_with_the_eager_gradients(tiny_sine, nam
     """algorithm.compile on the loop path of the algorithms tests/test_omniglot.py does not
     cover (MAML and FOMAML are checked there in float64): same outer gradient, compiled once."""
     family, model, params, loss_fn, tasks = tiny_sine
-    eager, compiled = (build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=False,
-                                       compile=c) for c in (False, True))
+    eager, compiled = (
+        build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=False, compile=c)
+        for c in (False, True)
+    )
     expected, _ = eager.outer_grads(loss_fn, params, tasks, True)
     grads, _ = compiled.outer_grads(loss_fn, params, tasks, True)
     for n in expected:

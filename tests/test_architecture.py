@@ -1,12 +1,17 @@
 """The layout the architecture promises: no import circle in metanmt/, no import tucked into a
 function body, a core that never imports a task family, families that do not import each other,
 and a trainer that names no family concept."""
+
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "metanmt"
-FAMILIES = {"metanmt.translation": "translation", "metanmt.tasks.sine": "sine",
-            "metanmt.tasks.omniglot": "omniglot", "metanmt.tasks.omniglot_data": "omniglot"}
+FAMILIES = {
+    "metanmt.translation": "translation",
+    "metanmt.tasks.sine": "sine",
+    "metanmt.tasks.omniglot": "omniglot",
+    "metanmt.tasks.omniglot_data": "omniglot",
+}
 APPLICATION = {"metanmt.cli", "metanmt.builtins"}  # the top layer: may use everything
 
 
@@ -29,8 +34,9 @@ def imports(tree: ast.AST):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
-            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                       ast.Lambda))
+            inside = in_function or isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+            )
             if isinstance(child, ast.Import):
                 found.extend((a.name, inside) for a in child.names if a.name.startswith("metanmt"))
             elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("metanmt"):
@@ -38,6 +44,7 @@ def imports(tree: ast.AST):
                     full = f"{child.module}.{alias.name}"
                     found.append((full if is_module(full) else child.module, inside))
             visit(child, inside)
+
     visit(tree, False)
     return found
 
@@ -48,14 +55,21 @@ def graph():
         name = module_name(path)
         found = imports(ast.parse(path.read_text(), str(path)))
         edges[name] = {target for target, _ in found if target != name}
-        tucked += [f"{name} imports {target} inside a function" for target, inside in found
-                   if inside]
+        tucked += [
+            f"{name} imports {target} inside a function" for target, inside in found if inside
+        ]
     return edges, tucked
 
 
 def family_of(module: str) -> str | None:
-    return next((family for prefix, family in FAMILIES.items()
-                 if module == prefix or module.startswith(prefix + ".")), None)
+    return next(
+        (
+            family
+            for prefix, family in FAMILIES.items()
+            if module == prefix or module.startswith(prefix + ".")
+        ),
+        None,
+    )
 
 
 def test_no_metanmt_import_inside_a_function_body():
@@ -71,12 +85,13 @@ def test_no_import_circle():
         stack.append(node)
         for target in sorted(edges.get(node, ())):
             if state.get(target) == "open":
-                cycle = stack[stack.index(target):] + [target]
+                cycle = stack[stack.index(target) :] + [target]
                 raise AssertionError("import circle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)
         stack.pop()
         state[node] = "done"
+
     for node in sorted(edges):
         if node not in state:
             visit(node)
@@ -98,8 +113,13 @@ def code_without_docs(path: Path) -> str:
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.unparse(tree).lower()
 

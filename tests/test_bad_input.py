@@ -1,32 +1,50 @@
 """Bad input, tried on purpose: one clear line naming the culprit, and nothing saved is damaged."""
+
 import argparse
 import hashlib
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metanmt.cli import main
-from metanmt.translation.cli import parse_budget
 from metanmt.config import load_config
-from metanmt.translation.languages import CorpusError
-from metanmt.translation.sources import read_tsv
 from metanmt.trainer import Trainer
+from metanmt.translation.cli import parse_budget
+from metanmt.translation.data.languages import CorpusError
+from metanmt.translation.data.sources import read_tsv
 
 
 def snapshot(*folders):
     """Every file under ``folders`` with its content hash."""
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, toy_corpus):
     """A prepared corpus and a saved tiny translation run, to be left untouched by bad input."""
     run = tmp_path_factory.mktemp("bad") / "run"
-    Trainer(load_config(None, [f"out_dir={run}", "family=translation", "translation.model=tiny",
-                               f"translation.corpus={toy_corpus}", "train.steps=2",
-                               "train.meta_batch=2", "train.eval_tasks=2"]), log=False).fit()
+    Trainer(
+        load_config(
+            None,
+            [
+                f"out_dir={run}",
+                "family=translation",
+                "translation.model=tiny",
+                f"translation.corpus={toy_corpus}",
+                "train.steps=2",
+                "train.meta_batch=2",
+                "train.eval_tasks=2",
+            ],
+        ),
+        log=False,
+    ).fit()
     return toy_corpus, run
 
 
@@ -37,14 +55,26 @@ def write(path, text: bytes):
 
 GOOD = b"".join(b"kebu %d\tword %d here\n" % (i, i) for i in range(30))
 CASES = {
-    "different line counts": (lambda d: ["--train-files", write(d / "a.xx", b"a\nb\nc\n"),
-                                          write(d / "a.en", b"one\ntwo\n")],
-                               r"a.xx has 3 lines, .*a.en has 2"),
-    "empty file": (lambda d: ["--train-tsv", write(d / "empty.tsv", b"")], r"empty.tsv: empty file"),
-    "invalid UTF-8": (lambda d: ["--train-tsv", write(d / "latin.tsv", b"ok\tfine\ntr\xe9s\tthree\n")],
-                      r"latin.tsv: invalid UTF-8 on line 2"),
-    "missing tab": (lambda d: ["--train-tsv", write(d / "tabs.tsv", b"ok\tfine\nno tab here\n")],
-                    r"tabs.tsv: line 2 has 0 tabs"),
+    "different line counts": (
+        lambda d: [
+            "--train-files",
+            write(d / "a.xx", b"a\nb\nc\n"),
+            write(d / "a.en", b"one\ntwo\n"),
+        ],
+        r"a.xx has 3 lines, .*a.en has 2",
+    ),
+    "empty file": (
+        lambda d: ["--train-tsv", write(d / "empty.tsv", b"")],
+        r"empty.tsv: empty file",
+    ),
+    "invalid UTF-8": (
+        lambda d: ["--train-tsv", write(d / "latin.tsv", b"ok\tfine\ntr\xe9s\tthree\n")],
+        r"latin.tsv: invalid UTF-8 on line 2",
+    ),
+    "missing tab": (
+        lambda d: ["--train-tsv", write(d / "tabs.tsv", b"ok\tfine\nno tab here\n")],
+        r"tabs.tsv: line 2 has 0 tabs",
+    ),
     "missing file": (lambda d: ["--train-tsv", str(d / "nowhere.tsv")], r"nowhere.tsv"),
 }
 
@@ -54,9 +84,18 @@ def test_bad_parallel_files_are_named_and_nothing_is_damaged(saved, tmp_path, ca
     corpus, run = saved
     before = snapshot(corpus, run)
     files, message = CASES[case]
-    args = ["finetune", "--init", str(run), *files(tmp_path),
-            "--dev-tsv", write(tmp_path / "dev.tsv", GOOD),
-            "--test-tsv", write(tmp_path / "test.tsv", GOOD), "--out", str(run / "finetune")]
+    args = [
+        "finetune",
+        "--init",
+        str(run),
+        *files(tmp_path),
+        "--dev-tsv",
+        write(tmp_path / "dev.tsv", GOOD),
+        "--test-tsv",
+        write(tmp_path / "test.tsv", GOOD),
+        "--out",
+        str(run / "finetune"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("metanmt finetune: error: "), err
@@ -68,15 +107,22 @@ FINETUNE = "finetune --init {run} --corpus {corpus} --out {run}/ft"
 TRAIN = "train --resume --set out_dir={run} family=translation translation.corpus={corpus}"
 
 
-@pytest.mark.parametrize("command, message", [
-    (FINETUNE + " --languages xx", r"'xx'"),
-    (FINETUNE + " --languages de", r"'de'"),  # a training language has no dev or test set
-    (TRAIN + " train.setps=3", r"unknown config key 'train.setps'; valid keys here: .*steps"),
-    (TRAIN + " translation.model=cpu", r"other settings \(.*translation.model: tiny -> cpu\)"),
-    ("train --resume --set out_dir={run}", r"is a 'translation' run, this config trains 'sine'"),
-])
-def test_bad_requests_against_a_saved_run_are_named_and_damage_nothing(saved, capsys, command,
-                                                                       message):
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (FINETUNE + " --languages xx", r"'xx'"),
+        (FINETUNE + " --languages de", r"'de'"),  # a training language has no dev or test set
+        (TRAIN + " train.setps=3", r"unknown config key 'train.setps'; valid keys here: .*steps"),
+        (TRAIN + " translation.model=cpu", r"other settings \(.*translation.model: tiny -> cpu\)"),
+        (
+            "train --resume --set out_dir={run}",
+            r"is a 'translation' run, this config trains 'sine'",
+        ),
+    ],
+)
+def test_bad_requests_against_a_saved_run_are_named_and_damage_nothing(
+    saved, capsys, command, message
+):
     corpus, run = saved
     before = snapshot(corpus, run)
     args = command.format(run=run, corpus=corpus).split()

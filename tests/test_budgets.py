@@ -1,6 +1,7 @@
 """Fine-tuning at word budgets without per-job overhead: each initialisation loaded once and
 restored in memory for every job, per-word dev losses, models written only when asked, the
 time of each phase, results folders from an older metanmt, and the gap against training tokens."""
+
 import csv
 
 import numpy as np
@@ -9,11 +10,17 @@ import torch
 
 from metanmt.config import ConfigError, load_config
 from metanmt.trainer import Trainer
-from metanmt.translation.budgets import (FIELDS, BudgetPlan, Initialisations, LanguageData,
-                                         Results, run_budgets)
-from metanmt.translation.compare import Comparison, load_compare
-from metanmt.translation.corpus import load_corpus
-from metanmt.translation.finetune import FinetuneConfig
+from metanmt.translation.comparison import Comparison, load_compare
+from metanmt.translation.data.corpus import load_corpus
+from metanmt.translation.finetuning.budgets import (
+    FIELDS,
+    BudgetPlan,
+    Initialisations,
+    LanguageData,
+    Results,
+    run_budgets,
+)
+from metanmt.translation.finetuning.finetune import FinetuneConfig
 from metanmt.translation.model import load_translation_model
 
 QUICK = "recipes/configs/compare/quick.yaml"
@@ -23,21 +30,46 @@ QUICK = "recipes/configs/compare/quick.yaml"
 def toy_run(tmp_path_factory, toy_corpus):
     """A tiny MultiNMT run on the toy corpus that keeps its weights at 4,000 target tokens."""
     run = tmp_path_factory.mktemp("budgets") / "run"
-    trainer = Trainer(load_config(None, [
-        f"out_dir={run}", "family=translation", "algorithm.name=pretrain", "algorithm.inner_steps=0",
-        "translation.model=tiny", f"translation.corpus={toy_corpus}", "translation.dropout=0.1",
-        "translation.support_tokens=300", "translation.query_tokens=300", "train.steps=12",
-        "train.meta_batch=2", "train.eval_tasks=2", "train.outer_lr=0.003",
-        "train.keep_checkpoints_at=[4000]"]), log=False)
+    trainer = Trainer(
+        load_config(
+            None,
+            [
+                f"out_dir={run}",
+                "family=translation",
+                "algorithm.name=pretrain",
+                "algorithm.inner_steps=0",
+                "translation.model=tiny",
+                f"translation.corpus={toy_corpus}",
+                "translation.dropout=0.1",
+                "translation.support_tokens=300",
+                "translation.query_tokens=300",
+                "train.steps=12",
+                "train.meta_batch=2",
+                "train.eval_tasks=2",
+                "train.outer_lr=0.003",
+                "train.keep_checkpoints_at=[4000]",
+            ],
+        ),
+        log=False,
+    )
     trainer.fit()
     return toy_corpus, run, trainer
 
 
 def plan(**keys) -> BudgetPlan:
-    finetune = FinetuneConfig(lr=3e-3, warmup_steps=0, batch_tokens=300, eval_every=5,
-                              max_epochs=2, dev_sentences=30)
-    return BudgetPlan(**{"budgets": (300,), "draws": 1, "test_sentences": 15, "beams": 1,
-                         "finetune": finetune, **keys})
+    finetune = FinetuneConfig(
+        lr=3e-3, warmup_steps=0, batch_tokens=300, eval_every=5, max_epochs=2, dev_sentences=30
+    )
+    return BudgetPlan(
+        **{
+            "budgets": (300,),
+            "draws": 1,
+            "test_sentences": 15,
+            "beams": 1,
+            "finetune": finetune,
+            **keys,
+        }
+    )
 
 
 def toy_data(corpus, languages):
@@ -47,15 +79,15 @@ def toy_data(corpus, languages):
 
 def rows_of(out):
     with (out / "results.csv").open(newline="") as handle:
-        return {(r["init"], r["language"], r["budget"], r["draw"]): r
-                for r in csv.DictReader(handle)}
+        return {
+            (r["init"], r["language"], r["budget"], r["draw"]): r for r in csv.DictReader(handle)
+        }
 
 
 def test_a_job_after_another_fine_tuning_equals_the_same_job_alone(toy_run, tmp_path):
     corpus, run, _ = toy_run
     inits = {"multi": str(run), "random": "random:tiny"}
-    run_budgets(inits, toy_data(corpus, ["ro", "fi"]), plan(), tmp_path / "both",
-                corpus / "vocab")
+    run_budgets(inits, toy_data(corpus, ["ro", "fi"]), plan(), tmp_path / "both", corpus / "vocab")
     both = rows_of(tmp_path / "both")
     run_budgets(inits, toy_data(corpus, ["fi"]), plan(), tmp_path / "alone", corpus / "vocab")
     alone = rows_of(tmp_path / "alone")
@@ -63,18 +95,21 @@ def test_a_job_after_another_fine_tuning_equals_the_same_job_alone(toy_run, tmp_
         for key in ("steps", "best_step", "dev_loss", "dev_loss_per_word", "bleu", "chrf"):
             assert both[job][key] == row[key], (job, key)
         name = "-".join((*job[:3], job[3]))
-        assert (tmp_path / "both" / "hyps" / f"{name}.txt").read_text() == \
-            (tmp_path / "alone" / "hyps" / f"{name}.txt").read_text()
+        assert (tmp_path / "both" / "hyps" / f"{name}.txt").read_text() == (
+            tmp_path / "alone" / "hyps" / f"{name}.txt"
+        ).read_text()
     assert not (tmp_path / "both" / "models").exists()  # no model written unless asked
 
 
 def test_initialisations_are_loaded_once_and_restored(toy_run, monkeypatch):
     corpus, run, _ = toy_run
-    from metanmt.translation import budgets
+    from metanmt.translation.finetuning import budgets
+
     loads = []
     original = budgets.load_translation_model
-    monkeypatch.setattr(budgets, "load_translation_model",
-                        lambda *a, **k: loads.append(a[0]) or original(*a, **k))
+    monkeypatch.setattr(
+        budgets, "load_translation_model", lambda *a, **k: loads.append(a[0]) or original(*a, **k)
+    )
     inits = Initialisations({"multi": str(run)}, corpus / "vocab", 0, torch.device("cpu"))
     model, _ = inits.fresh("multi")
     start = {k: v.clone() for k, v in model.state_dict().items()}
@@ -89,19 +124,27 @@ def test_initialisations_are_loaded_once_and_restored(toy_run, monkeypatch):
 def test_per_word_dev_loss_phase_times_and_saved_models(toy_run, tmp_path):
     corpus, run, _ = toy_run
     data = toy_data(corpus, ["ro"])
-    run_budgets({"multi": str(run)}, data, plan(budgets=(0, 300), save_models=True),
-                tmp_path, corpus / "vocab")
+    run_budgets(
+        {"multi": str(run)},
+        data,
+        plan(budgets=(0, 300), save_models=True),
+        tmp_path,
+        corpus / "vocab",
+    )
     rows = rows_of(tmp_path)
     dev = data["ro"].dev[:30]
     words = sum(len(english.split()) for _, english in dev)
     for (init, lang, budget, draw), row in rows.items():
         losses = np.load(tmp_path / "dev" / f"{init}-{lang}-{budget}-{draw}.npy")
         assert losses.shape == (30, 3) and losses[:, 2].sum() == words
-        assert float(row["dev_loss_per_word"]) == pytest.approx(losses[:, 0].sum() / words,
-                                                                abs=1e-4)
+        assert float(row["dev_loss_per_word"]) == pytest.approx(
+            losses[:, 0].sum() / words, abs=1e-4
+        )
         assert float(row["dev_loss_per_word"]) > float(row["dev_loss"])  # more tokens than words
-        phases = [float(row[k]) for k in ("load_seconds", "train_seconds", "dev_seconds",
-                                          "decode_seconds")]
+        phases = [
+            float(row[k])
+            for k in ("load_seconds", "train_seconds", "dev_seconds", "decode_seconds")
+        ]
         assert all(p >= 0 for p in phases) and sum(phases) <= float(row["seconds"]) + 0.1
     assert float(rows[("multi", "ro", "300", "0")]["train_seconds"]) > 0
     saved, tokenizer = load_translation_model(tmp_path / "models" / "multi-ro-300-0")
@@ -109,16 +152,27 @@ def test_per_word_dev_loss_phase_times_and_saved_models(toy_run, tmp_path):
 
 
 def test_results_of_an_older_metanmt_gain_the_new_columns(tmp_path):
-    old_fields = [f for f in FIELDS if f not in ("dev_loss_per_word", "load_seconds",
-                                                  "train_seconds", "dev_seconds", "decode_seconds",
-                                                  "peak_rss_mib")]
+    old_fields = [
+        f
+        for f in FIELDS
+        if f
+        not in (
+            "dev_loss_per_word",
+            "load_seconds",
+            "train_seconds",
+            "dev_seconds",
+            "decode_seconds",
+            "peak_rss_mib",
+        )
+    ]
     with (tmp_path / "results.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, old_fields)
         writer.writeheader()
         writer.writerow({f: "1" for f in old_fields} | {"init": "a", "language": "ro"})
     results = Results(tmp_path)
-    results.add({f: "2" for f in FIELDS if f != "fingerprint"} | {"init": "b", "language": "ro"},
-                {"key": 1})
+    results.add(
+        {f: "2" for f in FIELDS if f != "fingerprint"} | {"init": "b", "language": "ro"}, {"key": 1}
+    )
     with (tmp_path / "results.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
@@ -128,6 +182,7 @@ def test_results_of_an_older_metanmt_gain_the_new_columns(tmp_path):
 
 def test_the_trainer_keeps_the_weights_where_the_cost_reaches_each_checkpoint(toy_run):
     from metanmt.checkpoint import load_checkpoint
+
     _, run, trainer = toy_run
     _, _, state = load_checkpoint(run / "checkpoints" / "at-4000")
     assert 4000 <= state["cost"] < 4000 + 2 * 700  # the first step past it (2 tasks of ~600)
@@ -136,15 +191,28 @@ def test_the_trainer_keeps_the_weights_where_the_cost_reaches_each_checkpoint(to
 
 def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus):
     out = tmp_path / "cmp"
-    keys = [f"corpus.path={toy_corpus}", f"out_dir={out}", "shared.train.max_target_tokens=16000",
-            "shared.train.eval_every=1000", "languages=[fi]", "budgets=[300]", "draws=1",
-            "test_sentences=10", "random=", "threads=1", "finetune.max_epochs=1",
-            "runs_at_once=2"]
-    with pytest.raises(ConfigError, match="keeps no weights at 8k target tokens; add them to "
-                                          "shared.train.keep_checkpoints_at"):
+    keys = [
+        f"corpus.path={toy_corpus}",
+        f"out_dir={out}",
+        "shared.train.max_target_tokens=16000",
+        "shared.train.eval_every=1000",
+        "languages=[fi]",
+        "budgets=[300]",
+        "draws=1",
+        "test_sentences=10",
+        "random=",
+        "threads=1",
+        "finetune.max_epochs=1",
+        "runs_at_once=2",
+    ]
+    with pytest.raises(
+        ConfigError,
+        match="keeps no weights at 8k target tokens; add them to shared.train.keep_checkpoints_at",
+    ):
         Comparison(load_compare(QUICK, keys + ["checkpoints=[8k]"])[0])
-    config, _ = load_compare(QUICK, keys + ["checkpoints=[8k]",
-                                            "shared.train.keep_checkpoints_at=[8k]"])
+    config, _ = load_compare(
+        QUICK, keys + ["checkpoints=[8k]", "shared.train.keep_checkpoints_at=[8k]"]
+    )
     comparison = Comparison(config)
     assert set(comparison.inits()) == {"metanmt", "multinmt", "metanmt@8k", "multinmt@8k"}
     comparison.run()
@@ -155,7 +223,8 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
         rows = list(csv.DictReader(handle))
     assert [(r["training tokens"], r["A"], r["B"]) for r in rows] == [
         ("8000", "metanmt@8k", "multinmt@8k"),
-        (rows[1]["training tokens"], "metanmt", "multinmt")]
+        (rows[1]["training tokens"], "metanmt", "multinmt"),
+    ]
     assert int(rows[1]["training tokens"]) >= 16000
     assert (out / "news" / "gap_vs_tokens.png").is_file()
     assert "dev loss/word A-B" in (out / "news" / "gap.md").read_text()
@@ -163,9 +232,15 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
 
 def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):
     corpus, _, _ = toy_run
-    run_budgets({"random": "random:tiny"}, toy_data(corpus, ["fi"]),
-                plan(budgets=(0,), draws_by_budget={"40k": 1}, draws_by_init={"multi": 2},
-                     test_sentences=3), tmp_path, corpus / "vocab")
+    run_budgets(
+        {"random": "random:tiny"},
+        toy_data(corpus, ["fi"]),
+        plan(
+            budgets=(0,), draws_by_budget={"40k": 1}, draws_by_init={"multi": 2}, test_sentences=3
+        ),
+        tmp_path,
+        corpus / "vocab",
+    )
     said = capsys.readouterr()
     assert "draws_by_budget: 40000 not among the budgets 0; its entry has no effect" in said.out
     assert "draws_by_init: multi not among the inits random; its entry has no effect" in said.out

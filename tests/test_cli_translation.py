@@ -1,4 +1,5 @@
 """The translation commands end to end on the toy corpus, and their errors for bad input."""
+
 import csv
 import io
 import sys
@@ -20,11 +21,30 @@ def trained(tmp_path_factory):
     assert main(["prepare", "--toy", "--out", str(corpus), "--vocab-size", "400"]) == 0
     assert (corpus / "manifest.json").is_file() and (corpus / "vocab" / "report.json").is_file()
     run = root / "run"
-    assert main(["train", "--config", str(CONFIG), "--threads", "1", "--set",
-                 f"out_dir={run}", f"translation.corpus={corpus}", "translation.model=tiny",
-                 "translation.dropout=0", "translation.support_tokens=300",
-                 "translation.query_tokens=300", "train.steps=120", "train.outer_lr=0.003",
-                 "train.warmup_steps=0", "train.eval_every=60", "train.time_limit_minutes=0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(CONFIG),
+                "--threads",
+                "1",
+                "--set",
+                f"out_dir={run}",
+                f"translation.corpus={corpus}",
+                "translation.model=tiny",
+                "translation.dropout=0",
+                "translation.support_tokens=300",
+                "translation.query_tokens=300",
+                "train.steps=120",
+                "train.outer_lr=0.003",
+                "train.warmup_steps=0",
+                "train.eval_every=60",
+                "train.time_limit_minutes=0",
+            ]
+        )
+        == 0
+    )
     assert (run / "model" / "config.json").is_file()  # exported with save_pretrained
     return corpus, run
 
@@ -32,16 +52,46 @@ def trained(tmp_path_factory):
 def test_finetune_writes_results_summary_and_plots_and_resumes(trained, tmp_path, capsys):
     corpus, run = trained
     out = tmp_path / "ft"
-    args = ["finetune", "--init", f"multi={run}", "random:tiny", "--corpus", str(corpus),
-            "--languages", "ro", "--budgets", "0", "300", "--draws", "2", "--max-steps", "20",
-            "--lr", "0.003", "--batch-tokens", "300", "--eval-every", "10",
-            "--test-sentences", "20", "--out", str(out), "--threads", "1"]
+    args = [
+        "finetune",
+        "--init",
+        f"multi={run}",
+        "random:tiny",
+        "--corpus",
+        str(corpus),
+        "--languages",
+        "ro",
+        "--budgets",
+        "0",
+        "300",
+        "--draws",
+        "2",
+        "--max-steps",
+        "20",
+        "--lr",
+        "0.003",
+        "--batch-tokens",
+        "300",
+        "--eval-every",
+        "10",
+        "--test-sentences",
+        "20",
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+    ]
     assert main(args) == 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     # zero-shot once per init, the 300-word budget twice (two draws)
     assert sorted((r["init"], r["budget"], r["draw"]) for r in rows) == [
-        ("multi", "0", "0"), ("multi", "300", "0"), ("multi", "300", "1"),
-        ("random-tiny", "0", "0"), ("random-tiny", "300", "0"), ("random-tiny", "300", "1")]
+        ("multi", "0", "0"),
+        ("multi", "300", "0"),
+        ("multi", "300", "1"),
+        ("random-tiny", "0", "0"),
+        ("random-tiny", "300", "0"),
+        ("random-tiny", "300", "1"),
+    ]
     assert all(int(r["words"]) >= 300 for r in rows if r["budget"] == "300")
     assert "± " in (out / "summary.md").read_text()
     assert (out / "bleu_vs_words_ro.png").is_file()
@@ -50,8 +100,10 @@ def test_finetune_writes_results_summary_and_plots_and_resumes(trained, tmp_path
     assert main(args) == 0  # everything is already done: nothing is fine-tuned again
     assert "6 of 6 fine-tunings already" in capsys.readouterr().out
     assert main([*args, "--save-models", "--budgets", "300", "--draws", "3"]) == 0
-    assert sorted(p.name for p in (out / "models").iterdir()) == ["multi-ro-300-2",
-                                                                   "random-tiny-ro-300-2"]
+    assert sorted(p.name for p in (out / "models").iterdir()) == [
+        "multi-ro-300-2",
+        "random-tiny-ro-300-2",
+    ]
 
 
 def test_translate_stdin_and_evaluate(trained, tmp_path, monkeypatch, capsys):
@@ -64,9 +116,25 @@ def test_translate_stdin_and_evaluate(trained, tmp_path, monkeypatch, capsys):
     ref.write_text("the cat sees the ball\n")
     assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 0
     out = capsys.readouterr().out
-    assert "BLEU 100.00" in out and "chrf: nrefs:1|case:mixed|eff:yes|nc:6|nw:0" in out  # every score with its signature
-    assert main(["score", "--model", str(run), "--corpus", str(corpus), "--languages", "fi",
-                 "--test-sentences", "10"]) == 0
+    assert (
+        "BLEU 100.00" in out and "chrf: nrefs:1|case:mixed|eff:yes|nc:6|nw:0" in out
+    )  # every score with its signature
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(run),
+                "--corpus",
+                str(corpus),
+                "--languages",
+                "fi",
+                "--test-sentences",
+                "10",
+            ]
+        )
+        == 0
+    )
     assert "fi (10 sentences): BLEU" in capsys.readouterr().out
 
 
@@ -75,9 +143,22 @@ def test_own_language_files_and_their_errors(trained, tmp_path, capsys):
     src, eng = tmp_path / "train.xx", tmp_path / "train.en"
     src.write_text("a\nb\nc\n")
     eng.write_text("one\ntwo\n")
-    code = main(["finetune", "--init", str(run), "--train-files", str(src), str(eng),
-                 "--dev-tsv", str(tmp_path / "dev.tsv"), "--test-tsv", str(tmp_path / "t.tsv"),
-                 "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "finetune",
+            "--init",
+            str(run),
+            "--train-files",
+            str(src),
+            str(eng),
+            "--dev-tsv",
+            str(tmp_path / "dev.tsv"),
+            "--test-tsv",
+            str(tmp_path / "t.tsv"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "train.xx" in err and "train.en" in err and "3" in err and "2" in err
     bad = tmp_path / "bad.tsv"
@@ -87,14 +168,53 @@ def test_own_language_files_and_their_errors(trained, tmp_path, capsys):
     pairs = [(f"kebu {i}", f"word {i} here") for i in range(40)]
     for name in ("train", "dev", "test"):
         (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{e}\n" for s, e in pairs))
-    assert main(["finetune", "--init", str(run), "--train-tsv", str(tmp_path / "train.tsv"),
-                 "--dev-tsv", str(tmp_path / "dev.tsv"), "--test-tsv", str(bad),
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--init",
+                str(run),
+                "--train-tsv",
+                str(tmp_path / "train.tsv"),
+                "--dev-tsv",
+                str(tmp_path / "dev.tsv"),
+                "--test-tsv",
+                str(bad),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "bad.tsv" in capsys.readouterr().err
-    assert main(["finetune", "--init", str(run), "--language", "xx", "--budgets", "100000",
-                 "--draws", "1", "--max-steps", "2", "--train-tsv", str(tmp_path / "train.tsv"),
-                 "--dev-tsv", str(tmp_path / "dev.tsv"), "--test-tsv", str(tmp_path / "test.tsv"),
-                 "--test-sentences", "5", "--out", str(tmp_path / "o2")]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--init",
+                str(run),
+                "--language",
+                "xx",
+                "--budgets",
+                "100000",
+                "--draws",
+                "1",
+                "--max-steps",
+                "2",
+                "--train-tsv",
+                str(tmp_path / "train.tsv"),
+                "--dev-tsv",
+                str(tmp_path / "dev.tsv"),
+                "--test-tsv",
+                str(tmp_path / "test.tsv"),
+                "--test-sentences",
+                "5",
+                "--out",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     # capped by the pool, and said
     assert "the pool holds 120 English words; the budget 100000 uses all of it" in out.out + out.err
@@ -107,13 +227,28 @@ def test_budget_parsing():
 
 
 def test_init_from_sets_the_config(capsys):
-    assert main(["train", "--print-config", "--set", "family=translation",
-                 "translation.init_from=some/model"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--print-config",
+                "--set",
+                "family=translation",
+                "translation.init_from=some/model",
+            ]
+        )
+        == 0
+    )
     assert "init_from: some/model" in capsys.readouterr().out
 
 
 def test_draws_per_cell_and_capped_budgets_stand_for_what_was_asked(capsys):
-    from metanmt.translation.budgets import BudgetPlan, LanguageData, draws_of, effective_budgets
+    from metanmt.translation.finetuning.budgets import (
+        BudgetPlan,
+        LanguageData,
+        draws_of,
+        effective_budgets,
+    )
 
     pool = [(f"s{i}", "one two three four five") for i in range(100)]  # 500 words
     data = LanguageData(pool=pool, dev=pool[:5], test=pool[:5])

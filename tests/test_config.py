@@ -1,5 +1,6 @@
 """Configs: every key a recipe or preset gives reaches the object it names (read back from the
 built objects, not from the config), and a key that would reach nothing is refused."""
+
 import copy
 import dataclasses
 from pathlib import Path
@@ -7,17 +8,26 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metanmt.config import (TrainConfig, build_config, config_from_dict, config_to_dict,
-                            load_config, resolve_sources)
+from metanmt.config import (
+    TrainConfig,
+    build_config,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    resolve_sources,
+)
 from metanmt.registry import ALGORITHMS, FAMILIES
 from metanmt.schema import canonical, fields, flatten
 from metanmt.trainer import Trainer
-from metanmt.translation.compare import CompareConfig, Comparison, load_compare
+from metanmt.translation.comparison import CompareConfig, Comparison, load_compare
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "recipes" / "configs"
-RUN_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml")
-                     if p.parent.name != "compare" and not p.name.startswith("languages"))
+RUN_CONFIGS = sorted(
+    p
+    for p in CONFIGS.rglob("*.yaml")
+    if p.parent.name != "compare" and not p.name.startswith("languages")
+)
 COMPARE_CONFIGS = sorted((CONFIGS / "compare").glob("*.yaml"))
 
 
@@ -25,8 +35,14 @@ def test_no_preset_is_hidden_in_a_recipe():
     """Presets are YAML files (checked below), not --set strings inside the shell scripts."""
     for script in (ROOT / "recipes").glob("*.sh"):
         text = script.read_text()
-        for key in ("translation.", "algorithm.inner", "train.meta_batch", "train.outer",
-                    "--lr ", "--max-steps "):
+        for key in (
+            "translation.",
+            "algorithm.inner",
+            "train.meta_batch",
+            "train.outer",
+            "--lr ",
+            "--max-steps ",
+        ):
             assert key not in text, f"{script.name} sets {key} itself"
 
 
@@ -51,9 +67,15 @@ def canonical_given(path: str, value, cls):
 
 def built_settings(trainer: Trainer) -> dict:
     """What the built objects use, by dotted config key."""
-    return flatten({"family": trainer.family.name, "out_dir": str(trainer.out),
-                    "algorithm": trainer.algorithm.settings(), "train": trainer.settings(),
-                    trainer.family.name: trainer.family.settings(trainer.model)})
+    return flatten(
+        {
+            "family": trainer.family.name,
+            "out_dir": str(trainer.out),
+            "algorithm": trainer.algorithm.settings(),
+            "train": trainer.settings(),
+            trainer.family.name: trainer.family.settings(trainer.model),
+        }
+    )
 
 
 def assert_every_key_lands(given: dict, trainer: Trainer, where: str) -> None:
@@ -68,8 +90,11 @@ def assert_every_key_lands(given: dict, trainer: Trainer, where: str) -> None:
         if key in ("family", "out_dir", "plugins") or key.endswith(".corpus"):
             continue  # placed by the test (a toy corpus, a temporary folder)
         expected = canonical_given(key, value, section_class(key, given))
-        assert built[key] == pytest.approx(expected) if isinstance(expected, float) \
-            else built[key] == expected, f"{where}: {key} is {built[key]!r}, the config said {value!r}"
+        assert (
+            built[key] == pytest.approx(expected)
+            if isinstance(expected, float)
+            else built[key] == expected
+        ), f"{where}: {key} is {built[key]!r}, the config said {value!r}"
 
 
 def for_the_test(values: dict, toy_corpus, tmp_path) -> dict:
@@ -93,12 +118,14 @@ def fake_omniglot(monkeypatch):
         images = np.zeros((count, 20, size, size), dtype=np.uint8)
         names = np.array([f"a{i // 30}/c{i}" for i in range(count)])
         return images, names, np.arange(count) // 30, np.arange(count) < 964
+
     monkeypatch.setattr(omniglot, "load_omniglot", fake)
 
 
 @pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
-def test_every_key_of_every_run_config_reaches_the_built_run(path, toy_corpus, tmp_path,
-                                                             fake_omniglot):
+def test_every_key_of_every_run_config_reaches_the_built_run(
+    path, toy_corpus, tmp_path, fake_omniglot
+):
     given = for_the_test(resolve_sources(path), toy_corpus, tmp_path)
     trainer = Trainer(build_config(given), log=False)
     assert_every_key_lands(given, trainer, path.name)
@@ -106,16 +133,18 @@ def test_every_key_of_every_run_config_reaches_the_built_run(path, toy_corpus, t
 
 @pytest.mark.parametrize("path", COMPARE_CONFIGS, ids=lambda p: p.name)
 def test_every_key_of_every_comparison_reaches_what_it_names(path, toy_corpus, tmp_path):
-    config, given = load_compare(path, [f"corpus.path={toy_corpus}",
-                                        f"out_dir={tmp_path / 'cmp'}"])
+    config, given = load_compare(path, [f"corpus.path={toy_corpus}", f"out_dir={tmp_path / 'cmp'}"])
     comparison = Comparison(config)
     built = flatten(comparison.settings())
     for key, value in flatten({k: v for k, v in given.items() if k != "shared"}).items():
         assert key in built, f"{path.name}: {key} reached nothing"
         cls = CompareConfig
         for part in key.split(".")[:-1]:
-            cls = type(getattr(cls(), part)) if dataclasses.is_dataclass(getattr(cls(), part)) \
+            cls = (
+                type(getattr(cls(), part))
+                if dataclasses.is_dataclass(getattr(cls(), part))
                 else None
+            )
             if cls is None:
                 break
         if cls is not None and key not in ("corpus.path", "out_dir"):
@@ -131,42 +160,69 @@ def test_every_key_of_every_comparison_reaches_what_it_names(path, toy_corpus, t
 
 def test_metanmt_cpu_builds_fomaml_with_an_adam_inner_step(toy_corpus, tmp_path):
     """The defect this guards against: the YAML said Adam, the built FOMAML took SGD steps."""
-    config = load_config(CONFIGS / "metanmt_cpu.yaml",
-                         [f"translation.corpus={toy_corpus}", f"out_dir={tmp_path}"])
+    config = load_config(
+        CONFIGS / "metanmt_cpu.yaml", [f"translation.corpus={toy_corpus}", f"out_dir={tmp_path}"]
+    )
     trainer = Trainer(config, log=False)
     algorithm = trainer.algorithm
-    assert (algorithm.name, algorithm.order, algorithm.inner_optimizer.name) == ("fomaml", 1, "adam")
+    assert (algorithm.name, algorithm.order, algorithm.inner_optimizer.name) == (
+        "fomaml",
+        1,
+        "adam",
+    )
     assert "algo:fomaml|order:1|inner:1xadam(b=0.9,0.999)@0.0001" in trainer.signature()
 
 
-@pytest.mark.parametrize("assignments, message", [
-    (["algorithm.name=reptile", "algorithm.first_order=true"],
-     r"unknown config key 'algorithm.first_order' for algorithm 'reptile'; valid keys here: "
-     r"algorithm.name, .*algorithm.inner_optimizer"),
-    (["algorithm.name=pretrain", "algorithm.first_order=true"], r"for algorithm 'pretrain'"),
-    (["algorithm.name=fomaml", "algorithm.first_order=false"], r"for algorithm 'fomaml'"),
-    (["algorithm.name=metasgd", "algorithm.inner_optimizer=adam"],
-     r"'algorithm.inner_optimizer' for algorithm 'metasgd'"),
-    (["algorithm.adam_betas=[0.9, 0.98]"], r"adam_betas applies only with .*inner_optimizer=adam"),
-    (["family=translation", "algorithm.vmap=false"], r"algorithm.vmap applies only to families"),
-    (["family=translation", "algorithm.compile=true"], r"algorithm.compile applies only to famil"),
-    (["family=translation", "sine.k_shot=3"], r"section 'sine' does not apply: the family is "),
-    (["family=translation", "translation.temperature=2"], r"only with translation.sampling="),
-    (["family=translation", "translation.validation_words=9"], r"only with translation.valid"),
-    (["family=translation", "translation.validation=finetune", "train.eval_tasks=4"],
-     r"train.eval_tasks does not apply"),
-    (["family=translation", "translation.init_from=m", "translation.model=tiny"],
-     r"translation.model does not apply: translation.init_from"),
-    (["family=translation", "translation.attention=sdpa"],
-     r"attention=sdpa cannot run algorithm 'maml'"),
-    (["train.max_target_tokens=5"], r"unknown config key 'train.max_target_tokens'"),
-    (["family=translation", "train.max_target_tokens=5", "train.max_cost=5"], r"give one"),
-    (["train.steps=-5"], r"'train.steps' must be >= 1, got -5"),
-    (["train.eval_every=0"], r"'train.eval_every' must be >= 1"),
-    (["train.checkpoint_every=-1"], r"'train.checkpoint_every' must be >= 1"),
-    (["train.eval_tasks=0"], r"'train.eval_tasks' must be >= 1"),
-    (["algorithm.inner_optimizer=rmsprop"], r"must be one of sgd, adam, got 'rmsprop'"),
-])
+@pytest.mark.parametrize(
+    "assignments, message",
+    [
+        (
+            ["algorithm.name=reptile", "algorithm.first_order=true"],
+            r"unknown config key 'algorithm.first_order' for algorithm 'reptile'; valid keys here: "
+            r"algorithm.name, .*algorithm.inner_optimizer",
+        ),
+        (["algorithm.name=pretrain", "algorithm.first_order=true"], r"for algorithm 'pretrain'"),
+        (["algorithm.name=fomaml", "algorithm.first_order=false"], r"for algorithm 'fomaml'"),
+        (
+            ["algorithm.name=metasgd", "algorithm.inner_optimizer=adam"],
+            r"'algorithm.inner_optimizer' for algorithm 'metasgd'",
+        ),
+        (
+            ["algorithm.adam_betas=[0.9, 0.98]"],
+            r"adam_betas applies only with .*inner_optimizer=adam",
+        ),
+        (
+            ["family=translation", "algorithm.vmap=false"],
+            r"algorithm.vmap applies only to families",
+        ),
+        (
+            ["family=translation", "algorithm.compile=true"],
+            r"algorithm.compile applies only to famil",
+        ),
+        (["family=translation", "sine.k_shot=3"], r"section 'sine' does not apply: the family is "),
+        (["family=translation", "translation.temperature=2"], r"only with translation.sampling="),
+        (["family=translation", "translation.validation_words=9"], r"only with translation.valid"),
+        (
+            ["family=translation", "translation.validation=finetune", "train.eval_tasks=4"],
+            r"train.eval_tasks does not apply",
+        ),
+        (
+            ["family=translation", "translation.init_from=m", "translation.model=tiny"],
+            r"translation.model does not apply: translation.init_from",
+        ),
+        (
+            ["family=translation", "translation.attention=sdpa"],
+            r"attention=sdpa cannot run algorithm 'maml'",
+        ),
+        (["train.max_target_tokens=5"], r"unknown config key 'train.max_target_tokens'"),
+        (["family=translation", "train.max_target_tokens=5", "train.max_cost=5"], r"give one"),
+        (["train.steps=-5"], r"'train.steps' must be >= 1, got -5"),
+        (["train.eval_every=0"], r"'train.eval_every' must be >= 1"),
+        (["train.checkpoint_every=-1"], r"'train.checkpoint_every' must be >= 1"),
+        (["train.eval_tasks=0"], r"'train.eval_tasks' must be >= 1"),
+        (["algorithm.inner_optimizer=rmsprop"], r"must be one of sgd, adam, got 'rmsprop'"),
+    ],
+)
 def test_keys_that_would_reach_nothing_are_refused_in_one_line(assignments, message):
     with pytest.raises((KeyError, ValueError), match=message) as error:
         load_config(None, assignments)
@@ -174,8 +230,9 @@ def test_keys_that_would_reach_nothing_are_refused_in_one_line(assignments, mess
 
 
 def test_second_order_with_sdpa_is_allowed_once_first_order():
-    config = load_config(None, ["family=translation", "translation.attention=sdpa",
-                                "algorithm.name=fomaml"])
+    config = load_config(
+        None, ["family=translation", "translation.attention=sdpa", "algorithm.name=fomaml"]
+    )
     assert config.task.attention == "sdpa"
 
 
@@ -189,19 +246,30 @@ def test_a_run_config_round_trips_through_its_saved_form():
 
 def test_a_version_1_config_is_read_as_what_was_built_then():
     """Before version 2, FOMAML's saved config said inner_optimizer: adam but SGD ran."""
-    old = {"family": "translation", "out_dir": "r",
-           "algorithm": {"name": "fomaml", "inner_steps": 1, "inner_lr": 1e-4,
-                         "inner_optimizer": "adam", "first_order": False, "vmap": True},
-           "train": {"steps": 5, "max_target_tokens": 100},
-           "sine": {"k_shot": 5}, "translation": {"model": "tiny", "validation": "loss",
-                                                  "validation_words": 16000}}
+    old = {
+        "family": "translation",
+        "out_dir": "r",
+        "algorithm": {
+            "name": "fomaml",
+            "inner_steps": 1,
+            "inner_lr": 1e-4,
+            "inner_optimizer": "adam",
+            "first_order": False,
+            "vmap": True,
+        },
+        "train": {"steps": 5, "max_target_tokens": 100},
+        "sine": {"k_shot": 5},
+        "translation": {"model": "tiny", "validation": "loss", "validation_words": 16000},
+    }
     config = config_from_dict(old)
     assert config.algorithm.inner_optimizer == "sgd" and config.train.max_cost == 100
     assert config.task.model == "tiny"
 
 
 def test_base_files_chain_and_later_files_override(tmp_path):
-    (tmp_path / "a.yaml").write_text("train: {steps: 3, meta_batch: 2}\nalgorithm: {inner_lr: 0.5}\n")
+    (tmp_path / "a.yaml").write_text(
+        "train: {steps: 3, meta_batch: 2}\nalgorithm: {inner_lr: 0.5}\n"
+    )
     (tmp_path / "b.yaml").write_text("base: a.yaml\ntrain: {steps: 4}\n")
     config = load_config(tmp_path / "b.yaml", ["train.meta_batch=7"])
     assert (config.train.steps, config.train.meta_batch, config.algorithm.inner_lr) == (4, 7, 0.5)
@@ -219,15 +287,18 @@ def test_unknown_key_lists_the_valid_ones(tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("train.steps=ten", "expects a number"),
-    ("train.steps=2.5", "whole number"),
-    ("algorithm.vmap=maybe", "true or false"),
-    ("train=3", "is a section"),
-    ("steps", "key=value"),
-    ("family=sin", "unknown task family 'sin'"),
-    ("algorithm.name=mamal", "unknown algorithm 'mamal'"),
-])
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train.steps=ten", "expects a number"),
+        ("train.steps=2.5", "whole number"),
+        ("algorithm.vmap=maybe", "true or false"),
+        ("train=3", "is a section"),
+        ("steps", "key=value"),
+        ("family=sin", "unknown task family 'sin'"),
+        ("algorithm.name=mamal", "unknown algorithm 'mamal'"),
+    ],
+)
 def test_bad_values_are_named(assignment, message):
     with pytest.raises((KeyError, ValueError), match=message):
         load_config(None, [assignment])
@@ -239,7 +310,8 @@ def test_missing_config_file_is_named(tmp_path):
 
 
 def test_language_roles_files_load():
-    from metanmt.translation.languages import LanguageRoles, load_roles
+    from metanmt.translation.data.languages import LanguageRoles, load_roles
+
     for path in CONFIGS.glob("languages*.yaml"):
         assert isinstance(load_roles(path), LanguageRoles)
 

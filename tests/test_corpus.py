@@ -1,4 +1,5 @@
 """Corpus preparation on made-up layouts: every rule, every error, atomic output, the download."""
+
 import io
 import json
 import runpy
@@ -10,12 +11,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from metanmt.translation import (CorpusError, LanguageRoles, check_leakage, load_corpus, load_roles,
-                         prepare_corpus, read_parallel, read_tsv, write_corpus)
-from metanmt.translation.corpus import format_table
-from metanmt.translation.languages import Track, part_of
+from metanmt.translation import (
+    CorpusError,
+    LanguageRoles,
+    check_leakage,
+    load_corpus,
+    load_roles,
+    prepare_corpus,
+    read_parallel,
+    read_tsv,
+    write_corpus,
+)
+from metanmt.translation.data.corpus import format_table
+from metanmt.translation.data.languages import Track, part_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,23 +35,46 @@ def _write_language(folder: Path, splits: dict) -> None:
     """A language folder as the preparation writes it, from rows (source, English, origin)."""
     from datasets import Dataset, DatasetDict
 
-    DatasetDict({split: Dataset.from_dict({"source": [r[0] for r in rows],
-                                           "target": [r[1] for r in rows],
-                                           "origin": [r[2] for r in rows]})
-                 for split, rows in splits.items()}).save_to_disk(
-        str(folder), num_shards=dict.fromkeys(splits, 1))
+    DatasetDict(
+        {
+            split: Dataset.from_dict(
+                {
+                    "source": [r[0] for r in rows],
+                    "target": [r[1] for r in rows],
+                    "origin": [r[2] for r in rows],
+                }
+            )
+            for split, rows in splits.items()
+        }
+    ).save_to_disk(str(folder), num_shards=dict.fromkeys(splits, 1))
+
 
 FLORES_EN = ["Flores one is here.", "Flores two is here.", "Flores three is here."]
-RO_TEST = [("Ro test one.", "Test one."), ("  Ro test two.", " Test two. "), ("", "Test three."),
-           ("Ro test one.", "Test one.")]  # an empty side, and a repeat that a test set keeps
-DE_NEWS = [("  Hallo Welt.  ", "Hello world. "), ("", "Nothing."),
-           ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence."),  # 8 > 6 words
-           ("Test eins.", "Test one."),  # English side of the Romanian test set: leaked
-           ("deu flores 1", "Flores two is here."),  # FLORES is Romanian's dev set: leaked
-           ("Danke.", "Thanks.")]
-ROLES = LanguageRoles(train=["de", "cs"], validation=["ro"], test=["ko"],
-                      tracks={"news": Track(dev_sets={"ro": "flores200-devtest", "ko": "park-dev"},
-                                            test_sets={"ro": "newstest2016", "ko": "park-test"})})
+RO_TEST = [
+    ("Ro test one.", "Test one."),
+    ("  Ro test two.", " Test two. "),
+    ("", "Test three."),
+    ("Ro test one.", "Test one."),
+]  # an empty side, and a repeat that a test set keeps
+DE_NEWS = [
+    ("  Hallo Welt.  ", "Hello world. "),
+    ("", "Nothing."),
+    ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence."),  # 8 > 6 words
+    ("Test eins.", "Test one."),  # English side of the Romanian test set: leaked
+    ("deu flores 1", "Flores two is here."),  # FLORES is Romanian's dev set: leaked
+    ("Danke.", "Thanks."),
+]
+ROLES = LanguageRoles(
+    train=["de", "cs"],
+    validation=["ro"],
+    test=["ko"],
+    tracks={
+        "news": Track(
+            dev_sets={"ro": "flores200-devtest", "ko": "park-dev"},
+            test_sets={"ro": "newstest2016", "ko": "park-test"},
+        )
+    },
+)
 
 
 def write(path: Path, lines) -> None:
@@ -74,22 +108,43 @@ def make_layout(root: Path) -> Path:
     write(ntrex / "newstest2019-ref.deu.txt", ["Nachricht eins.", "Nachricht zwei."])
     write_set(root, "ron-eng", "newstest2016", "ron", RO_TEST)
     write_set(root, "eng-ron", "newstest2016", "ron", RO_TEST)  # the other direction: leaked
-    write_set(root, "ron-eng", "tatoeba-test-v2021-08-07", "ron",
-              [("Salut.", "Hi."), ("Salut.", "Hi."), ("Mersi.", "Thank you."),
-               ("ron flores 0", "Something."), ("Unu.", "Flores one is here.")])
+    write_set(
+        root,
+        "ron-eng",
+        "tatoeba-test-v2021-08-07",
+        "ron",
+        [
+            ("Salut.", "Hi."),
+            ("Salut.", "Hi."),
+            ("Mersi.", "Thank you."),
+            ("ron flores 0", "Something."),
+            ("Unu.", "Flores one is here."),
+        ],
+    )
     write_set(root, "deu-eng", "newstest2009", "deu", DE_NEWS)
     write_set(root, "eng-deu", "newstest2009", "deu", DE_NEWS)
-    write_set(root, "deu-eng", "tatoeba-test-v2021-08-07", "deu",
-              [("Danke.", "Thanks."), ("Ja.", "Yes."), ("a" * 1001, "Long.")])
-    write(root / "opus-mt-testsets/testsets/deu-eng/tatoeba-test-v2021-08-07.deu.labels",
-          ["deu", "deu", "deu"])
+    write_set(
+        root,
+        "deu-eng",
+        "tatoeba-test-v2021-08-07",
+        "deu",
+        [("Danke.", "Thanks."), ("Ja.", "Yes."), ("a" * 1001, "Long.")],
+    )
+    write(
+        root / "opus-mt-testsets/testsets/deu-eng/tatoeba-test-v2021-08-07.deu.labels",
+        ["deu", "deu", "deu"],
+    )
     write_set(root, "ces-eng", "newstest2009", "ces", [("Ahoj.", "Hello."), ("Dobre.", "Fine.")])
     korean = root / "korean-parallel-corpora"
     for split, count in (("dev", 2), ("test", 3)):
         name = f"korean-english-park.{split}"
-        write_tar(korean / f"korean-english-news-v1/{name}.tar.gz",
-                  {f"{name}.ko": [f"ko {split} {i}" for i in range(count)],
-                   f"{name}.en": [f"Korean {split} {i}." for i in range(count)]})
+        write_tar(
+            korean / f"korean-english-news-v1/{name}.tar.gz",
+            {
+                f"{name}.ko": [f"ko {split} {i}" for i in range(count)],
+                f"{name}.en": [f"Korean {split} {i}." for i in range(count)],
+            },
+        )
     write(korean / "korean-english-jhe/jhe-koen-dev.ko", ["안녕.", "고마워."])
     write(korean / "korean-english-jhe/jhe-koen-dev.en", ["Hi there.", "Thanks a lot."])
     return root
@@ -115,23 +170,37 @@ def test_splits_columns_and_origins(prepared):
     data = corpus.dataset("de", "train")
     assert data.column_names == ["source", "target", "origin"]
     assert set(data["origin"]) == {"newstest2009", "tatoeba-test-v2021-08-07", "ntrex128"}
-    assert corpus.pairs("ko", "news.test") == [(f"ko test {i}", f"Korean test {i}.")
-                                               for i in range(3)]
+    assert corpus.pairs("ko", "news.test") == [
+        (f"ko test {i}", f"Korean test {i}.") for i in range(3)
+    ]
     assert corpus.pairs("ko", "pool") == [("안녕.", "Hi there."), ("고마워.", "Thanks a lot.")]
     saved = json.loads((out / "manifest.json").read_text())
     assert saved["format_version"] == 2 and saved["leakage_check"] == 0
-    assert saved["roles"]["tracks"]["news"]["test_sets"] == {"ro": "newstest2016", "ko": "park-test"}
+    assert saved["roles"]["tracks"]["news"]["test_sets"] == {
+        "ro": "newstest2016",
+        "ko": "park-test",
+    }
     assert saved["languages"]["de"]["splits"]["train"]["english_words"] == 8
 
 
 def test_training_pairs_follow_every_rule_with_counted_drops(prepared):
     _, manifest, corpus = prepared
-    assert corpus.pairs("de", "train") == [("Hallo Welt.", "Hello world."), ("Danke.", "Thanks."),
-                                           ("Ja.", "Yes."), ("Nachricht eins.", "News one."),
-                                           ("Nachricht zwei.", "News two.")]
+    assert corpus.pairs("de", "train") == [
+        ("Hallo Welt.", "Hello world."),
+        ("Danke.", "Thanks."),
+        ("Ja.", "Yes."),
+        ("Nachricht eins.", "News one."),
+        ("Nachricht zwei.", "News two."),
+    ]
     # Both directions of newstest2009 count their empty, long and leaked pairs; FLORES leaks 3 more.
-    assert manifest["languages"]["de"]["dropped"] == {"malformed": 0, "empty": 2, "too_long": 3,
-                                                      "ratio": 0, "leaked": 7, "duplicate": 3}
+    assert manifest["languages"]["de"]["dropped"] == {
+        "malformed": 0,
+        "empty": 2,
+        "too_long": 3,
+        "ratio": 0,
+        "leaked": 7,
+        "duplicate": 3,
+    }
     assert corpus.pairs("cs", "train") == [("Ahoj.", "Hello."), ("Dobre.", "Fine.")]
     assert manifest["languages"]["cs"]["dropped"]["leaked"] == 3
 
@@ -139,20 +208,31 @@ def test_training_pairs_follow_every_rule_with_counted_drops(prepared):
 def test_pool_leaves_out_own_dev_test_and_every_evaluation_sentence(prepared):
     _, manifest, corpus = prepared
     assert corpus.pairs("ro", "pool") == [("Salut.", "Hi."), ("Mersi.", "Thank you.")]
-    assert manifest["languages"]["ro"]["dropped"] == {"malformed": 0, "empty": 2, "too_long": 0,
-                                                      "ratio": 0, "leaked": 5, "duplicate": 1}
+    assert manifest["languages"]["ro"]["dropped"] == {
+        "malformed": 0,
+        "empty": 2,
+        "too_long": 0,
+        "ratio": 0,
+        "leaked": 5,
+        "duplicate": 1,
+    }
     assert manifest["languages"]["ko"]["dropped"]["leaked"] == 3  # kor FLORES: Romanian's dev set
 
 
 def test_dev_and_test_sets_are_only_stripped(prepared):
     _, manifest, corpus = prepared
-    assert corpus.pairs("ro", "news.test") == [("Ro test one.", "Test one."),
-                                               ("Ro test two.", "Test two."),
-                                               ("Ro test one.", "Test one.")]  # order kept
+    assert corpus.pairs("ro", "news.test") == [
+        ("Ro test one.", "Test one."),
+        ("Ro test two.", "Test two."),
+        ("Ro test one.", "Test one."),
+    ]  # order kept
     assert corpus.pairs("ro", "news.dev") == [(f"ron flores {i}", FLORES_EN[i]) for i in range(3)]
     assert set(corpus.dataset("ro", "news.test")["origin"]) == {"newstest2016"}
-    assert corpus.track_pairs("ro") == (corpus.pairs("ro", "pool"), corpus.pairs("ro", "news.dev"),
-                                        corpus.pairs("ro", "news.test"))
+    assert corpus.track_pairs("ro") == (
+        corpus.pairs("ro", "pool"),
+        corpus.pairs("ro", "news.dev"),
+        corpus.pairs("ro", "news.test"),
+    )
 
 
 def test_check_leakage_finds_a_planted_sentence(prepared, tmp_path):
@@ -164,8 +244,10 @@ def test_check_leakage_finds_a_planted_sentence(prepared, tmp_path):
         if item.is_file():
             (copy / item.name).write_bytes(item.read_bytes())
     for lang in ("ro", "ko"):
-        _write_language(copy / lang, {s: [(*p, "x") for p in corpus.pairs(lang, s)]
-                                      for s in corpus.splits(lang)})
+        _write_language(
+            copy / lang,
+            {s: [(*p, "x") for p in corpus.pairs(lang, s)] for s in corpus.splits(lang)},
+        )
     planted = [("Ahoj.", "Hello."), ("x", "Korean dev 1."), ("Test one.", "y")]  # ko dev, ro test
     _write_language(copy / "cs", {"train": [(*pair, "x") for pair in planted]})
     _write_language(copy / "de", {"train": [("a", "b", "x")]})
@@ -174,17 +256,26 @@ def test_check_leakage_finds_a_planted_sentence(prepared, tmp_path):
 
 def test_write_corpus_checks_splits_and_leakage_before_replacing(prepared, tmp_path):
     corpus, out = prepared[2], tmp_path / "written"
-    splits = {lang: {split: [(*pair, "copy") for pair in corpus.pairs(lang, split)]
-                     for split in corpus.splits(lang)} for lang in corpus.languages()}
+    splits = {
+        lang: {
+            split: [(*pair, "copy") for pair in corpus.pairs(lang, split)]
+            for split in corpus.splits(lang)
+        }
+        for lang in corpus.languages()
+    }
     manifest = write_corpus(out, ROLES, splits, source="a test")
-    assert manifest["leakage_check"] == 0 and load_corpus(out).pairs("cs", "train") == \
-        corpus.pairs("cs", "train")
+    assert manifest["leakage_check"] == 0 and load_corpus(out).pairs("cs", "train") == corpus.pairs(
+        "cs", "train"
+    )
     splits["cs"]["train"].append(("Korean test 2.", "planted", "copy"))
     with pytest.raises(CorpusError, match="leakage check failed: 1 dev/test sentences"):
         write_corpus(out, ROLES, splits, source="a test")
     del splits["ko"]["pool"]
-    with pytest.raises(CorpusError, match=r"'ko' \(test\) needs the splits "
-                                          r"\['news.dev', 'news.test', 'pool'\]"):
+    with pytest.raises(
+        CorpusError,
+        match=r"'ko' \(test\) needs the splits "
+        r"\['news.dev', 'news.test', 'pool'\]",
+    ):
         write_corpus(out, ROLES, splits, source="a test")
     assert len(load_corpus(out).pairs("cs", "train")) == 2  # the first corpus is still there
 
@@ -208,8 +299,9 @@ def test_failed_preparation_leaves_the_existing_corpus(prepared, source, tmp_pat
     assert load_corpus(out).pairs("de", "train") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "corpus"]  # no .tmp left
     prepare_corpus(source, out, ROLES, max_words=100, progress=False)  # a good run replaces it
-    assert ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence.") in \
-        load_corpus(out).pairs("de", "train")
+    assert ("Ein langer Satz mit sehr vielen Woertern hier.", "A long sentence.") in load_corpus(
+        out
+    ).pairs("de", "train")
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_corpus(source, tmp_path):
@@ -219,18 +311,37 @@ def test_refuses_to_replace_a_folder_that_is_not_a_corpus(source, tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.deu").write_bytes(
-        b"ok\n\xff\xfe bad\n" + b"x\n" * 4), r"newstest2009.deu: invalid UTF-8 on line 2"),
-    (lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.eng").write_bytes(b""),
-     r"newstest2009.eng: empty file"),
-    (lambda r: (r / "opus-mt-testsets/testsets/ron-eng/newstest2016.ron").unlink(),
-     r"newstest2016.eng has no companion .*ron-eng/newstest2016.ron"),
-    (lambda r: [p.unlink() for p in (r / "opus-mt-testsets/testsets/ron-eng").glob("newstest*")],
-     r"set 'newstest2016' of 'ro' not found: expected .*ron-eng/newstest2016.ron"),
-    (lambda r: (r / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.dev.tar.gz"
-                ).unlink(), r"set 'park-dev' of 'ko' not found: expected .*park.dev.tar.gz"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.deu").write_bytes(
+                b"ok\n\xff\xfe bad\n" + b"x\n" * 4
+            ),
+            r"newstest2009.deu: invalid UTF-8 on line 2",
+        ),
+        (
+            lambda r: (r / "opus-mt-testsets/testsets/deu-eng/newstest2009.eng").write_bytes(b""),
+            r"newstest2009.eng: empty file",
+        ),
+        (
+            lambda r: (r / "opus-mt-testsets/testsets/ron-eng/newstest2016.ron").unlink(),
+            r"newstest2016.eng has no companion .*ron-eng/newstest2016.ron",
+        ),
+        (
+            lambda r: [
+                p.unlink() for p in (r / "opus-mt-testsets/testsets/ron-eng").glob("newstest*")
+            ],
+            r"set 'newstest2016' of 'ro' not found: expected .*ron-eng/newstest2016.ron",
+        ),
+        (
+            lambda r: (
+                r / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.dev.tar.gz"
+            ).unlink(),
+            r"set 'park-dev' of 'ko' not found: expected .*park.dev.tar.gz",
+        ),
+    ],
+)
 def test_bad_raw_data_is_named(tmp_path, damage, message):
     root = make_layout(tmp_path / "raw")
     damage(root)
@@ -239,18 +350,26 @@ def test_bad_raw_data_is_named(tmp_path, damage, message):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"train": ["de", "xx"]}, r"unknown language code 'xx'; known codes: bg, cs"),
-    ({"train": ["de", "de"]}, r"'de' is given twice in role 'train'"),
-    ({"train": ["de", "ro"]}, r"'ro' is given in 'train' and in role 'validation'"),
-    ({"train": ["de"], "validation": ["ro", "sk"]},
-     r"validation language 'sk' has no entry in 'dev_sets'"),
-    ({"test_sets": {"ko": None}}, r"track 'news': test_sets\['ko'\] must hold set ids"),
-    ({"tracks": {"tatoeba": {"dev_sets": {"ro": "x%half"}}}}, r"after % must be one of test"),
-    ({"tracks": {"tatoeba": {"dev_set": {}}}}, r"track 'tatoeba' has unknown keys \['dev_set'\]"),
-    ({"parts": {"test": 0.6, "dev": 0.5}}, r"parts must give test and dev fractions"),
-    ({"tets": ["fi"]}, r"unknown key 'tets'; valid keys: train, validation, test"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"train": ["de", "xx"]}, r"unknown language code 'xx'; known codes: bg, cs"),
+        ({"train": ["de", "de"]}, r"'de' is given twice in role 'train'"),
+        ({"train": ["de", "ro"]}, r"'ro' is given in 'train' and in role 'validation'"),
+        (
+            {"train": ["de"], "validation": ["ro", "sk"]},
+            r"validation language 'sk' has no entry in 'dev_sets'",
+        ),
+        ({"test_sets": {"ko": None}}, r"track 'news': test_sets\['ko'\] must hold set ids"),
+        ({"tracks": {"tatoeba": {"dev_sets": {"ro": "x%half"}}}}, r"after % must be one of test"),
+        (
+            {"tracks": {"tatoeba": {"dev_set": {}}}},
+            r"track 'tatoeba' has unknown keys \['dev_set'\]",
+        ),
+        ({"parts": {"test": 0.6, "dev": 0.5}}, r"parts must give test and dev fractions"),
+        ({"tets": ["fi"]}, r"unknown key 'tets'; valid keys: train, validation, test"),
+    ],
+)
 def test_bad_roles_are_named(tmp_path, values, message):
     path = tmp_path / "roles.yaml"
     path.write_text(yaml.safe_dump(values))
@@ -289,6 +408,7 @@ def test_load_corpus_names_what_is_missing(prepared, tmp_path):
 
 # ---------------------------------------------------------------- user-supplied parallel data
 
+
 def test_reader_errors_name_file_line_and_counts(tmp_path):
     a, b, tsv = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "p.tsv"
     write(a, ["one", "two", "three"])
@@ -317,8 +437,9 @@ def test_readers_keep_inner_line_separators_and_drop_empty_pairs(tmp_path):
     assert len(read_parallel(a, b, drop_empty=False)) == 3
 
 
-TEXT = st.text(st.characters(blacklist_characters="\n\t\ufeff", blacklist_categories=("Cs",)),
-               max_size=20)
+TEXT = st.text(
+    st.characters(blacklist_characters="\n\t\ufeff", blacklist_categories=("Cs",)), max_size=20
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -335,27 +456,30 @@ def test_readers_round_trip_random_pairs(tmp_path_factory, pairs):
 
 # ---------------------------------------------------------------- download and script
 
+
 class FakeGitHub:
     """Serves a local layout as GitHub's trees API and raw.githubusercontent.com would."""
 
     def __init__(self, root: Path):
         self.root, self.urls = root, []
-        self.repos = {"Helsinki-NLP/OPUS-MT-testsets": root / "opus-mt-testsets",
-                      "jungyeul/korean-parallel-corpora": root / "korean-parallel-corpora"}
+        self.repos = {
+            "Helsinki-NLP/OPUS-MT-testsets": root / "opus-mt-testsets",
+            "jungyeul/korean-parallel-corpora": root / "korean-parallel-corpora",
+        }
 
     def __call__(self, url, timeout=None):
         self.urls.append(url)
         api = "https://api.github.com/repos/Helsinki-NLP/OPUS-MT-testsets/git/trees/master:"
         if url.startswith(api):
-            folder = self.root / "opus-mt-testsets" / url[len(api):]
+            folder = self.root / "opus-mt-testsets" / url[len(api) :]
             if not folder.is_dir():
                 raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
             tree = [{"path": p.name, "type": "blob"} for p in sorted(folder.iterdir())]
             return io.BytesIO(json.dumps({"tree": tree, "truncated": False}).encode())
         for repo, folder in self.repos.items():
             prefix = f"https://raw.githubusercontent.com/{repo}/master/"
-            if url.startswith(prefix) and (folder / url[len(prefix):]).is_file():
-                return io.BytesIO((folder / url[len(prefix):]).read_bytes())
+            if url.startswith(prefix) and (folder / url[len(prefix) :]).is_file():
+                return io.BytesIO((folder / url[len(prefix) :]).read_bytes())
         raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
 
 
@@ -366,12 +490,17 @@ def test_without_source_it_downloads_the_same_layout(source, prepared, tmp_path,
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
     prepare_corpus(None, tmp_path / "out", ROLES, max_words=6, progress=False)
     cache = tmp_path / "cache" / "translation-sources"
-    assert "https://api.github.com/repos/Helsinki-NLP/OPUS-MT-testsets/git/trees/" \
-           "master:testsets/deu-eng" in github.urls
-    assert "https://raw.githubusercontent.com/jungyeul/korean-parallel-corpora/master/" \
-           "korean-english-news-v1/korean-english-park.test.tar.gz" in github.urls
-    assert (cache / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu").read_bytes() == \
-        (source / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu").read_bytes()
+    assert (
+        "https://api.github.com/repos/Helsinki-NLP/OPUS-MT-testsets/git/trees/"
+        "master:testsets/deu-eng" in github.urls
+    )
+    assert (
+        "https://raw.githubusercontent.com/jungyeul/korean-parallel-corpora/master/"
+        "korean-english-news-v1/korean-english-park.test.tar.gz" in github.urls
+    )
+    assert (cache / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu").read_bytes() == (
+        source / "opus-mt-testsets/testsets/eng-deu/newstest2009.deu"
+    ).read_bytes()
     assert not list(cache.rglob("*.labels")) and not list(cache.rglob("*.part"))
     downloaded, local = load_corpus(tmp_path / "out"), prepared[2]
     for lang in local.languages():
@@ -385,25 +514,51 @@ def test_without_source_it_downloads_the_same_layout(source, prepared, tmp_path,
 def test_download_without_network_says_what_to_do(tmp_path, monkeypatch):
     def offline(url, timeout=None):
         raise urllib.error.URLError("no route to host")
+
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     monkeypatch.delenv("METANMT_DATA", raising=False)
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path))
-    with pytest.raises(CorpusError, match=r"^download failed: https://api.github.com/.*deu-eng: "
-                                          r"no route to host \(no network\? give --source"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^download failed: https://api.github.com/.*deu-eng: "
+        r"no route to host \(no network\? give --source",
+    ):
         prepare_corpus(None, tmp_path / "out", ROLES, progress=False)
 
 
 def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeypatch, capsys):
     roles = tmp_path / "roles.yaml"
-    roles.write_text(yaml.safe_dump({"train": ["de", "cs"], "validation": ["ro"], "test": ["ko"],
-                                     "tracks": {"tatoeba": None}}))  # the layout has no ko Tatoeba
-    monkeypatch.setattr(sys, "argv", ["prepare_translation.py", "--source", str(source), "--out",
-                                      str(tmp_path / "out"), "--roles", str(roles),
-                                      "--max-words", "6"])
+    roles.write_text(
+        yaml.safe_dump(
+            {
+                "train": ["de", "cs"],
+                "validation": ["ro"],
+                "test": ["ko"],
+                "tracks": {"tatoeba": None},
+            }
+        )
+    )  # the layout has no ko Tatoeba
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "prepare_translation.py",
+            "--source",
+            str(source),
+            "--out",
+            str(tmp_path / "out"),
+            "--roles",
+            str(roles),
+            "--max-words",
+            "6",
+        ],
+    )
     runpy.run_path(str(ROOT / "data_scripts/prepare_translation.py"), run_name="__main__")
     assert "leakage check: 0" in capsys.readouterr().out
-    assert load_corpus(tmp_path / "out").pairs("ro", "pool") == [("Salut.", "Hi."),
-                                                                ("Mersi.", "Thank you.")]
+    assert load_corpus(tmp_path / "out").pairs("ro", "pool") == [
+        ("Salut.", "Hi."),
+        ("Mersi.", "Thank you."),
+    ]
 
 
 TATOEBA = "tatoeba-test-v2021-08-07"
@@ -415,15 +570,32 @@ def test_a_track_of_set_parts_keeps_dev_test_and_pool_apart(tmp_path):
     with any test set is dropped, and pools hold no dev or test sentence."""
     root = make_layout(tmp_path / "raw")
     english = [f"Sentence number {i} here." for i in range(300)]
-    write_set(root, "ron-eng", TATOEBA, "ron", [(f"ro {i}", e) for i, e in enumerate(english)]
-              + [("ro shared", english[0])])  # a second Romanian side of an English sentence
-    write_set(root, "kor-eng", TATOEBA, "kor", [(f"ko {i}", e) for i, e in enumerate(english[::2])]
-              + [("ro 1", "A Korean row with a Romanian side.")])
-    tatoeba = Track({lang: f"{TATOEBA}%dev" for lang in ("ro", "ko")},
-                    {lang: f"{TATOEBA}%test" for lang in ("ro", "ko")},
-                    {lang: [f"{TATOEBA}%pool"] for lang in ("ro", "ko")})
-    roles = LanguageRoles(train=["de", "cs"], validation=["ro"], test=["ko"],
-                          tracks={**ROLES.tracks, "tatoeba": tatoeba})
+    write_set(
+        root,
+        "ron-eng",
+        TATOEBA,
+        "ron",
+        [(f"ro {i}", e) for i, e in enumerate(english)] + [("ro shared", english[0])],
+    )  # a second Romanian side of an English sentence
+    write_set(
+        root,
+        "kor-eng",
+        TATOEBA,
+        "kor",
+        [(f"ko {i}", e) for i, e in enumerate(english[::2])]
+        + [("ro 1", "A Korean row with a Romanian side.")],
+    )
+    tatoeba = Track(
+        {lang: f"{TATOEBA}%dev" for lang in ("ro", "ko")},
+        {lang: f"{TATOEBA}%test" for lang in ("ro", "ko")},
+        {lang: [f"{TATOEBA}%pool"] for lang in ("ro", "ko")},
+    )
+    roles = LanguageRoles(
+        train=["de", "cs"],
+        validation=["ro"],
+        test=["ko"],
+        tracks={**ROLES.tracks, "tatoeba": tatoeba},
+    )
     manifest = prepare_corpus(root, tmp_path / "out", roles, max_words=6, progress=False)
     corpus = load_corpus(tmp_path / "out")
     assert manifest["leakage_check"] == check_leakage(corpus) == 0
@@ -437,10 +609,16 @@ def test_a_track_of_set_parts_keeps_dev_test_and_pool_apart(tmp_path):
         general = {text for pair in corpus.pairs(lang, "pool") for text in pair}
         assert not general & {text for pair in dev + test for text in pair}
     assert not parts["test"] & parts["dev"] and not parts["pool"] & (parts["test"] | parts["dev"])
-    tested = {text for lang in ("ro", "ko") for pair in corpus.track_pairs(lang, "tatoeba")[2]
-              for text in pair}
+    tested = {
+        text
+        for lang in ("ro", "ko")
+        for pair in corpus.track_pairs(lang, "tatoeba")[2]
+        for text in pair
+    }
     for lang in ("ro", "ko"):  # the dev parts lost every pair with a side in a test set
-        assert not {text for pair in corpus.track_pairs(lang, "tatoeba")[1] for text in pair} & tested
+        assert (
+            not {text for pair in corpus.track_pairs(lang, "tatoeba")[1] for text in pair} & tested
+        )
     assert 0.25 < len(corpus.track_pairs("ro", "tatoeba")[2]) / 301 < 0.45  # parts: test 0.35
 
 

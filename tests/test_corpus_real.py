@@ -3,17 +3,28 @@
 The raw files are re-read here with a few lines of independent code, so the checks do not trust the
 preparer's own readers.
 """
+
 import shutil
 import tarfile
 
 import pytest
-
 from conftest import real_data_folder
-from metanmt.translation import CorpusError, check_leakage, load_corpus, prepare_corpus, read_parallel
-from metanmt.translation.languages import FLORES_NAMES, ISO639_3, part_of
 
-EVALUATION = {"ro": ("ron-eng/newstest2016", "ron"), "lv": ("lav-eng/newstest2017", "lav"),
-              "fi": ("fin-eng/newstest2017", "fin"), "tr": ("tur-eng/newstest2017", "tur")}
+from metanmt.translation import (
+    CorpusError,
+    check_leakage,
+    load_corpus,
+    prepare_corpus,
+    read_parallel,
+)
+from metanmt.translation.data.languages import FLORES_NAMES, ISO639_3, part_of
+
+EVALUATION = {
+    "ro": ("ron-eng/newstest2016", "ron"),
+    "lv": ("lav-eng/newstest2017", "lav"),
+    "fi": ("fin-eng/newstest2017", "fin"),
+    "tr": ("tur-eng/newstest2017", "tur"),
+}
 
 
 def raw_lines(data: bytes) -> list[str]:
@@ -41,11 +52,17 @@ def raw_evaluation(root):
     for lang, (stem, code3) in EVALUATION.items():
         flores = testsets / f"flores200_dataset/devtest/{FLORES_NAMES[lang]}.devtest"
         sets[lang, "news.dev"] = list(zip(raw_lines(flores.read_bytes()), english))
-        sets[lang, "news.test"] = list(zip(raw_lines((testsets / f"{stem}.{code3}").read_bytes()),
-                                           raw_lines((testsets / f"{stem}.eng").read_bytes())))
+        sets[lang, "news.test"] = list(
+            zip(
+                raw_lines((testsets / f"{stem}.{code3}").read_bytes()),
+                raw_lines((testsets / f"{stem}.eng").read_bytes()),
+            )
+        )
     for split in ("dev", "test"):
-        path = root / f"korean-parallel-corpora/korean-english-news-v1/korean-english-park." \
-                      f"{split}.tar.gz"
+        path = (
+            root / f"korean-parallel-corpora/korean-english-news-v1/korean-english-park."
+            f"{split}.tar.gz"
+        )
         sets["ko", f"news.{split}"] = list(zip(raw_tar(path, ".ko"), raw_tar(path, ".en")))
     return sets
 
@@ -60,26 +77,34 @@ def prepared(root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def pairs(prepared):
     corpus = prepared[1]
-    return {(lang, split): corpus.pairs(lang, split)
-            for lang in corpus.languages() for split in corpus.splits(lang)}
+    return {
+        (lang, split): corpus.pairs(lang, split)
+        for lang in corpus.languages()
+        for split in corpus.splits(lang)
+    }
 
 
 def learning_splits(pairs):
-    return {key: value for key, value in pairs.items() if key[1] in ("train", "pool")
-            or key[1].endswith(".pool")}
+    return {
+        key: value
+        for key, value in pairs.items()
+        if key[1] in ("train", "pool") or key[1].endswith(".pool")
+    }
 
 
 def test_no_dev_or_test_sentence_reaches_training_or_a_pool(prepared, pairs, raw_evaluation, root):
     manifest, corpus = prepared
     assert manifest["leakage_check"] == 0 and check_leakage(corpus) == 0
-    evaluation = {text.strip() for rows in raw_evaluation.values()
-                  for pair in rows for text in pair}
+    evaluation = {
+        text.strip() for rows in raw_evaluation.values() for pair in rows for text in pair
+    }
     evaluation.discard("")
     for key, rows in learning_splits(pairs).items():
         assert not {text for pair in rows for text in pair} & evaluation, key
     # FLORES is multi-way parallel: its English must be gone from every training language.
-    flores = raw_lines((root / "opus-mt-testsets/testsets/flores200_dataset/devtest/eng.devtest")
-                       .read_bytes())
+    flores = raw_lines(
+        (root / "opus-mt-testsets/testsets/flores200_dataset/devtest/eng.devtest").read_bytes()
+    )
     assert len(flores) == 1012
     for lang in corpus.languages("train"):
         assert not {target for _, target in pairs[lang, "train"]} & {s.strip() for s in flores}
@@ -94,14 +119,22 @@ def test_all_23_languages_with_the_splits_of_their_role(prepared):
     assert corpus.languages("validation") == ["ro", "lv"]
     assert corpus.languages("test") == ["fi", "tr", "ko"]
     for lang in corpus.languages():
-        expected = ["train"] if lang in corpus.languages("train") else \
-            ["news.dev", "news.test", "pool", "tatoeba.dev", "tatoeba.pool", "tatoeba.test"]
+        expected = (
+            ["train"]
+            if lang in corpus.languages("train")
+            else ["news.dev", "news.test", "pool", "tatoeba.dev", "tatoeba.pool", "tatoeba.test"]
+        )
         assert sorted(corpus.splits(lang)) == expected, lang
 
 
 def test_dev_and_test_sets_are_the_raw_files_stripped_in_order(pairs, raw_evaluation):
-    tested = {text for (lang, split), rows in pairs.items() if split.endswith(".test")
-              for pair in rows for text in pair}
+    tested = {
+        text
+        for (lang, split), rows in pairs.items()
+        if split.endswith(".test")
+        for pair in rows
+        for text in pair
+    }
     removed = {}
     for (lang, split), raw in raw_evaluation.items():
         expected = [(s.strip(), t.strip()) for s, t in raw if s.strip() and t.strip()]
@@ -113,16 +146,22 @@ def test_dev_and_test_sets_are_the_raw_files_stripped_in_order(pairs, raw_evalua
         assert pairs[lang, split] == expected, (lang, split)
     # Park et al.'s dev and test splits share 6 sentences; FLORES shares none with any test set.
     assert removed == {"ro": 0, "lv": 0, "fi": 0, "tr": 0, "ko": 6}
-    assert [len(pairs[lang, "news.test"]) for lang in ("ro", "lv", "fi", "tr", "ko")] == \
-        [1999, 2001, 3002, 3007, 2000]
+    assert [len(pairs[lang, "news.test"]) for lang in ("ro", "lv", "fi", "tr", "ko")] == [
+        1999,
+        2001,
+        3002,
+        3007,
+        2000,
+    ]
 
 
 def test_korean_test_split_is_the_park_test_set(prepared, pairs, root):
     path = root / "korean-parallel-corpora/korean-english-news-v1/korean-english-park.test.tar.gz"
     park = list(zip(raw_tar(path, ".ko"), raw_tar(path, ".en")))
     assert pairs["ko", "news.test"] == [(s.strip(), t.strip()) for s, t in park]
-    assert len(park) == 2000 and set(prepared[1].dataset("ko", "news.test")["origin"]) == \
-        {"park-test"}
+    assert len(park) == 2000 and set(prepared[1].dataset("ko", "news.test")["origin"]) == {
+        "park-test"
+    }
 
 
 def test_no_duplicate_no_empty_no_surrounding_space_no_overlong(pairs):
@@ -136,12 +175,21 @@ def test_no_duplicate_no_empty_no_surrounding_space_no_overlong(pairs):
 
 def test_stripping_keeps_pairs_whose_raw_lines_have_spaces(prepared, pairs, root):
     folder = root / "opus-mt-testsets/testsets/rus-eng"
-    raw = list(zip(raw_lines((folder / "tatoeba-test-v2021-03-30.rus").read_bytes()),
-                   raw_lines((folder / "tatoeba-test-v2021-03-30.eng").read_bytes())))
+    raw = list(
+        zip(
+            raw_lines((folder / "tatoeba-test-v2021-03-30.rus").read_bytes()),
+            raw_lines((folder / "tatoeba-test-v2021-03-30.eng").read_bytes()),
+        )
+    )
     spaced = [(s, t) for s, t in raw if (s, t) != (s.strip(), t.strip())]
     assert len(spaced) > 5000  # the set has trailing spaces on about a third of its lines
-    evaluation = {text for (lang, split), rows in pairs.items()
-                  if split.endswith((".dev", ".test")) for pair in rows for text in pair}
+    evaluation = {
+        text
+        for (lang, split), rows in pairs.items()
+        if split.endswith((".dev", ".test"))
+        for pair in rows
+        for text in pair
+    }
     train = set(pairs["ru", "train"])
     stripped = {(s.strip(), t.strip()) for s, t in spaced}
     kept = {p for p in stripped if p[0] not in evaluation and p[1] not in evaluation}
@@ -157,11 +205,16 @@ def count_lines(path) -> int:
 def raw_pair_count(root, lang) -> int:
     """All raw pairs of a language, counted in the files: both directions, FLORES, NTREX, Korean."""
     code3, testsets = ISO639_3[lang], root / "opus-mt-testsets/testsets"
-    count = sum(count_lines(path) for folder in (f"{code3}-eng", f"eng-{code3}")
-                for path in (testsets / folder).glob(f"*.{code3}"))
+    count = sum(
+        count_lines(path)
+        for folder in (f"{code3}-eng", f"eng-{code3}")
+        for path in (testsets / folder).glob(f"*.{code3}")
+    )
     count += count_lines(testsets / f"flores200_dataset/devtest/{FLORES_NAMES[lang]}.devtest")
-    ntrex = root / f"opus-mt-testsets/datasets/microsoft/ntrex/NTREX/NTREX-128/" \
-                   f"newstest2019-ref.{code3}.txt"
+    ntrex = (
+        root / f"opus-mt-testsets/datasets/microsoft/ntrex/NTREX/NTREX-128/"
+        f"newstest2019-ref.{code3}.txt"
+    )
     count += count_lines(ntrex) if ntrex.exists() else 0
     if lang == "ko":
         korean = root / "korean-parallel-corpora"
@@ -174,11 +227,16 @@ def test_every_raw_pair_is_kept_or_counted_as_dropped(prepared, root):
     manifest = prepared[0]
     for lang, info in manifest["languages"].items():
         # parts of a set (tatoeba.*) and track pools are views of pairs counted in the pool
-        kept = sum(split["pairs"] for name, split in info["splits"].items()
-                   if not name.startswith("tatoeba."))
+        kept = sum(
+            split["pairs"]
+            for name, split in info["splits"].items()
+            if not name.startswith("tatoeba.")
+        )
         assert kept + sum(info["dropped"].values()) == raw_pair_count(root, lang), lang
-    totals = {reason: sum(info["dropped"][reason] for info in manifest["languages"].values())
-              for reason in ("empty", "too_long", "leaked", "duplicate")}
+    totals = {
+        reason: sum(info["dropped"][reason] for info in manifest["languages"].values())
+        for reason in ("empty", "too_long", "leaked", "duplicate")
+    }
     assert totals["empty"] == 0  # the shared copy has no empty line
     assert 50 < totals["too_long"] < 1000 and totals["duplicate"] > 500_000  # Tatoeba releases
 
@@ -201,8 +259,11 @@ def test_real_files_of_different_length_are_named(root, tmp_path):
     short = tmp_path / "newstest2016.eng"
     shutil.copy(source.with_suffix(".eng"), short)
     short.write_bytes(b"".join(short.read_bytes().splitlines(keepends=True)[:-5]))
-    with pytest.raises(CorpusError, match=r"newstest2016.ron has 1999 lines.*newstest2016.eng "
-                                          r"has 1994"):
+    with pytest.raises(
+        CorpusError,
+        match=r"newstest2016.ron has 1999 lines.*newstest2016.eng "
+        r"has 1994",
+    ):
         read_parallel(source, short)
 
 
@@ -213,10 +274,17 @@ def test_the_tatoeba_track_splits_one_release_with_dev_and_test_apart(prepared, 
         pool, dev, test = corpus.track_pairs(lang, "tatoeba")
         code3 = ISO639_3[lang]
         folder = root / f"opus-mt-testsets/testsets/{code3}-eng"
-        raw = list(zip(raw_lines((folder / f"tatoeba-test-v2021-08-07.{code3}").read_bytes()),
-                       raw_lines((folder / "tatoeba-test-v2021-08-07.eng").read_bytes())))
-        raw_test = [(s.strip(), e.strip()) for s, e in raw
-                    if part_of(e.strip(), roles.parts) == "test" and s.strip() and e.strip()]
+        raw = list(
+            zip(
+                raw_lines((folder / f"tatoeba-test-v2021-08-07.{code3}").read_bytes()),
+                raw_lines((folder / "tatoeba-test-v2021-08-07.eng").read_bytes()),
+            )
+        )
+        raw_test = [
+            (s.strip(), e.strip())
+            for s, e in raw
+            if part_of(e.strip(), roles.parts) == "test" and s.strip() and e.strip()
+        ]
         assert test == raw_test, lang  # the release's test part, in file order
         assert 0.3 < len(test) / len(raw) < 0.4 and len(dev) > 100 and len(pool) > 500, lang
         assert {part_of(e, roles.parts) for _, e in dev} == {"dev"}
@@ -228,6 +296,8 @@ def test_the_tatoeba_track_splits_one_release_with_dev_and_test_apart(prepared, 
     # apart, and no pool (of any language) holds a dev or test sentence.
     assert not tested & deved and not pooled & (tested | deved)
     assert manifest["leakage_check"] == check_leakage(corpus) == 0
-    assert manifest["languages"]["lv"]["splits"]["tatoeba.pool"]["origins"] == \
-        {"tatoeba-test-v2021-08-07%pool": manifest["languages"]["lv"]["splits"]["tatoeba.pool"][
-            "pairs"]}
+    assert manifest["languages"]["lv"]["splits"]["tatoeba.pool"]["origins"] == {
+        "tatoeba-test-v2021-08-07%pool": manifest["languages"]["lv"]["splits"]["tatoeba.pool"][
+            "pairs"
+        ]
+    }

@@ -1,4 +1,5 @@
 """Several processes under accelerate's launcher compute what one process computes."""
+
 import csv
 import subprocess
 
@@ -12,13 +13,27 @@ from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command, own_slots, stream_seeds
 
 # meta_batch 5 over 2 processes: an uneven split (3 + 2 tasks), eval_tasks 7 likewise.
-COMMON = ["train.steps=6", "train.meta_batch=5", "train.eval_every=3", "train.eval_tasks=7",
-          "train.log_every=2", "train.checkpoint_every=3", "train.seed=11"]
+COMMON = [
+    "train.steps=6",
+    "train.meta_batch=5",
+    "train.eval_every=3",
+    "train.eval_tasks=7",
+    "train.log_every=2",
+    "train.checkpoint_every=3",
+    "train.seed=11",
+]
 SETTINGS = {
     "sine": ["sine.hidden=[16,16]", "algorithm.name=maml"],  # vmap over tasks, second order
-    "translation": ["family=translation", "translation.model=tiny", "translation.dropout=0.1",
-                    "translation.support_tokens=150", "translation.query_tokens=150",
-                    "algorithm.name=fomaml", "algorithm.inner_lr=0.01", "train.outer_lr=0.003"],
+    "translation": [
+        "family=translation",
+        "translation.model=tiny",
+        "translation.dropout=0.1",
+        "translation.support_tokens=150",
+        "translation.query_tokens=150",
+        "algorithm.name=fomaml",
+        "algorithm.inner_lr=0.01",
+        "train.outer_lr=0.003",
+    ],
 }
 
 
@@ -28,8 +43,9 @@ def launch(processes: int, port: int, assignments: list[str]) -> subprocess.Comp
 
 
 @pytest.mark.parametrize("family", ["sine", "translation"])
-def test_two_processes_equal_one_process_running_the_whole_meta_batch(tmp_path, family,
-                                                                      toy_corpus, port):
+def test_two_processes_equal_one_process_running_the_whole_meta_batch(
+    tmp_path, family, toy_corpus, port
+):
     assignments = COMMON + SETTINGS[family]
     if family == "translation":
         assignments.append(f"translation.corpus={toy_corpus}")
@@ -61,8 +77,13 @@ def test_each_process_owns_disjoint_slots_covering_the_meta_batch():
 
 
 def test_task_streams_differ_by_step_slot_and_seed():
-    seeds = {x for s in (0, 1) for step in range(50) for k in (0, 1)
-             for x in stream_seeds(s, step, range(10), k)}
+    seeds = {
+        x
+        for s in (0, 1)
+        for step in range(50)
+        for k in (0, 1)
+        for x in stream_seeds(s, step, range(10), k)
+    }
     assert len(seeds) == 2 * 50 * 10 * 2
 
 
@@ -77,6 +98,7 @@ def test_a_trainer_draws_the_same_task_for_a_slot_whatever_came_before(tmp_path)
 
 def test_batched_sine_slots_equal_one_task_per_generator():
     from metanmt.tasks.sine import SineConfig, SineFamily
+
     family = SineFamily(SineConfig(k_shot=5, k_query=7))
     batched = family.sample_slots("train", [torch.Generator().manual_seed(s) for s in (4, 9)])
     single = [family.sample("train", torch.Generator().manual_seed(s)) for s in (4, 9)]

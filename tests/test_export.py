@@ -1,5 +1,6 @@
 """Fine-tuned models people can ship: CTranslate2 export, translation and scoring through it, model
 cards, and translation streamed in chunks."""
+
 import csv
 import io
 import sys
@@ -11,7 +12,7 @@ from metanmt.cli import main
 from metanmt.config import load_config
 from metanmt.trainer import Trainer
 from metanmt.translation import cli as translation_cli
-from metanmt.translation.corpus import load_corpus
+from metanmt.translation.data.corpus import load_corpus
 
 # ctranslate2 is the serve extra, which .ci/run installs: without it these tests fail, not skip.
 
@@ -20,10 +21,22 @@ from metanmt.translation.corpus import load_corpus
 def toy_model(tmp_path_factory, toy_corpus):
     """A tiny translation run on the toy corpus, trained a little (its outputs differ by source)."""
     run = tmp_path_factory.mktemp("export") / "run"
-    Trainer(load_config(None, [f"out_dir={run}", "family=translation", "translation.model=tiny",
-                               f"translation.corpus={toy_corpus}", "translation.dropout=0",
-                               "train.steps=30", "train.meta_batch=2", "train.eval_tasks=2",
-                               "train.outer_lr=0.003"])).fit()  # log: signature.txt
+    Trainer(
+        load_config(
+            None,
+            [
+                f"out_dir={run}",
+                "family=translation",
+                "translation.model=tiny",
+                f"translation.corpus={toy_corpus}",
+                "translation.dropout=0",
+                "train.steps=30",
+                "train.meta_batch=2",
+                "train.eval_tasks=2",
+                "train.outer_lr=0.003",
+            ],
+        )
+    ).fit()  # log: signature.txt
     return toy_corpus, run
 
 
@@ -42,13 +55,16 @@ def sources(corpus, count=40):
 
 def translate_file(model, path, capsys, *flags):
     capsys.readouterr()  # what earlier commands printed
-    assert main(["translate", "--model", str(model), "--input", str(path), "--threads", "1",
-                 *flags]) == 0
+    assert (
+        main(["translate", "--model", str(model), "--input", str(path), "--threads", "1", *flags])
+        == 0
+    )
     return capsys.readouterr().out.splitlines()
 
 
-def test_fp32_ctranslate2_greedy_equals_transformers_greedy(toy_corpus, random_model, tmp_path,
-                                                            capsys):
+def test_fp32_ctranslate2_greedy_equals_transformers_greedy(
+    toy_corpus, random_model, tmp_path, capsys
+):
     corpus, run = toy_corpus, random_model
     lines = tmp_path / "ro.txt"
     lines.write_text("".join(s + "\n" for s in sources(corpus)) + "x " * 400 + "\n")  # one long
@@ -60,18 +76,47 @@ def test_fp32_ctranslate2_greedy_equals_transformers_greedy(toy_corpus, random_m
     assert len(set(reference)) > 2  # outputs that depend on the source (and bytes, and caps)
     assert ours == reference
     assert translate_file(exported, lines, capsys, "--beams", "1") == reference  # auto: export
-    assert main(["score", "--model", str(exported), "--corpus", str(corpus), "--languages", "ro",
-                 "--test-sentences", "10", "--beams", "1", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(exported),
+                "--corpus",
+                str(corpus),
+                "--languages",
+                "ro",
+                "--test-sentences",
+                "10",
+                "--beams",
+                "1",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "ro (10 sentences): BLEU" in capsys.readouterr().out
     assert main(["export", str(run), "--out", str(exported)]) == 2  # never over an export
     assert "is not empty" in capsys.readouterr().err
-    assert main(["translate", "--model", str(exported), "--engine", "transformers",
-                 "--input", str(lines)]) == 2
+    assert (
+        main(
+            [
+                "translate",
+                "--model",
+                str(exported),
+                "--engine",
+                "transformers",
+                "--input",
+                str(lines),
+            ]
+        )
+        == 2
+    )
     assert "--engine ctranslate2" in capsys.readouterr().err
 
 
-def test_without_the_extra_the_error_says_how_to_install(toy_model, tmp_path, capsys,
-                                                        monkeypatch):
+def test_without_the_extra_the_error_says_how_to_install(toy_model, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ctranslate2", None)  # import ctranslate2 -> ImportError
     assert main(["export", str(toy_model[1]), "--out", str(tmp_path / "ct2")]) == 2
     err = capsys.readouterr().err
@@ -79,12 +124,37 @@ def test_without_the_extra_the_error_says_how_to_install(toy_model, tmp_path, ca
 
 
 def test_saved_fine_tuned_models_carry_a_card_that_follows_them_into_the_export(
-        toy_model, tmp_path, capsys):
+    toy_model, tmp_path, capsys
+):
     corpus, run = toy_model
     out = tmp_path / "ft"
-    assert main(["finetune", "--init", f"meta={run}", "--corpus", str(corpus), "--languages",
-                 "ro", "--budgets", "300", "--draws", "1", "--test-sentences", "20",
-                 "--max-steps", "3", "--save-models", "--threads", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--init",
+                f"meta={run}",
+                "--corpus",
+                str(corpus),
+                "--languages",
+                "ro",
+                "--budgets",
+                "300",
+                "--draws",
+                "1",
+                "--test-sentences",
+                "20",
+                "--max-steps",
+                "3",
+                "--save-models",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     model = out / "models" / "meta-ro-300-0"
     card = (model / "README.md").read_text()
     metadata = yaml.safe_load(card.split("---\n")[1])
@@ -109,8 +179,9 @@ def test_saved_fine_tuned_models_carry_a_card_that_follows_them_into_the_export(
     assert len(translate_file(exported, lines, capsys)) == 5
 
 
-def test_translation_streams_in_chunks_and_names_bad_bytes_by_their_line(toy_model, tmp_path,
-                                                                        capsys, monkeypatch):
+def test_translation_streams_in_chunks_and_names_bad_bytes_by_their_line(
+    toy_model, tmp_path, capsys, monkeypatch
+):
     corpus, run = toy_model
     monkeypatch.setattr(translation_cli, "STREAM_LINES", 2)
     text = "".join(s + "\n" for s in sources(corpus, 5)).encode()
@@ -120,7 +191,9 @@ def test_translation_streams_in_chunks_and_names_bad_bytes_by_their_line(toy_mod
     lines = tmp_path / "ro.txt"
     lines.write_bytes(text)
     monkeypatch.setattr(translation_cli, "STREAM_LINES", 500)
-    assert translate_file(run, lines, capsys, "--beams", "1") == streamed  # chunking changes nothing
+    assert (
+        translate_file(run, lines, capsys, "--beams", "1") == streamed
+    )  # chunking changes nothing
     monkeypatch.setattr(translation_cli, "STREAM_LINES", 2)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text + b"ok\nbad \xff\n")))
     assert main(["translate", "--model", str(run), "--threads", "1", "--beams", "1"]) == 2

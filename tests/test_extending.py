@@ -1,5 +1,6 @@
 """A task family and an algorithm written outside the package, registered from a module of their
 own, trained and evaluated through the CLI as any built-in one (ARCHITECTURE.md, "Extending")."""
+
 import os
 import subprocess
 import sys
@@ -67,42 +68,53 @@ PLUGIN = textwrap.dedent('''
             return loss_fn(params, query)
 ''')
 
-CONFIG = textwrap.dedent('''
+CONFIG = textwrap.dedent("""
     plugins: [my_extension]
     family: line
     line: {points: 8}
     algorithm: {name: signmaml, inner_steps: 2, inner_lr: 0.05}
     train: {steps: 60, meta_batch: 8, outer_lr: 0.01, eval_every: 20, eval_tasks: 16,
             checkpoint_every: 20, log_every: 20}
-''')
+""")
 
 
 def metanmt(tmp_path, *args):
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    return subprocess.run([sys.executable, "-m", "metanmt.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "metanmt.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
 
 
 def test_a_family_and_an_algorithm_from_outside_train_and_evaluate(tmp_path):
     (tmp_path / "my_extension.py").write_text(PLUGIN)
     (tmp_path / "line.yaml").write_text(CONFIG)
     run = tmp_path / "run"
-    trained = metanmt(tmp_path, "train", "--config", "line.yaml", "--threads", "1",
-                      "--set", f"out_dir={run}")
+    trained = metanmt(
+        tmp_path, "train", "--config", "line.yaml", "--threads", "1", "--set", f"out_dir={run}"
+    )
     assert trained.returncode == 0, trained.stderr[-2000:]
     signature = (run / "signature.txt").read_text()
     assert "family:line|" in signature and "algo:signmaml|order:1|inner:2xsgd@0.05" in signature
     assert "tasks:vmap" in signature  # the family stacks, so the engine batched it
-    evaluated = metanmt(tmp_path, "evaluate", run, "--tasks", "30", "--steps", "0", "2",
-                        "--out", tmp_path / "eval")
+    evaluated = metanmt(
+        tmp_path, "evaluate", run, "--tasks", "30", "--steps", "0", "2", "--out", tmp_path / "eval"
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "algo:signmaml" in (tmp_path / "eval" / "results.md").read_text()
     # The schema of the plugin's own sections is checked like a built-in one's.
-    refused = metanmt(tmp_path, "train", "--config", "line.yaml", "--set", f"out_dir={run}2",
-                      "line.pointz=3")
+    refused = metanmt(
+        tmp_path, "train", "--config", "line.yaml", "--set", f"out_dir={run}2", "line.pointz=3"
+    )
     assert refused.returncode == 2
-    assert "unknown config key 'line.pointz' for family 'line'; valid keys here: line.points" \
+    assert (
+        "unknown config key 'line.pointz' for family 'line'; valid keys here: line.points"
         in refused.stderr
+    )
 
 
 def test_an_unknown_plugin_is_named(tmp_path):

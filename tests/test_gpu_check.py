@@ -1,6 +1,7 @@
 """benchmarks/gpu_check.sh, the script a lent GPU runs, runs here on CPU with the tiny model: the
 same three parts (speed and memory per algorithm, MultiNMT steps, a 2-process launch), and its
 summary is read back from what ran."""
+
 import json
 import os
 import subprocess
@@ -11,11 +12,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_check_runs_on_cpu_with_the_tiny_model(toy_corpus, tmp_path):
-    env = {**os.environ, "PYTHON": sys.executable, "MODEL": "tiny", "DEVICE": "cpu",
-           "PRECISION": "no", "SPEED_STEPS": "2", "STEPS": "6", "DIST_STEPS": "4",
-           "PROCESSES": "2"}
-    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path), str(toy_corpus)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "MODEL": "tiny",
+        "DEVICE": "cpu",
+        "PRECISION": "no",
+        "SPEED_STEPS": "2",
+        "STEPS": "6",
+        "DIST_STEPS": "4",
+        "PROCESSES": "2",
+    }
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", str(tmp_path), str(toy_corpus)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["speed"]) == {"pretrain", "fomaml", "maml"}

@@ -1,4 +1,5 @@
 """Omniglot: splits that cannot overlap, the N-way K-shot sampler, the zips, and real learning."""
+
 import io
 import zipfile
 from pathlib import Path
@@ -38,7 +39,9 @@ def test_character_splits_are_disjoint_and_cover_everything(fake, split):
     _, names, alphabet, background = fake
     parts = split_characters(names, alphabet, background, split, seed=1)
     sets = {k: set(v.tolist()) for k, v in parts.items()}
-    assert not (sets["train"] & sets["val"] or sets["train"] & sets["test"] or sets["val"] & sets["test"])
+    assert not (
+        sets["train"] & sets["val"] or sets["train"] & sets["test"] or sets["val"] & sets["test"]
+    )
     assert len(sets["train"] | sets["val"] | sets["test"]) == CHARACTERS
     if split == "maml":
         assert [len(parts[k]) for k in ("train", "val", "test")] == [1100, 100, 423]
@@ -79,16 +82,27 @@ def test_training_classes_include_rotations(fake):
     assert family.class_count("train") == 4400 and family.class_count("test") == 423
     tasks = family.sample_batch("train", 30, torch.Generator().manual_seed(0))
     # The marker is in the top half; a 180-degree rotation moves it to the bottom half.
-    bottom_marked = sum(int((t.support[0][:, 0, 20:, :].abs().sum((1, 2)) > 0).sum()) for t in tasks)
+    bottom_marked = sum(
+        int((t.support[0][:, 0, 20:, :].abs().sum((1, 2)) > 0).sum()) for t in tasks
+    )
     assert bottom_marked > 0
 
 
-@pytest.mark.parametrize("config, message", [
-    (OmniglotConfig(n_way=500, k_shot=1), "n_way = 500 is more than the 100 classes of the 'val'"),
-    (OmniglotConfig(n_way=5, k_shot=15, k_query=10), "k_shot \\+ k_query = 25 is more than the 20"),
-    (OmniglotConfig(n_way=5, k_shot=1, train_shots=20), "train_shots \\+ k_query = 21 is more"),
-    (OmniglotConfig(split="random"), "omniglot.split must be 'maml' or 'alphabet'"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            OmniglotConfig(n_way=500, k_shot=1),
+            "n_way = 500 is more than the 100 classes of the 'val'",
+        ),
+        (
+            OmniglotConfig(n_way=5, k_shot=15, k_query=10),
+            "k_shot \\+ k_query = 25 is more than the 20",
+        ),
+        (OmniglotConfig(n_way=5, k_shot=1, train_shots=20), "train_shots \\+ k_query = 21 is more"),
+        (OmniglotConfig(split="random"), "omniglot.split must be 'maml' or 'alphabet'"),
+    ],
+)
 def test_impossible_settings_are_named(fake, config, message):
     with pytest.raises(ValueError, match=message):
         OmniglotFamily(config, *fake)
@@ -102,7 +116,10 @@ def float64_tasks(fake, filters: int, split: str, count: int, seed: int):
     model = family.build_model().double()
     tasks = family.sample_batch(split, count, torch.Generator().manual_seed(seed))
     for t in tasks:
-        t.support, t.query = (t.support[0].double(), t.support[1]), (t.query[0].double(), t.query[1])
+        t.support, t.query = (
+            (t.support[0].double(), t.support[1]),
+            (t.query[0].double(), t.query[1]),
+        )
     return family, model, meta_parameters(model), tasks
 
 
@@ -121,8 +138,9 @@ def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_
     norm's plain ops fused) against the eager loop with autograd.grad, second and first order."""
     family, model, params, tasks = float64_tasks(fake, 4, "train", 2, seed=1)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
-    eager, compiled = (MAML(1, 0.4, first_order=first_order, use_vmap=False, compile=c)
-                       for c in (False, True))
+    eager, compiled = (
+        MAML(1, 0.4, first_order=first_order, use_vmap=False, compile=c) for c in (False, True)
+    )
     expected, stats = eager.outer_grads(loss_fn, params, tasks, True)
     for _ in range(2):  # the second call runs the compiled code without compiling again
         grads, compiled_stats = compiled.outer_grads(loss_fn, params, tasks, True)
@@ -132,8 +150,9 @@ def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_
     assert len(compiled._compiled) == 1 and compiled.settings()["compile"] is True
 
 
-def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(fake, float64, monkeypatch,
-                                                                      capsys):
+def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(
+    fake, float64, monkeypatch, capsys
+):
     """Evaluation adapts on the run's path: the loop (native batch norm, one task at a time)
     gives the vmap path's metrics, and does not call vmap; --no-vmap overrides a vmap run."""
     family, model, params, tasks = float64_tasks(fake, 4, "test", 5, seed=2)
@@ -142,8 +161,9 @@ def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(fake, floa
     calls = []
     real_vmap = torch.func.vmap
     monkeypatch.setattr(torch.func, "vmap", lambda *a, **k: calls.append(1) or real_vmap(*a, **k))
-    looped = adaptation_curve(family, model, MAML(1, 0.4, use_vmap=False), params, tasks, [0, 1, 3],
-                              progress=True)
+    looped = adaptation_curve(
+        family, model, MAML(1, 0.4, use_vmap=False), params, tasks, [0, 1, 3], progress=True
+    )
     overridden = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3], use_vmap=False)
     assert calls == []
     for curves in (looped, overridden):

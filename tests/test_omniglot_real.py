@@ -1,9 +1,10 @@
-"""Omniglot from the real official zips: preparation, then a short 5-way 1-shot run well above chance."""
+"""Omniglot from the official zips: preparation, then a short 5-way 1-shot run above chance."""
+
 import numpy as np
 import pytest
 import torch
-
 from conftest import real_data_folder
+
 from metanmt.config import load_config
 from metanmt.evaluation import adaptation_curve
 from metanmt.tasks.omniglot_data import load_omniglot, prepare_omniglot
@@ -27,14 +28,26 @@ def test_preparation_keeps_every_character_and_drawing(prepared):
 
 def test_short_5way_1shot_training_is_well_above_chance(prepared, tmp_path):
     torch.set_num_threads(2)
-    config = load_config("recipes/configs/omniglot.yaml", [
-        f"omniglot.data={prepared}", f"out_dir={tmp_path / 'run'}", "omniglot.filters=32",
-        "algorithm.first_order=true", "train.steps=150", "train.meta_batch=8", "train.eval_every=150",
-        "train.checkpoint_every=150", "train.eval_tasks=20", "train.curve_tasks=0"])
+    config = load_config(
+        "recipes/configs/omniglot.yaml",
+        [
+            f"omniglot.data={prepared}",
+            f"out_dir={tmp_path / 'run'}",
+            "omniglot.filters=32",
+            "algorithm.first_order=true",
+            "train.steps=150",
+            "train.meta_batch=8",
+            "train.eval_every=150",
+            "train.checkpoint_every=150",
+            "train.eval_tasks=20",
+            "train.curve_tasks=0",
+        ],
+    )
     trainer = Trainer(config, log=False)
     trainer.fit()
     tasks = trainer.family.sample_batch("test", 100, torch.Generator().manual_seed(0))
-    curves = adaptation_curve(trainer.family, trainer.model, trainer.algorithm, trainer.params,
-                              tasks, [3])
+    curves = adaptation_curve(
+        trainer.family, trainer.model, trainer.algorithm, trainer.params, tasks, [3]
+    )
     accuracy = curves["accuracy"].mean().item()
     assert accuracy > 0.45, accuracy  # chance is 0.2; this run gives about 0.58

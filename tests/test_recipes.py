@@ -1,4 +1,5 @@
 """Recipes end to end on tiny settings, as subprocesses, including a resumed second run."""
+
 import csv
 import os
 import shutil
@@ -11,8 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_recipe(script, *args):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(["bash", str(ROOT / "recipes" / script), *map(str, args)], env=env,
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        ["bash", str(ROOT / "recipes" / script), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
 
 
 def test_sine_recipe_runs_end_to_end_and_resumes(tmp_path):
@@ -35,11 +42,30 @@ def test_recipe_rejects_unknown_flags():
 
 
 def test_train_processes_flag_trains_under_accelerate_launch(tmp_path, port):
-    result = subprocess.run([sys.executable, "-m", "metanmt.cli", "train", "--processes", "2",
-                             "--port", str(port), "--threads", "1", "--set", f"out_dir={tmp_path}",
-                             "train.steps=4", "train.meta_batch=4", "train.eval_tasks=4",
-                             "train.eval_every=2", "train.log_every=2"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metanmt.cli",
+            "train",
+            "--processes",
+            "2",
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+            "--set",
+            f"out_dir={tmp_path}",
+            "train.steps=4",
+            "train.meta_batch=4",
+            "train.eval_tasks=4",
+            "train.eval_every=2",
+            "train.log_every=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("4 steps, best validation") == 1  # the main process reports
     assert "2 processes" in result.stdout + result.stderr
@@ -51,16 +77,32 @@ def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch)
     data = real_data_folder("omniglot")
     monkeypatch.setenv("METANMT_DATA", str(data.parent))
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))  # prepared from the zips once
-    tiny = ("omniglot.filters=8 train.eval_every=3 train.checkpoint_every=3 train.eval_tasks=4 "
-            "train.curve_tasks=4")
-    result = run_recipe("omniglot.sh", "--settings", "5w1s", "--algorithms", "maml reptile",
-                        "--steps", "3", "--tasks", "8", "--set", tiny, "--out", tmp_path / "out")
+    tiny = (
+        "omniglot.filters=8 train.eval_every=3 train.checkpoint_every=3 train.eval_tasks=4 "
+        "train.curve_tasks=4"
+    )
+    result = run_recipe(
+        "omniglot.sh",
+        "--settings",
+        "5w1s",
+        "--algorithms",
+        "maml reptile",
+        "--steps",
+        "3",
+        "--tasks",
+        "8",
+        "--set",
+        tiny,
+        "--out",
+        tmp_path / "out",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     table = (tmp_path / "out" / "5w1s" / "results.md").read_text()
     assert "| maml |" in table and "| reptile |" in table and "steps=50" in table
     assert (tmp_path / "out" / "5w1s" / "learning_curves.png").exists()
     # Without a GPU the recipe trains on the loop path (faster on a CPU): read back from the runs.
     import torch
+
     path = "vmap" if torch.cuda.is_available() else "loop"
     for algorithm in ("maml", "reptile"):
         signature = (tmp_path / "out" / "5w1s" / algorithm / "signature.txt").read_text()
@@ -69,8 +111,23 @@ def test_omniglot_recipe_runs_end_to_end_on_tiny_settings(tmp_path, monkeypatch)
 
 def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
-    args = ["--preset", "quick", "--out", tmp_path / "out", "--budgets", "0", "600", "--draws",
-            "1", "--languages", "fi", "--test-sentences", "30", "--target-tokens", "40000"]
+    args = [
+        "--preset",
+        "quick",
+        "--out",
+        tmp_path / "out",
+        "--budgets",
+        "0",
+        "600",
+        "--draws",
+        "1",
+        "--languages",
+        "fi",
+        "--test-sentences",
+        "30",
+        "--target-tokens",
+        "40000",
+    ]
     result = run_recipe("multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = (tmp_path / "out" / "news" / "summary.md").read_text()
@@ -88,8 +145,23 @@ def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path,
 def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, monkeypatch):
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "cmp"
-    args = ["--preset", "quick", "--out", out, "--target-tokens", "60000", "--languages", "fi",
-            "--budgets", "0", "500", "--draws", "1", "--test-sentences", "20"]
+    args = [
+        "--preset",
+        "quick",
+        "--out",
+        out,
+        "--target-tokens",
+        "60000",
+        "--languages",
+        "fi",
+        "--budgets",
+        "0",
+        "500",
+        "--draws",
+        "1",
+        "--test-sentences",
+        "20",
+    ]
     result = run_recipe("metanmt_vs_multinmt.sh", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = (out / "news" / "summary.md").read_text()
@@ -104,37 +176,87 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     assert again.returncode == 0 and "6 of 6 fine-tunings already" in again.stdout
 
     # A language in a script that is in none of the data (Cherokee letters for a toy cipher).
-    from metanmt.translation.toy import toy_pairs
+    from metanmt.translation.data.toy import toy_pairs
+
     cherokee = {c: chr(0x13A0 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
     pairs = [("".join(cherokee.get(c, c) for c in s), e) for s, e in toy_pairs("chr", 260)]
     files = {}
     for name, part in (("train", pairs[:200]), ("dev", pairs[200:230]), ("test", pairs[230:])):
         files[name] = tmp_path / f"{name}.tsv"
         files[name].write_text("".join(f"{s}\t{e}\n" for s, e in part), encoding="utf-8")
-    new = run_recipe("finetune_new_language.sh", "--init", f"metanmt={out / 'metanmt'}",
-                     "--language", "chr", "--train-tsv", files["train"], "--dev-tsv", files["dev"],
-                     "--test-tsv", files["test"], "--budgets", "0", "300", "all", "--draws", "1",
-                     "--out", tmp_path / "chr", "--max-steps", "20", "--threads", "1",
-                     "--lr", "0.003", "--batch-tokens", "300")
+    new = run_recipe(
+        "finetune_new_language.sh",
+        "--init",
+        f"metanmt={out / 'metanmt'}",
+        "--language",
+        "chr",
+        "--train-tsv",
+        files["train"],
+        "--dev-tsv",
+        files["dev"],
+        "--test-tsv",
+        files["test"],
+        "--budgets",
+        "0",
+        "300",
+        "all",
+        "--draws",
+        "1",
+        "--out",
+        tmp_path / "chr",
+        "--max-steps",
+        "20",
+        "--threads",
+        "1",
+        "--lr",
+        "0.003",
+        "--batch-tokens",
+        "300",
+    )
     assert new.returncode == 0, new.stderr[-2000:]
     table = (tmp_path / "chr" / "summary.md").read_text()
     assert "| metanmt | chr | 300 |" in table and "| metanmt | chr | whole pool |" in table
     assert table.index("| chr | 300 |") < table.index("| chr | whole pool |")
     assert (tmp_path / "chr" / "bleu_vs_words_chr.png").exists()
     # From the preset's own runs, with its plan: nothing trained again, the same tables and plots.
-    preset = run_recipe("finetune_new_language.sh", "--preset", "quick", "--out", out,
-                        "--language", "chr", "--train-tsv", files["train"], "--dev-tsv",
-                        files["dev"], "--test-tsv", files["test"], "--budgets", "0", "300",
-                        "--draws", "2", "--test-sentences", "20", "--target-tokens", "60000",
-                        "--set", "random=''")
+    preset = run_recipe(
+        "finetune_new_language.sh",
+        "--preset",
+        "quick",
+        "--out",
+        out,
+        "--language",
+        "chr",
+        "--train-tsv",
+        files["train"],
+        "--dev-tsv",
+        files["dev"],
+        "--test-tsv",
+        files["test"],
+        "--budgets",
+        "0",
+        "300",
+        "--draws",
+        "2",
+        "--test-sentences",
+        "20",
+        "--target-tokens",
+        "60000",
+        "--set",
+        "random=''",
+    )
     assert preset.returncode == 0, preset.stderr[-2000:]
     assert steps_line(result) == steps_line(preset)  # the runs as they were
     for name in ("summary.md", "contrast.md", "bleu_vs_words_chr.png", "dev_loss_vs_words_chr.png"):
         assert (out / "chr" / name).exists(), name
     with (out / "chr" / "summary.csv").open() as handle:
         draws = {(r["init"], r["budget"]): r["draws"] for r in csv.DictReader(handle)}
-    assert draws == {("metanmt", "0"): "1", ("metanmt", "300"): "2", ("multinmt", "0"): "1",
-                     ("multinmt", "300"): "2"}
+    assert draws == {
+        ("metanmt", "0"): "1",
+        ("metanmt", "300"): "2",
+        ("multinmt", "0"): "1",
+        ("multinmt", "300"): "2",
+    }
     assert "| chr | 300 |" in (out / "chr" / "contrast.md").read_text()
 
 
@@ -156,13 +278,37 @@ def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
     contrast, the plots, all under one folder."""
     monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "gpu"
-    tiny = ["corpus.toy=true", "corpus.vocab_size=400", "shared.translation.model=tiny",
-            "shared.translation.support_tokens=300", "shared.translation.query_tokens=300",
-            "shared.train.device=cpu", "random=tiny", "device=cpu", "finetune.batch_tokens=300",
-            "finetune.max_steps=10", "finetune.lr=0.003"]
-    result = run_recipe("metanmt_vs_multinmt.sh", "--preset", "gpu", "--out", out,
-                        "--target-tokens", "20000", "--languages", "fi", "--budgets", "0", "300",
-                        "--test-sentences", "10", "--set", *tiny)
+    tiny = [
+        "corpus.toy=true",
+        "corpus.vocab_size=400",
+        "shared.translation.model=tiny",
+        "shared.translation.support_tokens=300",
+        "shared.translation.query_tokens=300",
+        "shared.train.device=cpu",
+        "random=tiny",
+        "device=cpu",
+        "finetune.batch_tokens=300",
+        "finetune.max_steps=10",
+        "finetune.lr=0.003",
+    ]
+    result = run_recipe(
+        "metanmt_vs_multinmt.sh",
+        "--preset",
+        "gpu",
+        "--out",
+        out,
+        "--target-tokens",
+        "20000",
+        "--languages",
+        "fi",
+        "--budgets",
+        "0",
+        "300",
+        "--test-sentences",
+        "10",
+        "--set",
+        *tiny,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     for track in ("tatoeba", "news"):
         for name in ("summary.md", "contrast.md", "all_languages.png", "bleu_vs_words_fi.png"):

@@ -1,5 +1,6 @@
 """The outer learning-rate schedule follows the run's real length: a cost-limited run (target
 tokens) warms up within its first tenth of steps, whatever its budget."""
+
 import csv
 import math
 
@@ -42,11 +43,23 @@ def test_warmup_given_twice_is_refused():
 def rates_of_a_run(corpus, tmp_path, preset, budget):
     """The rate of every step (metrics.csv's train/lr) of the translation preset's schedule, trained
     (tiny model, toy corpus) until ``budget`` target tokens end it."""
-    config = load_config(preset, [
-        f"translation.corpus={corpus}", "translation.model=tiny", "translation.support_tokens=150",
-        "translation.query_tokens=150", "translation.validation=loss", "train.eval_tasks=2",
-        "train.time_limit_minutes=0", f"train.max_target_tokens={budget}", "train.log_every=1",
-        "train.eval_every=100000", "train.checkpoint_every=100000", f"out_dir={tmp_path}"])
+    config = load_config(
+        preset,
+        [
+            f"translation.corpus={corpus}",
+            "translation.model=tiny",
+            "translation.support_tokens=150",
+            "translation.query_tokens=150",
+            "translation.validation=loss",
+            "train.eval_tasks=2",
+            "train.time_limit_minutes=0",
+            f"train.max_target_tokens={budget}",
+            "train.log_every=1",
+            "train.eval_every=100000",
+            "train.checkpoint_every=100000",
+            f"out_dir={tmp_path}",
+        ],
+    )
     trainer = Trainer(config)
     trainer.fit()
     with open(tmp_path / "metrics.csv", newline="") as handle:

@@ -1,4 +1,5 @@
 """threads=auto: one torch thread per core that other processes leave idle."""
+
 import argparse
 
 import pytest
@@ -18,13 +19,16 @@ def test_parse_threads_takes_auto_and_counts_and_names_bad_values():
         threads_arg("x")
 
 
-@pytest.mark.parametrize("machine_busy, own, expected", [
-    (2.0, 1.0, 1),   # both cores busy, half of it ours: one busy process beside us -> 1 thread
-    (2.0, 2.0, 2),   # all the load is ours -> every core
-    (1.0, 1.0, 2),   # we ran on one thread, nobody else -> back to 2
-    (0.2, 0.0, 2),   # a little noise is not a busy core
-    (2.0, 0.0, 1),   # two other busy processes: never fewer than 1
-])
+@pytest.mark.parametrize(
+    "machine_busy, own, expected",
+    [
+        (2.0, 1.0, 1),  # both cores busy, half of it ours: one busy process beside us -> 1 thread
+        (2.0, 2.0, 2),  # all the load is ours -> every core
+        (1.0, 1.0, 2),  # we ran on one thread, nobody else -> back to 2
+        (0.2, 0.0, 2),  # a little noise is not a busy core
+        (2.0, 0.0, 1),  # two other busy processes: never fewer than 1
+    ],
+)
 def test_threads_follow_other_processes_load_not_our_own(machine_busy, own, expected):
     cores = IdleCores.__new__(IdleCores)
     cores.cores = 2
@@ -55,7 +59,8 @@ def test_auto_sets_a_thread_count_and_rechecks_only_every_interval(monkeypatch):
 
 def test_a_comparison_refuses_a_bad_threads_value_and_keeps_auto():
     from metanmt.config import ConfigError
-    from metanmt.translation.compare import Comparison, load_compare
+    from metanmt.translation.comparison import Comparison, load_compare
+
     config, _ = load_compare("recipes/configs/compare/quick.yaml", ["threads=many"])
     with pytest.raises(ConfigError, match="threads: threads must be 'auto' or a whole number"):
         Comparison(config)

@@ -1,4 +1,5 @@
 """The one outer loop: learning, reproducibility, checkpoints, resume, and failures kept safe."""
+
 import math
 
 import pytest
@@ -11,10 +12,21 @@ from metanmt.trainer import Trainer
 
 
 def tiny_config(tmp_path, *extra):
-    return load_config(None, [
-        f"out_dir={tmp_path / 'run'}", "sine.hidden=[16,16]", "train.steps=40", "train.meta_batch=8",
-        "train.log_every=10", "train.eval_every=20", "train.checkpoint_every=20",
-        "train.eval_tasks=16", "train.outer_lr=0.01", *extra])
+    return load_config(
+        None,
+        [
+            f"out_dir={tmp_path / 'run'}",
+            "sine.hidden=[16,16]",
+            "train.steps=40",
+            "train.meta_batch=8",
+            "train.log_every=10",
+            "train.eval_every=20",
+            "train.checkpoint_every=20",
+            "train.eval_tasks=16",
+            "train.outer_lr=0.01",
+            *extra,
+        ],
+    )
 
 
 def final_params(trainer):
@@ -25,8 +37,15 @@ def final_params(trainer):
 def test_training_lowers_the_meta_loss(tmp_path, algorithm):
     # Reptile moves by small differences of weights; it needs more steps to show the same gain.
     inner, outer = (5, 500) if algorithm == "reptile" else (1, 150)
-    trainer = Trainer(tiny_config(tmp_path, f"algorithm.name={algorithm}", f"train.steps={outer}",
-                                  f"algorithm.inner_steps={inner}"), log=False)
+    trainer = Trainer(
+        tiny_config(
+            tmp_path,
+            f"algorithm.name={algorithm}",
+            f"train.steps={outer}",
+            f"algorithm.inner_steps={inner}",
+        ),
+        log=False,
+    )
     tasks = trainer.family.sample_batch("val", 32, torch.Generator().manual_seed(5))
     before = trainer.algorithm.outer_grads(trainer.loss_fn, trainer.params, tasks, True)[1]["loss"]
     trainer.fit()
@@ -35,8 +54,10 @@ def test_training_lowers_the_meta_loss(tmp_path, algorithm):
 
 
 def test_same_seed_same_run_and_other_seed_differs(tmp_path):
-    runs = [Trainer(tiny_config(tmp_path / str(i), f"train.seed={s}"), log=False)
-            for i, s in enumerate([3, 3, 4])]
+    runs = [
+        Trainer(tiny_config(tmp_path / str(i), f"train.seed={s}"), log=False)
+        for i, s in enumerate([3, 3, 4])
+    ]
     params = [final_params(r) if r.fit() else None for r in runs]
     assert all(torch.equal(params[0][n], params[1][n]) for n in params[0])
     assert not all(torch.equal(params[0][n], params[2][n]) for n in params[0])
@@ -51,7 +72,9 @@ def test_outputs_and_reload(tmp_path):
     run = load_run(out / "checkpoints" / "last")
     for n, p in trainer.params.items():
         assert torch.equal(run.params[n], p.detach())
-    for (n, a), b in zip(trainer.algorithm.state_dict().items(), run.algorithm.state_dict().values()):
+    for (n, a), b in zip(
+        trainer.algorithm.state_dict().items(), run.algorithm.state_dict().values()
+    ):
         assert torch.equal(a, b), n
     assert math.isfinite(trainer.best)
 
@@ -81,10 +104,14 @@ def test_corrupt_checkpoint_is_named_and_not_overwritten(tmp_path):
 def test_checkpoint_of_another_model_size_is_refused(tmp_path):
     Trainer(tiny_config(tmp_path, "train.steps=20"), log=False).fit()
     bigger = Trainer(tiny_config(tmp_path, "sine.hidden=[32,32]"), log=False)
-    with pytest.raises(ValueError, match=r"other settings \(sine.hidden: \[16, 16\] -> \[32, 32\]\)"):
+    with pytest.raises(
+        ValueError, match=r"other settings \(sine.hidden: \[16, 16\] -> \[32, 32\]\)"
+    ):
         bigger.fit(resume=True)  # the resume compares configs first
     tensors, _, _ = load_checkpoint(tmp_path / "run" / "checkpoints" / "last")
-    with pytest.raises(CheckpointError, match=r"tensor '\d.(weight|bias)' has shape .*, the model expects"):
+    with pytest.raises(
+        CheckpointError, match=r"tensor '\d.(weight|bias)' has shape .*, the model expects"
+    ):
         load_weights(bigger.run, tensors, tmp_path / "run")
 
 
@@ -101,8 +128,9 @@ def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
 
 
 def test_time_limit_stops_and_saves(tmp_path):
-    trainer = Trainer(tiny_config(tmp_path, "train.steps=100000", "train.time_limit_minutes=0.002"),
-                      log=False)
+    trainer = Trainer(
+        tiny_config(tmp_path, "train.steps=100000", "train.time_limit_minutes=0.002"), log=False
+    )
     trainer.fit()
     assert 0 < trainer.step < 100000
     assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").exists()
@@ -111,11 +139,16 @@ def test_time_limit_stops_and_saves(tmp_path):
 def test_a_failure_in_the_last_validation_loses_no_training(tmp_path, monkeypatch):
     """The last checkpoint is written before the final validation (20-way 5-shot Omniglot once
     ran out of memory there, after 22 minutes of training, with nothing saved)."""
-    trainer = Trainer(tiny_config(tmp_path, "train.steps=7", "train.eval_every=100",
-                                  "train.checkpoint_every=100"), log=False)
+    trainer = Trainer(
+        tiny_config(
+            tmp_path, "train.steps=7", "train.eval_every=100", "train.checkpoint_every=100"
+        ),
+        log=False,
+    )
 
     def out_of_memory():
         raise MemoryError("validation ran out of memory")
+
     monkeypatch.setattr(trainer, "validate", out_of_memory)
     with pytest.raises(MemoryError):
         trainer.fit()

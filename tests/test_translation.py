@@ -1,5 +1,6 @@
 """The translation substrate on the made-up toy corpus: vocabulary, tasks, gradients, training,
 fine-tuning, decoding, scoring, saving."""
+
 import math
 
 import pytest
@@ -7,15 +8,25 @@ import torch
 
 from metanmt.algorithms import build_algorithm, meta_parameters
 from metanmt.config import new_config
-from metanmt.translation.corpus import load_corpus
-from metanmt.translation.decode import translate
-from metanmt.translation.finetune import (FinetuneConfig, batches, draw_budget, english_words,
-                                         finetune, sentence_losses)
-from metanmt.translation.model import (build_model, load_translation_model, save_translation_model,
-                               trainable_subset)
-from metanmt.translation.scoring import score
-from metanmt.translation.vocab import UNK, encode, encode_pairs, load_tokenizer
+from metanmt.translation.data.corpus import load_corpus
+from metanmt.translation.data.vocab import UNK, encode, encode_pairs, load_tokenizer
 from metanmt.translation.family import TranslationConfig, TranslationFamily
+from metanmt.translation.finetuning.decode import translate
+from metanmt.translation.finetuning.finetune import (
+    FinetuneConfig,
+    batches,
+    draw_budget,
+    english_words,
+    finetune,
+    sentence_losses,
+)
+from metanmt.translation.finetuning.scoring import score
+from metanmt.translation.model import (
+    build_model,
+    load_translation_model,
+    save_translation_model,
+    trainable_subset,
+)
 
 
 @pytest.fixture
@@ -24,8 +35,9 @@ def toy(toy_corpus):
 
 
 def toy_family(toy, **overrides):
-    config = TranslationConfig(corpus=str(toy), model="tiny", dropout=0.0, support_tokens=200,
-                               query_tokens=200)
+    config = TranslationConfig(
+        corpus=str(toy), model="tiny", dropout=0.0, support_tokens=200, query_tokens=200
+    )
     for key, value in overrides.items():
         setattr(config, key, value)
     return TranslationFamily(config)
@@ -55,13 +67,16 @@ def test_tasks_are_drawn_by_token_budget_from_one_language(toy):
             # decoder inputs are the labels shifted right, starting from the pad id
             assert (batch["decoder_input_ids"][:, 0] == 0).all()
             shifted = batch["decoder_input_ids"][:, 1:]
-            assert torch.equal(shifted[labels[:, :-1] != -100], labels[:, :-1][labels[:, :-1] != -100])
+            assert torch.equal(
+                shifted[labels[:, :-1] != -100], labels[:, :-1][labels[:, :-1] != -100]
+            )
         assert task.weight == int((task.query["labels"] != -100).sum())
         support = {tuple(r.tolist()) for r in task.support["input_ids"]}
         query = {tuple(r.tolist()) for r in task.query["input_ids"]}
         assert not support & query  # support and query hold different sentences
-    assert {t.info["language"] for t in family.sample_batch("val", 4, torch.Generator())} \
-        <= set(family.languages("val"))
+    assert {t.info["language"] for t in family.sample_batch("val", 4, torch.Generator())} <= set(
+        family.languages("val")
+    )
 
 
 def test_meta_parameters_leave_out_sinusoidal_positions(toy):
@@ -82,9 +97,13 @@ def test_second_order_maml_gradient_matches_finite_differences(toy, float64):
     grads, _ = algorithm.outer_grads(loss_fn, params, [task])
 
     def objective(p):
-        return algorithm.task_objective(loss_fn, p, task.support, task.query,
-                                        __import__("metanmt.algorithms.functional",
-                                                   fromlist=["x"]).autograd_grad).item()
+        return algorithm.task_objective(
+            loss_fn,
+            p,
+            task.support,
+            task.query,
+            __import__("metanmt.algorithms.functional", fromlist=["x"]).autograd_grad,
+        ).item()
 
     name = "model.encoder.layers.0.fc1.weight"
     for index in [(0, 0), (3, 5)]:
@@ -127,8 +146,12 @@ def test_dev_losses_do_not_depend_on_batching_and_batches_bound_padded_tokens(to
     pad = tokenizer.pad_token_id
     whole = sentence_losses(model, data, pad, 10**6)
     for budget in (30, 100):
-        assert torch.allclose(torch.tensor(sentence_losses(model, data, pad, budget)),
-                              torch.tensor(whole), rtol=1e-4, atol=1e-4)
+        assert torch.allclose(
+            torch.tensor(sentence_losses(model, data, pad, budget)),
+            torch.tensor(whole),
+            rtol=1e-4,
+            atol=1e-4,
+        )
 
 
 def test_parameter_subsets(toy):
@@ -157,8 +180,9 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
 
     torch.set_num_threads(1)
     config = new_config("translation", "pretrain", out_dir=str(tmp_path / "run"))
-    config.task = TranslationConfig(corpus=str(toy), model="tiny", dropout=0.0,
-                                    support_tokens=300, query_tokens=300)
+    config.task = TranslationConfig(
+        corpus=str(toy), model="tiny", dropout=0.0, support_tokens=300, query_tokens=300
+    )
     t = config.train
     t.steps, t.meta_batch, t.outer_lr, t.eval_every, t.eval_tasks = 250, 4, 3e-3, 125, 4
     t.log_every, t.checkpoint_every, t.device = 50, 1000, "cpu"
@@ -166,8 +190,9 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
 
     def bleu(model, tokenizer, language):
         test = corpus.pairs(language, "news.test")[:60]
-        return score(translate(model, tokenizer, [s for s, _ in test], progress=False),
-                     [e for _, e in test])["bleu"]
+        return score(
+            translate(model, tokenizer, [s for s, _ in test], progress=False), [e for _, e in test]
+        )["bleu"]
 
     untrained, tokenizer = load_translation_model("random:tiny", toy / "vocab")
     trained = Trainer(config).fit().model
@@ -177,15 +202,18 @@ def test_training_then_finetuning_raise_bleu_and_saved_models_translate_the_same
     before = bleu(trained, tokenizer, "ro")
     # at most 330 padded target tokens a batch: ~300 real ones, as these steps were tuned for
     settings = FinetuneConfig(lr=3e-3, max_steps=150, batch_tokens=330, eval_every=25)
-    info = finetune(trained, tokenizer, train, corpus.pairs("ro", "news.dev"), settings, progress=False)
+    info = finetune(
+        trained, tokenizer, train, corpus.pairs("ro", "news.dev"), settings, progress=False
+    )
     after = bleu(trained, tokenizer, "ro")
     assert after > before + 10 and info["dev_loss"] < info["history"][0][1]
 
     saved = save_translation_model(trained, tokenizer, tmp_path / "saved")
     loaded, loaded_tokenizer = load_translation_model(saved)
     sentences = [s for s, _ in corpus.pairs("ro", "news.test")[:20]]
-    assert translate(loaded, loaded_tokenizer, sentences, progress=False) == \
-        translate(trained, tokenizer, sentences, progress=False)
+    assert translate(loaded, loaded_tokenizer, sentences, progress=False) == translate(
+        trained, tokenizer, sentences, progress=False
+    )
     from_run, _ = load_translation_model(tmp_path / "run")  # a run folder loads too
     assert math.isfinite(bleu(from_run, tokenizer, "lv"))
 
@@ -258,8 +286,9 @@ def test_second_order_gradient_in_every_direction_including_the_pad_row(toy, flo
         for task in tasks:
             q = p
             for _ in range(steps):
-                grads = torch.autograd.grad(loss(q, task.support), list(q.values()),
-                                            create_graph=True)
+                grads = torch.autograd.grad(
+                    loss(q, task.support), list(q.values()), create_graph=True
+                )
                 q = {n: v - lr * g for (n, v), g in zip(q.items(), grads)}
             tokens = int((task.query["labels"] != -100).sum())
             total, weight = total + tokens * loss(q, task.query), weight + tokens
@@ -268,15 +297,23 @@ def test_second_order_gradient_in_every_direction_including_the_pad_row(toy, flo
     maml = build_algorithm("maml", params, inner_steps=steps, inner_lr=lr)
     grads, _ = maml.outer_grads(lambda p, b: family.loss(model, p, b), params, tasks)
     generator = torch.Generator().manual_seed(7)
-    directions = [{n: torch.randn(p.shape, generator=generator, dtype=p.dtype)
-                   for n, p in params.items()} for _ in range(2)]
+    directions = [
+        {n: torch.randn(p.shape, generator=generator, dtype=p.dtype) for n, p in params.items()}
+        for _ in range(2)
+    ]
     pad_row = {n: torch.zeros_like(p) for n, p in params.items()}
-    pad_row["model.shared.weight"][0] = torch.randn(params["model.shared.weight"].shape[1],
-                                                    generator=generator, dtype=torch.float64)
+    pad_row["model.shared.weight"][0] = torch.randn(
+        params["model.shared.weight"].shape[1], generator=generator, dtype=torch.float64
+    )
     for direction in directions + [pad_row]:
         eps = 1e-5
-        shifted = [{n: (p + sign * eps * direction[n]).detach().requires_grad_()
-                    for n, p in params.items()} for sign in (1, -1)]
+        shifted = [
+            {
+                n: (p + sign * eps * direction[n]).detach().requires_grad_()
+                for n, p in params.items()
+            }
+            for sign in (1, -1)
+        ]
         numeric = (objective(shifted[0]) - objective(shifted[1])).item() / (2 * eps)
         analytic = sum((grads[n] * direction[n]).sum() for n in params).item()
         assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)

@@ -3,9 +3,9 @@
 Each is registered with its own config dataclass, so a run config's ``algorithm:`` section is
 checked against the keys that algorithm really uses.
 """
+
 from metanmt.algorithms.base import Algorithm, InnerLoopConfig, OptimizedInnerConfig
-from metanmt.algorithms.functional import (InnerOptimizer, adapt, inner_trajectory,
-                                           meta_parameters)
+from metanmt.algorithms.functional import InnerOptimizer, adapt, inner_trajectory, meta_parameters
 from metanmt.algorithms.maml import MAML, FOMAMLConfig, MAMLConfig
 from metanmt.algorithms.metasgd import MetaSGD, MetaSGDConfig
 from metanmt.algorithms.pretrain import Pretrain, PretrainConfig
@@ -32,7 +32,22 @@ def build_algorithm(name: str, params: Params | None = None, **settings) -> Algo
     return algorithm
 
 
-__all__ = ["Algorithm", "FOMAMLConfig", "InnerLoopConfig", "InnerOptimizer", "MAML", "MAMLConfig",
-           "MetaSGD", "MetaSGDConfig", "OptimizedInnerConfig", "Pretrain", "PretrainConfig",
-           "Reptile", "ReptileConfig", "adapt", "build_algorithm", "inner_trajectory",
-           "meta_parameters"]
+__all__ = [
+    "Algorithm",
+    "FOMAMLConfig",
+    "InnerLoopConfig",
+    "InnerOptimizer",
+    "MAML",
+    "MAMLConfig",
+    "MetaSGD",
+    "MetaSGDConfig",
+    "OptimizedInnerConfig",
+    "Pretrain",
+    "PretrainConfig",
+    "Reptile",
+    "ReptileConfig",
+    "adapt",
+    "build_algorithm",
+    "inner_trajectory",
+    "meta_parameters",
+]

@@ -1,16 +1,24 @@
 """What every algorithm is: two verbs, ``adapt`` and ``outer_grads``, over a parameter dict, and
 the config sections they share."""
+
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from metanmt.algorithms.functional import (
-    SGD, InnerOptimizer, add_scaled, adapt, autograd_grad, func_grad, inner_trajectory,
+    SGD,
+    InnerOptimizer,
+    adapt,
+    add_scaled,
+    autograd_grad,
+    func_grad,
+    inner_trajectory,
     stack_batches,
 )
 from metanmt.schema import ConfigError, setting
@@ -25,7 +33,9 @@ class InnerLoopConfig:
     name: str = ""
     inner_steps: int = setting(1, low=0)  # inner steps per task in meta-training and validation
     inner_lr: float = setting(0.01, above=0)  # inner (and test-time) step size
-    vmap: bool = True  # batch stackable tasks with torch.func.vmap (the loop gives the same numbers)
+    vmap: bool = (
+        True  # batch stackable tasks with torch.func.vmap (the loop gives the same numbers)
+    )
     compile: bool = False  # torch.compile each task's objective: a minute to compile, then faster
 
 
@@ -38,8 +48,10 @@ class OptimizedInnerConfig(InnerLoopConfig):
 
     def check(self, given: set[str], run: Any) -> None:
         if "algorithm.adam_betas" in given and self.inner_optimizer != "adam":
-            raise ConfigError(f"algorithm.adam_betas applies only with algorithm.inner_optimizer="
-                              f"adam (algorithm {self.name!r} has {self.inner_optimizer!r})")
+            raise ConfigError(
+                f"algorithm.adam_betas applies only with algorithm.inner_optimizer="
+                f"adam (algorithm {self.name!r} has {self.inner_optimizer!r})"
+            )
 
     def optimizer(self) -> InnerOptimizer:
         return InnerOptimizer(self.inner_optimizer, tuple(self.adam_betas))
@@ -84,9 +96,11 @@ def vmap_tasks(fn, *batches):
     except RuntimeError as error:
         if "randomness" not in str(error):
             raise
-        raise ValueError("the model draws random numbers (dropout?) inside vmap, where tasks "
-                         "cannot have their own random streams: set algorithm.vmap=false (the "
-                         "loop path seeds each task), or turn the randomness off") from None
+        raise ValueError(
+            "the model draws random numbers (dropout?) inside vmap, where tasks "
+            "cannot have their own random streams: set algorithm.vmap=false (the "
+            "loop path seeds each task), or turn the randomness off"
+        ) from None
 
 
 def gradients(loss: Tensor, targets: Params) -> Params:
@@ -106,9 +120,15 @@ class Algorithm(nn.Module):
     name = "algorithm"
     order: int | None = None  # how much of the inner loop the outer gradient sees: 2, 1, 0, None
 
-    def __init__(self, inner_steps: int = 1, inner_lr: float = 0.01,
-                 inner_optimizer: InnerOptimizer | str = SGD, use_vmap: bool = True,
-                 adam_betas: tuple[float, float] = (0.9, 0.999), compile: bool = False):
+    def __init__(
+        self,
+        inner_steps: int = 1,
+        inner_lr: float = 0.01,
+        inner_optimizer: InnerOptimizer | str = SGD,
+        use_vmap: bool = True,
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        compile: bool = False,
+    ):
         super().__init__()
         if inner_steps < 0:
             raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
@@ -130,16 +150,23 @@ class Algorithm(nn.Module):
 
     def settings(self) -> dict[str, Any]:
         """What this object uses, by config key: read back to check that a config reached it."""
-        return {"name": self.name, "inner_steps": self.inner_steps, "inner_lr": self.inner_lr,
-                "vmap": self.use_vmap, "compile": self.use_compile,
-                "inner_optimizer": self.inner_optimizer.name,
-                "adam_betas": tuple(self.inner_optimizer.betas)}
+        return {
+            "name": self.name,
+            "inner_steps": self.inner_steps,
+            "inner_lr": self.inner_lr,
+            "vmap": self.use_vmap,
+            "compile": self.use_compile,
+            "inner_optimizer": self.inner_optimizer.name,
+            "adam_betas": tuple(self.inner_optimizer.betas),
+        }
 
     def describe(self) -> str:
         """For a run's signature: name, order and the inner loop as built."""
         order = "-" if self.order is None else self.order
-        return (f"algo:{self.name}|order:{order}|inner:{self.inner_steps}x"
-                f"{self.inner_optimizer.describe()}@{self.inner_lr:g}")
+        return (
+            f"algo:{self.name}|order:{order}|inner:{self.inner_steps}x"
+            f"{self.inner_optimizer.describe()}@{self.inner_lr:g}"
+        )
 
     def learning_rate(self) -> LearningRate:
         return self.inner_lr
@@ -162,21 +189,40 @@ class Algorithm(nn.Module):
             self._compiled[key] = (loss_fn, torch.compile(fn))
         return self._compiled[key][1]
 
-    def trajectory(self, loss_fn: LossFn, params: Params, support: Batch, steps: int,
-                   grad_fn: GradFn = autograd_grad):
+    def trajectory(
+        self,
+        loss_fn: LossFn,
+        params: Params,
+        support: Batch,
+        steps: int,
+        grad_fn: GradFn = autograd_grad,
+    ):
         """Test-time adaptation, yielding the parameters after 0, 1, ..., ``steps`` steps."""
-        return inner_trajectory(loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn,
-                                self.inner_optimizer)
+        return inner_trajectory(
+            loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn, self.inner_optimizer
+        )
 
-    def adapt(self, loss_fn: LossFn, params: Params, support: Batch, steps: int | None = None,
-              grad_fn: GradFn = autograd_grad) -> Params:
+    def adapt(
+        self,
+        loss_fn: LossFn,
+        params: Params,
+        support: Batch,
+        steps: int | None = None,
+        grad_fn: GradFn = autograd_grad,
+    ) -> Params:
         steps = self.inner_steps if steps is None else steps
-        return adapt(loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn,
-                     self.inner_optimizer)
+        return adapt(
+            loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn, self.inner_optimizer
+        )
 
-    def outer_grads(self, loss_fn: LossFn, params: Params, tasks: Sequence[Task],
-                    stackable: bool = False, weight_total: float | None = None,
-                    ) -> tuple[Params, dict]:
+    def outer_grads(
+        self,
+        loss_fn: LossFn,
+        params: Params,
+        tasks: Sequence[Task],
+        stackable: bool = False,
+        weight_total: float | None = None,
+    ) -> tuple[Params, dict]:
         """Outer gradient for ``params`` and for the algorithm's own parameters (keys ``algo.*``).
 
         The tasks' gradients are weighted by ``task_weights(tasks, weight_total)``. ``stats`` has
@@ -188,8 +234,9 @@ class Algorithm(nn.Module):
 class ObjectiveAlgorithm(Algorithm):
     """An algorithm whose outer gradient is the gradient of a per-task objective (MAML & co.)."""
 
-    def task_objective(self, loss_fn: LossFn, params: Params, support: Batch, query: Batch,
-                       grad_fn: GradFn) -> Tensor:
+    def task_objective(
+        self, loss_fn: LossFn, params: Params, support: Batch, query: Batch, grad_fn: GradFn
+    ) -> Tensor:
         raise NotImplementedError
 
     def outer_grads(self, loss_fn, params, tasks, stackable=False, weight_total=None):
@@ -199,15 +246,20 @@ class ObjectiveAlgorithm(Algorithm):
         if self.batches_with_vmap(stackable):
             support = stack_batches([t.support for t in tasks])
             query = stack_batches([t.query for t in tasks])
-            losses = self.per_task("vmap", loss_fn, lambda p, s, q: vmap_tasks(
-                lambda s, q: self.task_objective(loss_fn, p, s, q, func_grad), s, q))(
-                params, support, query)
+            losses = self.per_task(
+                "vmap",
+                loss_fn,
+                lambda p, s, q: vmap_tasks(
+                    lambda s, q: self.task_objective(loss_fn, p, s, q, func_grad), s, q
+                ),
+            )(params, support, query)
             loss = (losses * torch.tensor(weights, dtype=losses.dtype, device=losses.device)).sum()
             total, mean_loss, task_losses = gradients(loss, targets), loss.item(), losses.tolist()
         else:  # one backward per task, so only one task's graph is alive at a time
             grad_fn = func_grad if self.use_compile else autograd_grad  # autograd.grad: no tracing
-            objective = self.per_task("loop", loss_fn, lambda p, s, q: self.task_objective(
-                loss_fn, p, s, q, grad_fn))
+            objective = self.per_task(
+                "loop", loss_fn, lambda p, s, q: self.task_objective(loss_fn, p, s, q, grad_fn)
+            )
             total, mean_loss, task_losses = None, 0.0, []
             for task, w in zip(tasks, weights):
                 with task_rng(task):

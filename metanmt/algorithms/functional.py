@@ -2,13 +2,16 @@
 
 Parameters are a ``dict[str, Tensor]`` run through ``torch.func.functional_call``, so any
 ``nn.Module`` (Hugging Face models included) can be adapted without touching its ``_parameters``.
-Two gradient functions plug into the same loop: ``autograd_grad`` for a Python loop over tasks (works
+Two gradient functions plug into the same loop: ``autograd_grad`` for a Python loop over tasks
+(works
 for every model) and ``func_grad`` for ``torch.func.vmap`` over stacked tasks (small models).
 """
+
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 import torch
 from torch import Tensor
@@ -24,15 +27,17 @@ def meta_parameters(model: torch.nn.Module) -> Params:
 def autograd_grad(loss_fn: LossFn, params: Params, batch: Batch, create_graph: bool) -> Params:
     """Gradient of ``loss_fn`` at ``params`` with ``torch.autograd`` (the per-task loop path).
 
-    With ``create_graph=False`` the result is detached: an update ``params - lr * grad`` then depends
+    With ``create_graph=False`` the result is detached: an update ``params - lr * grad`` then
+    depends
     on ``params`` with an identity Jacobian, which is exactly first-order MAML.
     """
     params = {n: p if p.requires_grad else p.detach().requires_grad_() for n, p in params.items()}
     names = list(params)
     with torch.enable_grad():
         loss = loss_fn(params, batch)
-        grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=create_graph,
-                                    allow_unused=True)
+        grads = torch.autograd.grad(
+            loss, [params[n] for n in names], create_graph=create_graph, allow_unused=True
+        )
     return {n: torch.zeros_like(params[n]) if g is None else g for n, g in zip(names, grads)}
 
 
@@ -65,11 +70,12 @@ class InnerOptimizer:
     def describe(self) -> str:
         return "sgd" if self.name == "sgd" else f"adam(b={self.betas[0]:g},{self.betas[1]:g})"
 
-    def start(self, params: Params) -> "AdamState | None":
+    def start(self, params: Params) -> AdamState | None:
         return AdamState(params, self.betas, self.eps) if self.name == "adam" else None
 
-    def step(self, state: "AdamState | None", params: Params, grads: Params,
-             lr: LearningRate) -> Params:
+    def step(
+        self, state: AdamState | None, params: Params, grads: Params, lr: LearningRate
+    ) -> Params:
         return state.step(params, grads, lr) if state is not None else sgd_step(params, grads, lr)
 
 
@@ -93,8 +99,8 @@ class AdamState:
         for n, p in params.items():
             self.m[n] = b1 * self.m[n] + (1 - b1) * grads[n]
             self.v[n] = b2 * self.v[n] + (1 - b2) * grads[n] ** 2
-            m_hat = self.m[n] / (1 - b1 ** self.t)
-            v_hat = self.v[n] / (1 - b2 ** self.t)
+            m_hat = self.m[n] / (1 - b1**self.t)
+            v_hat = self.v[n] / (1 - b2**self.t)
             # sqrt has an infinite slope at 0, which second order would turn into 0 * inf = NaN
             # where a gradient entry is exactly zero; below the tiniest normal number sqrt is far
             # under eps anyway, so clamping there changes no value, only removes that NaN.
@@ -103,14 +109,21 @@ class AdamState:
         return out
 
 
-def inner_trajectory(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
-                     order: int = 0, grad_fn: GradFn = autograd_grad,
-                     optimizer: InnerOptimizer | str = SGD) -> Iterator[Params]:
+def inner_trajectory(
+    loss_fn: LossFn,
+    params: Params,
+    batch: Batch,
+    steps: int,
+    lr: LearningRate,
+    order: int = 0,
+    grad_fn: GradFn = autograd_grad,
+    optimizer: InnerOptimizer | str = SGD,
+) -> Iterator[Params]:
     """Yield the parameters before the first step and after each of ``steps`` inner steps.
 
-    ``order`` is how much of the inner loop an outer gradient may see: 2 backpropagates through every
-    update (MAML), 1 keeps only the identity path from the start (FOMAML), 0 none (Reptile, evaluation;
-    each step is detached so no graph builds up across steps).
+    ``order`` is how much of the inner loop an outer gradient may see: 2 backpropagates through
+    every update (MAML), 1 keeps only the identity path from the start (FOMAML), 0 none (Reptile,
+    evaluation; each step is detached so no graph builds up across steps).
     """
     if order not in (0, 1, 2):
         raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
@@ -128,13 +141,19 @@ def inner_trajectory(loss_fn: LossFn, params: Params, batch: Batch, steps: int, 
         yield params
 
 
-def adapt(loss_fn: LossFn, params: Params, batch: Batch, steps: int, lr: LearningRate,
-          order: int = 0, grad_fn: GradFn = autograd_grad,
-          optimizer: InnerOptimizer | str = SGD) -> Params:
+def adapt(
+    loss_fn: LossFn,
+    params: Params,
+    batch: Batch,
+    steps: int,
+    lr: LearningRate,
+    order: int = 0,
+    grad_fn: GradFn = autograd_grad,
+    optimizer: InnerOptimizer | str = SGD,
+) -> Params:
     """The parameters after ``steps`` inner steps on ``batch``."""
-    for params in inner_trajectory(loss_fn, params, batch, steps, lr, order, grad_fn, optimizer):
-        pass
-    return params
+    trajectory = inner_trajectory(loss_fn, params, batch, steps, lr, order, grad_fn, optimizer)
+    return deque(trajectory, maxlen=1).pop()  # the last; earlier steps are not kept
 
 
 def stack_batches(batches: list[Batch]) -> Batch:

@@ -1,4 +1,5 @@
-"""Meta-SGD: MAML whose inner learning rates (one per parameter entry) are learned in the outer loop."""
+"""Meta-SGD: MAML whose inner learning rates (one per parameter entry) are learned outside."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ class MetaSGDConfig(InnerLoopConfig):
 class MetaSGD(MAML):
     name = "metasgd"
 
-    def __init__(self, params: Params | None = None, inner_steps: int = 1, inner_lr: float = 0.01,
-                 first_order: bool = False, use_vmap: bool = True, compile: bool = False):
+    def __init__(
+        self,
+        params: Params | None = None,
+        inner_steps: int = 1,
+        inner_lr: float = 0.01,
+        first_order: bool = False,
+        use_vmap: bool = True,
+        compile: bool = False,
+    ):
         super().__init__(inner_steps, inner_lr, first_order, use_vmap, compile=compile)
         self.name = "metasgd"
         self.rates = nn.ParameterDict()
@@ -32,16 +40,19 @@ class MetaSGD(MAML):
             self.setup(params)
 
     @classmethod
-    def from_config(cls, c: MetaSGDConfig) -> "MetaSGD":
+    def from_config(cls, c: MetaSGDConfig) -> MetaSGD:
         return cls(None, c.inner_steps, c.inner_lr, c.first_order, c.vmap, c.compile)
 
     def setup(self, params: Params) -> None:
         # ParameterDict keys may not contain dots; index keys keep the mapping reversible whatever
         # the parameter names hold (a name with "__" in it, say).
         self._names = {f"p{i}": name for i, name in enumerate(params)}
-        self.rates = nn.ParameterDict({
-            key: nn.Parameter(torch.full_like(params[name].detach(), self.inner_lr))
-            for key, name in self._names.items()})
+        self.rates = nn.ParameterDict(
+            {
+                key: nn.Parameter(torch.full_like(params[name].detach(), self.inner_lr))
+                for key, name in self._names.items()
+            }
+        )
 
     def settings(self):
         values = super().settings()

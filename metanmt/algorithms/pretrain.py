@@ -4,6 +4,7 @@ It sees the same tasks as the meta-learners (support and query batches alike), s
 through the one trainer is at equal data. Its inner steps are test-time adaptation only
 (validation when train.eval_steps is 0, and ``metanmt evaluate``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ class Pretrain(ObjectiveAlgorithm):
     order = None
 
     @classmethod
-    def from_config(cls, c: PretrainConfig) -> "Pretrain":
+    def from_config(cls, c: PretrainConfig) -> Pretrain:
         return cls(c.inner_steps, c.inner_lr, c.optimizer(), c.vmap, compile=c.compile)
 
     def task_objective(self, loss_fn, params, support, query, grad_fn):

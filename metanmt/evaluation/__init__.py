@@ -1,4 +1,5 @@
 """Adapt-then-measure over fixed task sets: confidence intervals, tables, plots."""
+
 from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
 from metanmt.evaluation.report import markdown_table, write_csv
 

@@ -1,8 +1,9 @@
 """Evaluate saved runs side by side on the same held-out tasks: CSV, markdown table, figure."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -18,10 +19,16 @@ def signature(run: Run) -> str:
     return f"{run.saved_signature or run.signature()}|steps:{run.step}"
 
 
-def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 5, 10),
-                  num_tasks: int = 600, seed: int = 1234, out_dir: str | Path | None = None,
-                  device: str = "cpu", use_vmap: bool | None = None,
-                  progress: bool = False) -> list[dict]:
+def evaluate_runs(
+    run_dirs: Sequence[str | Path],
+    steps: Sequence[int] = (0, 1, 5, 10),
+    num_tasks: int = 600,
+    seed: int = 1234,
+    out_dir: str | Path | None = None,
+    device: str = "cpu",
+    use_vmap: bool | None = None,
+    progress: bool = False,
+) -> list[dict]:
     """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure).
 
     Each run adapts on its own algorithm's path (vmap or loop) unless ``use_vmap`` says which."""
@@ -33,21 +40,38 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
     runs = {name: load_run(d, device) for name, d in folders.items()}
     first = next(iter(runs.values()))
     for name, run in runs.items():
-        if run.config.family != first.config.family or \
-                run.family.test_setting() != first.family.test_setting():
-            raise ValueError(f"run {name!r} was trained on different tasks than "
-                             f"{next(iter(runs))!r}; compare runs of one family and setting only")
+        if (
+            run.config.family != first.config.family
+            or run.family.test_setting() != first.family.test_setting()
+        ):
+            raise ValueError(
+                f"run {name!r} was trained on different tasks than "
+                f"{next(iter(runs))!r}; compare runs of one family and setting only"
+            )
     tasks = first.family.sample_batch("test", num_tasks, torch.Generator().manual_seed(seed))
     metric = first.family.metric_name
     rows = []
     for name, run in runs.items():
         if progress:
-            path = "vmap" if run.algorithm.batches_with_vmap(run.family.stackable, use_vmap) \
+            path = (
+                "vmap"
+                if run.algorithm.batches_with_vmap(run.family.stackable, use_vmap)
                 else "loop"
-            print(f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path",
-                  flush=True)
-        curves = adaptation_curve(run.family, run.model, run.algorithm, run.params, tasks, steps,
-                                  use_vmap=use_vmap, progress=progress)
+            )
+            print(
+                f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path",
+                flush=True,
+            )
+        curves = adaptation_curve(
+            run.family,
+            run.model,
+            run.algorithm,
+            run.params,
+            tasks,
+            steps,
+            use_vmap=use_vmap,
+            progress=progress,
+        )
         for j, s in enumerate(sorted(set(steps))):
             row = {"run": name, "algorithm": run.algorithm.name, "steps": s, "tasks": num_tasks}
             for key in sorted(curves, key=lambda k: k != metric):  # headline metric first
@@ -57,10 +81,15 @@ def evaluate_runs(run_dirs: Sequence[str | Path], steps: Sequence[int] = (0, 1, 
         out = Path(out_dir)
         write_csv(rows, out / "results.csv")
         text = markdown_table(rows, "run", "steps", metric)
-        text += "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
+        text += (
+            "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
+        )
         (out / "results.md").write_text(text)
-        plot_learning_curves(out / "learning_curves.png",
-                             {name: d / "metrics.csv" for name, d in folders.items()},
-                             f"test/{metric}", f"{metric} on fixed test tasks, after adaptation")
+        plot_learning_curves(
+            out / "learning_curves.png",
+            {name: d / "metrics.csv" for name, d in folders.items()},
+            f"test/{metric}",
+            f"{metric} on fixed test tasks, after adaptation",
+        )
         first.family.figures(list(runs.items()), tasks, out)
     return rows

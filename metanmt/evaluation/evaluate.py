@@ -1,9 +1,10 @@
 """Adapt-then-measure over a fixed set of tasks, with 95% confidence intervals."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -12,7 +13,6 @@ from tqdm.auto import tqdm
 from metanmt.algorithms import Algorithm
 from metanmt.algorithms.functional import Params, autograd_grad, func_grad, stack_batches
 from metanmt.tasks.base import Task, TaskFamily
-
 
 CHUNK_ELEMENTS = 2_000_000  # input numbers per vmap call: ~2,500 Omniglot images, a few GB
 
@@ -26,11 +26,19 @@ def batch_numel(batch) -> int:
     return sum(batch_numel(b) for b in batch) if isinstance(batch, (tuple, list)) else 0
 
 
-def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm, params: Params,
-                     tasks: Sequence[Task], steps: Sequence[int], chunk_size: int = 200,
-                     device: torch.device | None = None,
-                     chunk_elements: int = CHUNK_ELEMENTS, use_vmap: bool | None = None,
-                     progress: bool = False) -> dict[str, Tensor]:
+def adaptation_curve(
+    family: TaskFamily,
+    model: nn.Module,
+    algorithm: Algorithm,
+    params: Params,
+    tasks: Sequence[Task],
+    steps: Sequence[int],
+    chunk_size: int = 200,
+    device: torch.device | None = None,
+    chunk_elements: int = CHUNK_ELEMENTS,
+    use_vmap: bool | None = None,
+    progress: bool = False,
+) -> dict[str, Tensor]:
     """Query metrics after each count in ``steps`` of test-time adaptation on the support batch.
 
     The path follows the algorithm's (``use_vmap`` overrides it): stackable tasks on the vmap
@@ -53,22 +61,29 @@ def adaptation_curve(family: TaskFamily, model: nn.Module, algorithm: Algorithm,
 
     def one_task(support, query) -> dict[str, Tensor]:
         measured = []
-        for i, adapted in enumerate(algorithm.trajectory(loss_fn, params, support, steps[-1], grad_fn)):
+        for i, adapted in enumerate(
+            algorithm.trajectory(loss_fn, params, support, steps[-1], grad_fn)
+        ):
             if i in steps:
                 measured.append(family.metrics(model, adapted, query))
         return {k: torch.stack([m[k].detach() for m in measured]) for k in measured[0]}
 
     chunks: list[dict[str, Tensor]] = []
-    bar = tqdm(total=len(tasks), desc="adapting", unit="task", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(tasks), desc="adapting", unit="task", disable=not progress, dynamic_ncols=True
+    )
     with torch.no_grad(), bar:
         if vmapped:
             per_task = batch_numel((tasks[0].support, tasks[0].query))
             chunk_size = max(1, min(chunk_size, chunk_elements // max(per_task, 1)))
             for start in range(0, len(tasks), chunk_size):
-                part = [family.task_to(t, device) for t in tasks[start:start + chunk_size]]
-                chunks.append(torch.func.vmap(one_task)(stack_batches([t.support for t in part]),
-                                                        stack_batches([t.query for t in part])))
+                part = [family.task_to(t, device) for t in tasks[start : start + chunk_size]]
+                chunks.append(
+                    torch.func.vmap(one_task)(
+                        stack_batches([t.support for t in part]),
+                        stack_batches([t.query for t in part]),
+                    )
+                )
                 bar.update(len(part))
         else:
             for task in tasks:

@@ -1,4 +1,5 @@
 """Figures people would rather look at than read."""
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,9 @@ def read_metric(metrics_csv: Path, name: str) -> tuple[list[int], list[float]]:
     return steps, values
 
 
-def plot_learning_curves(path: Path, metrics_files: dict[str, Path], name: str,
-                         ylabel: str | None = None) -> Path | None:
+def plot_learning_curves(
+    path: Path, metrics_files: dict[str, Path], name: str, ylabel: str | None = None
+) -> Path | None:
     """One line per run: ``name`` (e.g. test/accuracy) against meta-iterations. None if no data."""
     curves = {label: read_metric(f, name) for label, f in metrics_files.items()}
     curves = {label: c for label, c in curves.items() if c[0]}

@@ -1,10 +1,11 @@
 """Result tables: one row per (run, adaptation steps), as CSV and as markdown."""
+
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from metanmt.checkpoint import load_checkpoint
 
@@ -20,13 +21,18 @@ def write_csv(rows: Sequence[dict], path: Path) -> None:
 
 
 def markdown_table(rows: Sequence[dict], row_key: str, column_key: str, metric: str) -> str:
-    """Pivot: one line per ``row_key`` value, one column per ``column_key`` value, cells mean +- ci."""
+    """Pivot: a line per ``row_key`` value, a column per ``column_key`` value, cells mean +- ci."""
     columns = list(dict.fromkeys(r[column_key] for r in rows))
-    lines = [f"| {row_key} | " + " | ".join(f"{column_key}={c}" for c in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+    lines = [
+        f"| {row_key} | " + " | ".join(f"{column_key}={c}" for c in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for label in dict.fromkeys(r[row_key] for r in rows):
-        cells = {r[column_key]: f"{r[metric]:.3f} ± {r[metric + '_ci95']:.3f}"
-                 for r in rows if r[row_key] == label}
+        cells = {
+            r[column_key]: f"{r[metric]:.3f} ± {r[metric + '_ci95']:.3f}"
+            for r in rows
+            if r[row_key] == label
+        }
         lines.append(f"| {label} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
@@ -50,11 +56,17 @@ def training_rows(folders: Sequence[str | Path]) -> list[dict]:
     for folder in map(Path, folders):
         _, config, state = load_checkpoint(folder / "checkpoints" / "last")
         cost, unit = state["cost"], state["cost_unit"]
-        rows.append({"run": folder.name, "algorithm": config["algorithm"]["name"],
-                     "steps": state["step"], unit: cost,
-                     "wall_minutes": round(state["elapsed"] / 60, 1),
-                     f"{unit}_per_second": round(cost / max(state["elapsed"], 1e-9)),
-                     "best_validation": round(state["best"], 4),
-                     "peak_rss_mib": round(state.get("peak_rss_mib", math.nan)),
-                     "signature": state.get("signature", "(written before signatures)")})
+        rows.append(
+            {
+                "run": folder.name,
+                "algorithm": config["algorithm"]["name"],
+                "steps": state["step"],
+                unit: cost,
+                "wall_minutes": round(state["elapsed"] / 60, 1),
+                f"{unit}_per_second": round(cost / max(state["elapsed"], 1e-9)),
+                "best_validation": round(state["best"], 4),
+                "peak_rss_mib": round(state.get("peak_rss_mib", math.nan)),
+                "signature": state.get("signature", "(written before signatures)"),
+            }
+        )
     return rows

@@ -1,10 +1,12 @@
 """What a task is and where tasks come from: the interface every task family implements."""
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -80,7 +82,7 @@ class TaskFamily:
         """Scalar tensors measured on ``batch``; includes ``metric_name``."""
         return {"loss": self.loss(model, params, batch)}
 
-    # -- choosing checkpoints ----------------------------------------------------------------------
+    # -- choosing checkpoints ---------------------------------------------------------------------
     @property
     def own_validation(self) -> bool:
         """True when ``validate`` chooses checkpoints itself (then the trainer draws no
@@ -96,7 +98,7 @@ class TaskFamily:
         on a validation language, then score its dev set."""
         raise NotImplementedError
 
-    # -- what was built, and what a run leaves behind ------------------------------------------------
+    # -- what was built, and what a run leaves behind ---------------------------------------------
     def settings(self, model: nn.Module) -> dict[str, Any]:
         """What this family and its ``model`` use, by config key (read back to check that a
         config reached them)."""
@@ -111,11 +113,13 @@ class TaskFamily:
         """Write the trained model where other tools read it (None: nothing to export)."""
         return None
 
-    def figures(self, runs: Sequence[tuple[str, Any]], tasks: Sequence[Task], out: Path) -> list[Path]:
-        """Figures of ``runs`` (label, Run) adapted on held-out ``tasks``, for ``metanmt evaluate``."""
+    def figures(
+        self, runs: Sequence[tuple[str, Any]], tasks: Sequence[Task], out: Path
+    ) -> list[Path]:
+        """Figures of ``runs`` (label, Run) adapted on held-out ``tasks`` (``metanmt evaluate``)."""
         return []
 
-    # -- helpers -------------------------------------------------------------------------------------
+    # -- helpers ----------------------------------------------------------------------------------
     def to(self, batch: Batch, device: torch.device) -> Batch:
         """Move a batch to ``device`` (tuples and dicts of tensors)."""
         if isinstance(batch, Tensor):
@@ -127,8 +131,13 @@ class TaskFamily:
         return batch
 
     def task_to(self, task: Task, device: torch.device) -> Task:
-        return Task(self.to(task.support, device), self.to(task.query, device), task.weight, task.info,
-                    task.seed)
+        return Task(
+            self.to(task.support, device),
+            self.to(task.query, device),
+            task.weight,
+            task.info,
+            task.seed,
+        )
 
 
 def check_split(split: str) -> None:

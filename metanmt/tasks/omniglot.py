@@ -1,4 +1,5 @@
 """Omniglot N-way K-shot classification (Lake et al. 2015), as in the MAML and Reptile papers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,21 +34,28 @@ class OmniglotConfig:
     filters: int = setting(64, low=1)  # conv-4 width
 
 
-def split_characters(names: np.ndarray, alphabet: np.ndarray, background: np.ndarray, split: str,
-                     seed: int) -> dict[str, np.ndarray]:
+def split_characters(
+    names: np.ndarray, alphabet: np.ndarray, background: np.ndarray, split: str, seed: int
+) -> dict[str, np.ndarray]:
     """Character ids of the train, val and test splits; no character is in two of them."""
     count = len(names)
     if split == "maml":  # the MAML code's split: shuffle all characters, then 1100 / 100 / rest
         order = np.random.RandomState(seed).permutation(count)
-        return {"train": np.sort(order[:1100]), "val": np.sort(order[1100:1200]),
-                "test": np.sort(order[1200:])}
+        return {
+            "train": np.sort(order[:1100]),
+            "val": np.sort(order[1100:1200]),
+            "test": np.sort(order[1200:]),
+        }
     if split == "alphabet":  # background alphabets train (5 held out for val), evaluation test
         bg_alphabets = np.unique(alphabet[background])
         val_alphabets = bg_alphabets[-5:]
         is_val = np.isin(alphabet, val_alphabets)
         ids = np.arange(count)
-        return {"train": ids[background & ~is_val], "val": ids[background & is_val],
-                "test": ids[~background]}
+        return {
+            "train": ids[background & ~is_val],
+            "val": ids[background & is_val],
+            "test": ids[~background],
+        }
     raise ValueError(f"omniglot.split must be 'maml' or 'alphabet', got {split!r}")
 
 
@@ -85,17 +93,22 @@ class BatchStatNorm2d(nn.Module):
         return torch.addcmul(self.bias[:, None, None] - mean * scale, x, scale)
 
 
-def conv4(n_way: int, filters: int = 64, image_size: int = 28, in_channels: int = 1) -> nn.Sequential:
-    """Four blocks of 3x3 conv, batch norm on batch statistics, ReLU, 2x2 max-pool; a linear head."""
+def conv4(
+    n_way: int, filters: int = 64, image_size: int = 28, in_channels: int = 1
+) -> nn.Sequential:
+    """Four blocks of 3x3 conv, batch norm on batch statistics, ReLU, 2x2 max-pool; linear head."""
     layers: list[nn.Module] = []
     for i in range(4):
-        layers += [nn.Conv2d(in_channels if i == 0 else filters, filters, 3, padding=1),
-                   BatchStatNorm2d(filters),
-                   # max-pool then ReLU is the same function as ReLU then max-pool (ReLU is
-                   # monotone, so it commutes with max) on a 4x smaller tensor
-                   nn.MaxPool2d(2), nn.ReLU()]
+        layers += [
+            nn.Conv2d(in_channels if i == 0 else filters, filters, 3, padding=1),
+            BatchStatNorm2d(filters),
+            # max-pool then ReLU is the same function as ReLU then max-pool (ReLU is
+            # monotone, so it commutes with max) on a 4x smaller tensor
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+        ]
         image_size //= 2
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(filters * image_size ** 2, n_way))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(filters * image_size**2, n_way))
 
 
 @register_family("omniglot", OmniglotConfig)
@@ -105,27 +118,45 @@ class OmniglotFamily(TaskFamily):
     metric_name = "accuracy"
     higher_is_better = True
 
-    def __init__(self, config: OmniglotConfig | None = None, images: np.ndarray | None = None,
-                 names=None, alphabet=None, background=None):
+    def __init__(
+        self,
+        config: OmniglotConfig | None = None,
+        images: np.ndarray | None = None,
+        names=None,
+        alphabet=None,
+        background=None,
+    ):
         """``images`` etc. may be given directly (tests); otherwise they are loaded from disk."""
         self.config = c = config or OmniglotConfig()
         if images is None:
             images, names, alphabet, background = load_omniglot(
-                Path(c.data) if c.data else None, c.image_size)
+                Path(c.data) if c.data else None, c.image_size
+            )
         self.images = torch.from_numpy(np.asarray(images)).float().div_(255)  # [C, 20, H, W]
-        self.splits = split_characters(np.asarray(names), np.asarray(alphabet),
-                                       np.asarray(background, dtype=bool), c.split, c.split_seed)
+        self.splits = split_characters(
+            np.asarray(names),
+            np.asarray(alphabet),
+            np.asarray(background, dtype=bool),
+            c.split,
+            c.split_seed,
+        )
         k_query = c.k_query or c.k_shot
         if c.n_way < 2 or c.k_shot < 1:
-            raise ValueError(f"omniglot needs n_way >= 2 and k_shot >= 1, got {c.n_way}, {c.k_shot}")
+            raise ValueError(
+                f"omniglot needs n_way >= 2 and k_shot >= 1, got {c.n_way}, {c.k_shot}"
+            )
         for name, shots in (("k_shot", c.k_shot), ("train_shots", c.train_shots)):
             if shots + k_query > DRAWINGS:
-                raise ValueError(f"{name} + k_query = {shots + k_query} is more than the {DRAWINGS} "
-                                 f"drawings each Omniglot character has")
+                raise ValueError(
+                    f"{name} + k_query = {shots + k_query} is more than the {DRAWINGS} "
+                    f"drawings each Omniglot character has"
+                )
         for split in SPLITS:
             if self.class_count(split) < c.n_way:
-                raise ValueError(f"n_way = {c.n_way} is more than the {self.class_count(split)} "
-                                 f"classes of the {split!r} split")
+                raise ValueError(
+                    f"n_way = {c.n_way} is more than the {self.class_count(split)} "
+                    f"classes of the {split!r} split"
+                )
 
     def test_setting(self):
         setting = super().test_setting()
@@ -169,8 +200,11 @@ class OmniglotFamily(TaskFamily):
 
     def settings(self, model):
         first_conv = next(m for m in model if isinstance(m, nn.Conv2d))
-        return {**super().settings(model), "filters": first_conv.out_channels,
-                "n_way": model[-1].out_features}
+        return {
+            **super().settings(model),
+            "filters": first_conv.out_channels,
+            "n_way": model[-1].out_features,
+        }
 
     def loss(self, model, params, batch) -> Tensor:
         x, y = batch
@@ -179,5 +213,7 @@ class OmniglotFamily(TaskFamily):
     def metrics(self, model, params, batch):
         x, y = batch
         logits = functional_call(model, params, (x,))
-        return {"loss": F.cross_entropy(logits, y),
-                "accuracy": (logits.argmax(-1) == y).float().mean()}
+        return {
+            "loss": F.cross_entropy(logits, y),
+            "accuracy": (logits.argmax(-1) == y).float().mean(),
+        }

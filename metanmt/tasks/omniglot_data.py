@@ -1,9 +1,11 @@
 """Omniglot: the two official zips -> one compact array file, so a run never re-decodes 32,460 PNGs.
 
 The zips are read from ``--source`` (a folder holding ``images_background.zip`` and
-``images_evaluation.zip``, as in the public repository brendenlake/omniglot), or downloaded from that
+``images_evaluation.zip``, as in the public repository brendenlake/omniglot), or downloaded from
+that
 repository when no source is given.
 """
+
 from __future__ import annotations
 
 import io
@@ -45,31 +47,36 @@ def download(folder: Path) -> Path:
                 urllib.request.urlretrieve(url, partial)
             except (urllib.error.URLError, OSError) as error:
                 partial.unlink(missing_ok=True)
-                raise ValueError(f"cannot download Omniglot from {url} "
-                                 f"({getattr(error, 'reason', error)}); no network? Point "
-                                 f"METANMT_DATA at a folder holding omniglot/{ZIPS['background']} "
-                                 f"and omniglot/{ZIPS['evaluation']}, or run "
-                                 f"data_scripts/prepare_omniglot.py --source FOLDER") from None
+                raise ValueError(
+                    f"cannot download Omniglot from {url} "
+                    f"({getattr(error, 'reason', error)}); no network? Point "
+                    f"METANMT_DATA at a folder holding omniglot/{ZIPS['background']} "
+                    f"and omniglot/{ZIPS['evaluation']}, or run "
+                    f"data_scripts/prepare_omniglot.py --source FOLDER"
+                ) from None
             partial.rename(target)
     return folder
 
 
 def read_zip(path: Path, split: str, size: int, check_count: bool = True):
-    """Images (uint8, strokes bright, ``size`` x ``size``, antialiased) and (alphabet, character) names."""
+    """Images (uint8, strokes bright, ``size`` x ``size``, antialiased), (alphabet, character)."""
     if not path.is_file():
         raise FileNotFoundError(f"Omniglot zip not found: {path}")
     try:
         archive = zipfile.ZipFile(path)
         names = sorted(n for n in archive.namelist() if n.endswith(".png"))
     except zipfile.BadZipFile as error:
-        raise ValueError(f"{path} is not a readable zip (truncated or the wrong file): {error}") \
-            from None
+        raise ValueError(
+            f"{path} is not a readable zip (truncated or the wrong file): {error}"
+        ) from None
     prefix = f"images_{split}/"
     wrong = [n for n in names if not n.startswith(prefix) or n.count("/") != 3]
     if not names or wrong:
-        raise ValueError(f"{path} does not have the official layout "
-                         f"{prefix}<Alphabet>/character<NN>/<ID>_<drawer>.png "
-                         f"(first unexpected entry: {wrong[0] if wrong else 'no PNG files'})")
+        raise ValueError(
+            f"{path} does not have the official layout "
+            f"{prefix}<Alphabet>/character<NN>/<ID>_<drawer>.png "
+            f"(first unexpected entry: {wrong[0] if wrong else 'no PNG files'})"
+        )
     images = np.empty((len(names), size, size), dtype=np.uint8)
     keys = []
     for i, name in enumerate(names):
@@ -84,8 +91,10 @@ def read_zip(path: Path, split: str, size: int, check_count: bool = True):
         keys.append((alphabet, character))
     characters = len(set(keys))
     if check_count and characters != CHARACTERS[split]:
-        raise ValueError(f"{path}: found {characters} characters, the official {split} set has "
-                         f"{CHARACTERS[split]} (truncated or modified zip?)")
+        raise ValueError(
+            f"{path}: found {characters} characters, the official {split} set has "
+            f"{CHARACTERS[split]} (truncated or modified zip?)"
+        )
     return images, keys
 
 
@@ -112,13 +121,19 @@ def prepare_omniglot(source: Path | None = None, out: Path | None = None, size: 
     counts = np.bincount(character_of)
     if (counts != DRAWINGS).any():
         bad = names[int(np.argmax(counts != DRAWINGS))]
-        raise ValueError(f"character {bad} has {counts[names.index(bad)]} drawings, expected "
-                         f"{DRAWINGS}")
+        raise ValueError(
+            f"character {bad} has {counts[names.index(bad)]} drawings, expected {DRAWINGS}"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp.npz")  # concurrent preparers do not collide
-    np.savez_compressed(tmp, images=np.concatenate(all_images), character=character_of,
-                        names=np.asarray(names), alphabet=np.asarray(alphabets, dtype=np.int16),
-                        background=np.asarray(background))
+    np.savez_compressed(
+        tmp,
+        images=np.concatenate(all_images),
+        character=character_of,
+        names=np.asarray(names),
+        alphabet=np.asarray(alphabets, dtype=np.int16),
+        background=np.asarray(background),
+    )
     tmp.replace(out)
     return out
 
@@ -129,9 +144,11 @@ def load_omniglot(path: Path | None = None, size: int = 28):
     With no ``path``, uses the cache, preparing it from ``$METANMT_DATA/omniglot`` on first use.
     """
     if path and not Path(path).exists():
-        raise FileNotFoundError(f"omniglot.data file not found: {path} (prepare it with "
-                                f"data_scripts/prepare_omniglot.py --out {path}, or leave "
-                                f"omniglot.data empty to use the cache)")
+        raise FileNotFoundError(
+            f"omniglot.data file not found: {path} (prepare it with "
+            f"data_scripts/prepare_omniglot.py --out {path}, or leave "
+            f"omniglot.data empty to use the cache)"
+        )
     path = Path(path) if path else default_cache(size)
     if not path.exists():
         root = data_root()
@@ -143,8 +160,9 @@ def load_omniglot(path: Path | None = None, size: int = 28):
         images, character = data["images"], data["character"]
         names, alphabet, background = data["names"], data["alphabet"], data["background"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} is not a prepared Omniglot file (delete it to rebuild): {error}") \
-            from None
+        raise ValueError(
+            f"{path} is not a prepared Omniglot file (delete it to rebuild): {error}"
+        ) from None
     order = np.argsort(character, kind="stable")
     grouped = images[order].reshape(len(names), DRAWINGS, *images.shape[1:])
     return grouped, names, alphabet, background

@@ -1,6 +1,8 @@
 """Sine-wave regression, the MAML paper's toy problem (Finn et al. 2017, section 5.1)."""
+
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +30,10 @@ class SineConfig:
         for key in ("amplitude", "phase", "x_range"):
             low, high = getattr(self, key)
             if len(getattr(self, key)) != 2 or not low <= high:
-                raise ConfigError(f"sine.{key} must be [low, high] with low <= high, "
-                                  f"got {list(getattr(self, key))}")
+                raise ConfigError(
+                    f"sine.{key} must be [low, high] with low <= high, "
+                    f"got {list(getattr(self, key))}"
+                )
 
 
 def mlp(widths: list[int]) -> nn.Sequential:
@@ -53,7 +57,9 @@ class SineFamily(TaskFamily):
         self.config = config or SineConfig()
         c = self.config
         if c.k_shot < 1 or c.k_query < 0:
-            raise ValueError(f"sine needs k_shot >= 1 and k_query >= 0, got {c.k_shot}, {c.k_query}")
+            raise ValueError(
+                f"sine needs k_shot >= 1 and k_query >= 0, got {c.k_shot}, {c.k_query}"
+            )
 
     @property
     def points_per_task(self) -> int:
@@ -63,16 +69,24 @@ class SineFamily(TaskFamily):
         # Splits share one distribution; they differ only by the generator the caller seeds.
         check_split(split)
         size = self.points_per_task
-        return self._tasks(torch.rand((count, 1, 1), generator=generator),
-                           torch.rand((count, 1, 1), generator=generator),
-                           torch.rand((count, size, 1), generator=generator))
+        return self._tasks(
+            torch.rand((count, 1, 1), generator=generator),
+            torch.rand((count, 1, 1), generator=generator),
+            torch.rand((count, size, 1), generator=generator),
+        )
 
     def sample_slots(self, split, generators):
         # The same draws as sample() with each generator, computed as one batch.
         check_split(split)
         size = self.points_per_task
-        draws = [(torch.rand((1, 1), generator=g), torch.rand((1, 1), generator=g),
-                  torch.rand((size, 1), generator=g)) for g in generators]
+        draws = [
+            (
+                torch.rand((1, 1), generator=g),
+                torch.rand((1, 1), generator=g),
+                torch.rand((size, 1), generator=g),
+            )
+            for g in generators
+        ]
         return self._tasks(*(torch.stack(part) for part in zip(*draws)))
 
     def _tasks(self, u_amplitude: Tensor, u_phase: Tensor, u_x: Tensor) -> list[Task]:
@@ -81,14 +95,26 @@ class SineFamily(TaskFamily):
 
         def scale(bounds, u):
             return bounds[0] + (bounds[1] - bounds[0]) * u
-        amplitude, phase, x = scale(c.amplitude, u_amplitude), scale(c.phase, u_phase), \
-            scale(c.x_range, u_x)
+
+        amplitude, phase, x = (
+            scale(c.amplitude, u_amplitude),
+            scale(c.phase, u_phase),
+            scale(c.x_range, u_x),
+        )
         y = amplitude * torch.sin(x - phase)
         k = c.k_shot
-        parts = zip(x[:, :k].unbind(), y[:, :k].unbind(), x[:, k:].unbind(), y[:, k:].unbind(),
-                    amplitude.flatten().tolist(), phase.flatten().tolist())
-        return [Task((xs, ys), (xq, yq), info={"amplitude": a, "phase": f})
-                for xs, ys, xq, yq, a, f in parts]
+        parts = zip(
+            x[:, :k].unbind(),
+            y[:, :k].unbind(),
+            x[:, k:].unbind(),
+            y[:, k:].unbind(),
+            amplitude.flatten().tolist(),
+            phase.flatten().tolist(),
+        )
+        return [
+            Task((xs, ys), (xq, yq), info={"amplitude": a, "phase": f})
+            for xs, ys, xq, yq, a, f in parts
+        ]
 
     def sample(self, split, generator):
         return self.sample_batch(split, 1, generator)[0]
@@ -103,8 +129,11 @@ class SineFamily(TaskFamily):
     def figures(self, runs, tasks, out: Path):
         # A task of middling amplitude shows adaptation better than a nearly flat one.
         shown = next((t for t in tasks if 2.0 <= t.info["amplitude"] <= 4.0), tasks[0])
-        return [plot_sine_adaptation(out / "sine_adaptation.png", list(runs), shown,
-                                     x_range=self.config.x_range)]
+        return [
+            plot_sine_adaptation(
+                out / "sine_adaptation.png", list(runs), shown, x_range=self.config.x_range
+            )
+        ]
 
     def loss(self, model, params, batch):
         x, y = batch
@@ -114,8 +143,13 @@ class SineFamily(TaskFamily):
         return {"mse": self.loss(model, params, batch)}
 
 
-def plot_sine_adaptation(path: Path, runs, task, steps=(0, 1, 10),
-                         x_range: tuple[float, float] = (-5.0, 5.0)) -> Path:
+def _loss_of(run, params, batch):
+    return run.family.loss(run.model, params, batch)
+
+
+def plot_sine_adaptation(
+    path: Path, runs, task, steps=(0, 1, 10), x_range: tuple[float, float] = (-5.0, 5.0)
+) -> Path:
     """The MAML paper's sine figure: one held-out task, the true curve, its K support points, and
     each run's function before adaptation and after each count in ``steps``, one panel per
     ``(label, run)``."""
@@ -123,21 +157,31 @@ def plot_sine_adaptation(path: Path, runs, task, steps=(0, 1, 10),
     amplitude, phase = task.info["amplitude"], task.info["phase"]
     truth = amplitude * torch.sin(grid - phase)
     support_x, support_y = task.support
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True, squeeze=False
+    )
     for ax, (label, run) in zip(axes[0], runs):
         device = next(run.model.parameters()).device
         ax.plot(grid, truth, color="red", lw=2, label="ground truth")
-        loss_fn = lambda p, b, m=run.model: run.family.loss(m, p, b)  # noqa: E731
+        loss_fn = functools.partial(_loss_of, run)
         batch = (support_x.to(device), support_y.to(device))
         shades = plt.cm.Greens(torch.linspace(0.45, 0.95, len(steps)).tolist())
-        for i, params in enumerate(run.algorithm.trajectory(loss_fn, run.params, batch, max(steps))):
+        for i, params in enumerate(
+            run.algorithm.trajectory(loss_fn, run.params, batch, max(steps))
+        ):
             if i in steps:
                 with torch.no_grad():
                     y = functional_call(run.model, params, (grid.to(device),)).cpu()
                 name = "pre-update" if i == 0 else f"{i} grad step{'s' if i > 1 else ''}"
                 ax.plot(grid, y, "--" if i == 0 else "-", color=shades[steps.index(i)], label=name)
-        ax.scatter(support_x, support_y, marker="^", color="purple", zorder=5,
-                   label=f"{len(support_x)} points used for adaptation")
+        ax.scatter(
+            support_x,
+            support_y,
+            marker="^",
+            color="purple",
+            zorder=5,
+            label=f"{len(support_x)} points used for adaptation",
+        )
         ax.set_title(label)
         ax.set_xlabel("x")
     axes[0][0].set_ylabel("y")

@@ -5,6 +5,7 @@ process draws the slots it owns, so any number of processes draws the same meta-
 resumed run needs nothing but the step to continue the streams. Outer gradients are summed with
 one all-reduce (DDP's hooks never see gradients taken with ``torch.func.functional_call``).
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,8 +40,10 @@ def slot_generators(seed: int, step: int, slots) -> list[torch.Generator]:
 def own_slots(meta_batch: int, process: int, processes: int) -> range:
     """The meta-batch slots one process computes: every ``processes``-th, from its index."""
     if meta_batch < processes:
-        raise ValueError(f"train.meta_batch={meta_batch} is smaller than the {processes} processes; "
-                         f"every process needs at least one task")
+        raise ValueError(
+            f"train.meta_batch={meta_batch} is smaller than the {processes} processes; "
+            f"every process needs at least one task"
+        )
     return range(process, meta_batch, processes)
 
 
@@ -58,7 +61,7 @@ def sum_across_processes(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     dist.all_reduce(flat)
     out, start = [], 0
     for t in tensors:
-        out.append(flat[start:start + t.numel()].view(t.shape).to(t.device, t.dtype))
+        out.append(flat[start : start + t.numel()].view(t.shape).to(t.device, t.dtype))
         start += t.numel()
     return out
 
@@ -72,8 +75,9 @@ def any_process(flag: bool, device: torch.device) -> bool:
     return bool(value.item() > 0)
 
 
-def launch_command(processes: int, port: int, train_args: list[str],
-                   config_file: str | None = None) -> list[str]:
+def launch_command(
+    processes: int, port: int, train_args: list[str], config_file: str | None = None
+) -> list[str]:
     """``accelerate launch`` of ``metanmt train``: with an accelerate config file (any setup,
     several machines included), or on this machine with N GPUs, or N gloo CPU processes where
     there is no GPU. ``metanmt train --processes N`` runs this; it is the only launcher."""
@@ -83,7 +87,17 @@ def launch_command(processes: int, port: int, train_args: list[str],
     if config_file:
         launcher += ["--config_file", config_file]
     else:
-        launcher += ["--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-                     "--main_process_port", str(port), "--mixed_precision", "no",
-                     "--dynamo_backend", "no"]
+        launcher += [
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            "--main_process_port",
+            str(port),
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+        ]
     return [*launcher, "-m", "metanmt.cli", "train", *train_args]

@@ -1,4 +1,5 @@
 """Metrics to a CSV file (long format: step, seconds, name, value) and to TensorBoard."""
+
 from __future__ import annotations
 
 import csv
@@ -22,6 +23,7 @@ class MetricLogger:
             self.csv.writerow(["step", "seconds", "name", "value"])
         try:
             from torch.utils.tensorboard import SummaryWriter
+
             self.writer = SummaryWriter(str(folder / "tensorboard"))
         except ImportError:  # TensorBoard is optional; the CSV is always written
             self.writer = None

@@ -1,5 +1,6 @@
 """The process's heap: freed memory handed back to the system, and large tensors kept off the
 heap (glibc's malloc_trim and mallopt; no-ops elsewhere)."""
+
 from __future__ import annotations
 
 import ctypes

@@ -2,15 +2,18 @@
 run will really take. A run that a cost limit ends (translation's ``max_target_tokens``) takes far
 fewer than ``train.steps``, so its length is estimated from what its first meta-batches cost.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from metanmt.config import SCHEDULES
 
-COSINE_FLOOR = 0.1  # cosine ends at this share of the peak rate, not at 0 (its last steps still learn)
+COSINE_FLOOR = (
+    0.1  # cosine ends at this share of the peak rate, not at 0 (its last steps still learn)
+)
 PROBE_STEPS = 20  # meta-batches whose cost estimates a cost-limited run's length
 
 
@@ -25,8 +28,10 @@ class Schedule:
 
     def __post_init__(self):
         if self.kind not in SCHEDULES:
-            raise ValueError(f"unknown learning-rate schedule {self.kind!r}; choose one of "
-                             f"{', '.join(SCHEDULES)}")
+            raise ValueError(
+                f"unknown learning-rate schedule {self.kind!r}; choose one of "
+                f"{', '.join(SCHEDULES)}"
+            )
 
     def __call__(self, step: int) -> float:
         if step < self.warmup:

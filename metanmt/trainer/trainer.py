@@ -3,6 +3,7 @@
 Order of each iteration, as in nanoGPT: validate and checkpoint -> sample tasks -> outer gradient
 -> outer step -> log -> stop. accelerate places the model; the trainer knows no task family.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,13 +30,16 @@ from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
 from metanmt.schema import check_defaults
 from metanmt.tasks import Task, TaskFamily
 from metanmt.trainer.distributed import (
-    DROPOUT_STREAM, any_process, own_slots, slot_generators, stream_seeds, sum_across_processes,
+    DROPOUT_STREAM,
+    any_process,
+    own_slots,
+    slot_generators,
+    stream_seeds,
+    sum_across_processes,
 )
 from metanmt.trainer.logger import MetricLogger
-from metanmt.trainer.memory import (bound_heap_growth, peak_resident_mib,
-                                    return_freed_memory)
+from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
 from metanmt.trainer.schedule import build_schedule, expected_steps
-
 
 # Batches of ever-changing shapes leave glibc's heap fragmented: on CPU the resident memory of a
 # translation run crept from ~0.7 to 2.3 GB over 40 steps. Handing freed pages back after every
@@ -62,16 +66,22 @@ def autocast_for(accelerator: Accelerator, mixed_precision: str):
     if mixed_precision == "no":
         mixed_precision = accelerator.mixed_precision
     if mixed_precision not in ("no", "bf16"):
-        raise ValueError(f"mixed precision must be no or bf16, got {mixed_precision!r} "
-                         f"(fp16 would need loss scaling)")
-    return partial(torch.autocast, accelerator.device.type, torch.bfloat16,
-                   enabled=mixed_precision == "bf16")
+        raise ValueError(
+            f"mixed precision must be no or bf16, got {mixed_precision!r} "
+            f"(fp16 would need loss scaling)"
+        )
+    return partial(
+        torch.autocast, accelerator.device.type, torch.bfloat16, enabled=mixed_precision == "bf16"
+    )
 
 
 def rng_states() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
 
 def set_rng_states(states: dict) -> None:
@@ -98,19 +108,27 @@ class Progress:
     """A bar against whichever limit will end the run first: outer steps, the training cost, or
     the time limit (the one furthest along ends first at steady rates)."""
 
-    def __init__(self, trainer: "Trainer", enabled: bool):
+    def __init__(self, trainer: Trainer, enabled: bool):
         t, unit = trainer.config.train, trainer.family.cost_unit.replace("_", " ")
         self.trainer = trainer
         self.limits = [(f"{t.steps:,} steps", lambda: trainer.step / t.steps)]
         if t.max_cost:
             self.limits.append((f"{t.max_cost:,} {unit}", lambda: trainer.cost / t.max_cost))
         if t.time_limit_minutes:
-            self.limits.append((f"{t.time_limit_minutes:g} minutes",
-                                lambda: trainer.elapsed / 60 / t.time_limit_minutes))
-        self.bar = tqdm(total=1000, disable=not enabled, mininterval=2, dynamic_ncols=True,
-                        desc=f"{trainer.config.family}/{trainer.algorithm.name}",
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}"
-                                   "{postfix}]")
+            self.limits.append(
+                (
+                    f"{t.time_limit_minutes:g} minutes",
+                    lambda: trainer.elapsed / 60 / t.time_limit_minutes,
+                )
+            )
+        self.bar = tqdm(
+            total=1000,
+            disable=not enabled,
+            mininterval=2,
+            dynamic_ncols=True,
+            desc=f"{trainer.config.family}/{trainer.algorithm.name}",
+            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+        )
         self.show()
 
     def binding(self) -> tuple[str, float]:
@@ -141,32 +159,47 @@ class Trainer:
         self.autocast = autocast_for(self.accelerator, t.mixed_precision)
         self.device = self.accelerator.device
         self.run = build_run(config, self.device, family)
-        self.family, self.model, self.algorithm = self.run.family, self.run.model, self.run.algorithm
+        self.family, self.model, self.algorithm = (
+            self.run.family,
+            self.run.model,
+            self.run.algorithm,
+        )
         self.params = self.run.params
         self.loss_fn = partial(self.family.loss, self.model)
         trainable = list(self.params.values()) + list(self.algorithm.parameters())
         optimizer = (torch.optim.Adam if t.outer_optimizer == "adam" else torch.optim.SGD)(
-            trainable, lr=t.outer_lr)
+            trainable, lr=t.outer_lr
+        )
         # Not accelerator.prepare(): the trainer all-reduces the outer gradient itself, and the
         # wrapper's per-step checks cost more than a small model's whole outer update.
         self.optimizer = optimizer
-        self.slots = own_slots(t.meta_batch, self.accelerator.process_index,
-                               self.accelerator.num_processes)
+        self.slots = own_slots(
+            t.meta_batch, self.accelerator.process_index, self.accelerator.num_processes
+        )
         # A family that chooses checkpoints itself (translation's fine-tune-then-BLEU) needs none.
-        self.val_tasks = [] if self.family.own_validation else self.family.sample_batch(
-            "val", t.eval_tasks, torch.Generator().manual_seed(t.seed + 10_007))
+        self.val_tasks = (
+            []
+            if self.family.own_validation
+            else self.family.sample_batch(
+                "val", t.eval_tasks, torch.Generator().manual_seed(t.seed + 10_007)
+            )
+        )
         # Test tasks only draw the learning curve; the checkpoint is chosen on validation tasks.
-        self.curve_tasks = self.family.sample_batch("test", t.curve_tasks,
-                                                    torch.Generator().manual_seed(1234))
+        self.curve_tasks = self.family.sample_batch(
+            "test", t.curve_tasks, torch.Generator().manual_seed(1234)
+        )
         self.step, self.best, self.elapsed, self.skipped = 0, math.nan, 0.0, 0
         self.peak_rss_mib = 0.0  # the training processes' peak resident memory, on this machine
-        self.cost = 0  # training cost so far (family.cost_unit: tasks, target tokens), all processes
+        self.cost = (
+            0  # training cost so far (family.cost_unit: tasks, target tokens), all processes
+        )
         self.val_metric, self.val_higher = self.family.validation_metric()
         self.out = Path(config.out_dir)
         self.log_enabled = log and self.accelerator.is_main_process
         self.logger: MetricLogger | None = None
-        self.schedule = build_schedule(t.lr_schedule, t.warmup_steps, t.warmup_fraction,
-                                       self.expected_steps())
+        self.schedule = build_schedule(
+            t.lr_schedule, t.warmup_steps, t.warmup_fraction, self.expected_steps()
+        )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule)
 
     def expected_steps(self) -> int:
@@ -174,32 +207,49 @@ class Trainer:
         where train.max_cost ends it first. A time limit cannot be foreseen: said, when it would
         leave a schedule that needs the run's length half-done."""
         t = self.config.train
+
         def step_costs(count: int) -> list[float]:  # the meta-batches training will draw
             every = range(t.meta_batch)
-            return [sum(map(self.family.task_cost, self.sample_slots(every, step)))
-                    for step in range(count)]
+            return [
+                sum(map(self.family.task_cost, self.sample_slots(every, step)))
+                for step in range(count)
+            ]
+
         needs_length = t.warmup_fraction > 0 or t.lr_schedule in ("linear", "cosine")
         if needs_length and t.time_limit_minutes and not t.max_cost and self.log_enabled:
-            tqdm.write(f"the learning-rate schedule is laid over train.steps={t.steps:,}; a run "
-                       f"that train.time_limit_minutes ends first gets only part of it (give "
-                       f"train.steps or train.max_cost to fit it to the run)")
+            tqdm.write(
+                f"the learning-rate schedule is laid over train.steps={t.steps:,}; a run "
+                f"that train.time_limit_minutes ends first gets only part of it (give "
+                f"train.steps or train.max_cost to fit it to the run)"
+            )
         return expected_steps(t.steps, t.max_cost if needs_length else 0, step_costs)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
         """Everything besides the weights that the next step depends on. The task streams are
         stateless (seeded by step), so the step is also the sampler's position."""
-        return {"step": self.step, "best": self.best, "elapsed": self.elapsed,
-                "skipped": self.skipped, "cost": self.cost, "cost_unit": self.family.cost_unit,
-                "peak_rss_mib": max(self.peak_rss_mib, peak_resident_mib()),
-                "signature": self.signature(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": rng_states()}
+        return {
+            "step": self.step,
+            "best": self.best,
+            "elapsed": self.elapsed,
+            "skipped": self.skipped,
+            "cost": self.cost,
+            "cost_unit": self.family.cost_unit,
+            "peak_rss_mib": max(self.peak_rss_mib, peak_resident_mib()),
+            "signature": self.signature(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_states(),
+        }
 
     def save(self, name: str) -> None:
         if self.accelerator.is_main_process:
-            save_checkpoint(self.out / "checkpoints" / name, self.run.tensors(),
-                            config_to_dict(self.config), self.state())
+            save_checkpoint(
+                self.out / "checkpoints" / name,
+                self.run.tensors(),
+                config_to_dict(self.config),
+                self.state(),
+            )
 
     def resume(self) -> bool:
         """Continue from ``checkpoints/last`` if there is one; return whether it did."""
@@ -211,18 +261,24 @@ class Trainer:
                 raise
             return False
         if saved_config.get("family") != self.config.family:
-            raise CheckpointError(f"checkpoint {folder} is a {saved_config.get('family')!r} run, "
-                                  f"this config trains {self.config.family!r}")
+            raise CheckpointError(
+                f"checkpoint {folder} is a {saved_config.get('family')!r} run, "
+                f"this config trains {self.config.family!r}"
+            )
         changed = resume_differences(saved_config, self.config, str(self.out))
         if changed and self.log_enabled:  # applied, and written with the next checkpoint
-            tqdm.write(f"resuming {self.out} with {'; '.join(changed)} (the learning-rate "
-                       f"schedule stays as it was laid over the run)")
+            tqdm.write(
+                f"resuming {self.out} with {'; '.join(changed)} (the learning-rate "
+                f"schedule stays as it was laid over the run)"
+            )
         load_weights(self.run, tensors, folder)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if "rng" not in state:
-            raise CheckpointError(f"checkpoint {folder} was written by an older metanmt without "
-                                  f"random generator states; it cannot be resumed exactly")
+            raise CheckpointError(
+                f"checkpoint {folder} was written by an older metanmt without "
+                f"random generator states; it cannot be resumed exactly"
+            )
         set_rng_states(state["rng"])
         self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
         self.peak_rss_mib = state.get("peak_rss_mib", 0.0)  # of the processes before the resume
@@ -235,15 +291,22 @@ class Trainer:
         """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps (the processes
         share the tasks out and add up)."""
         steps = self.config.train.eval_steps or self.algorithm.inner_steps
-        mine = tasks[self.accelerator.process_index::self.accelerator.num_processes]
+        mine = tasks[self.accelerator.process_index :: self.accelerator.num_processes]
         total = torch.zeros(2, dtype=torch.float64)
         if mine:
             self.model.eval()  # no dropout while measuring
             with self.autocast():
-                curves = adaptation_curve(self.family, self.model, self.algorithm, self.params,
-                                          mine, [steps], device=self.device)
+                curves = adaptation_curve(
+                    self.family,
+                    self.model,
+                    self.algorithm,
+                    self.params,
+                    mine,
+                    [steps],
+                    device=self.device,
+                )
             total[0], total[1] = curves[self.family.metric_name][:, 0].double().sum(), len(mine)
-        total, = sum_across_processes([total.to(self.device)])
+        (total,) = sum_across_processes([total.to(self.device)])
         return float(total[0] / total[1])
 
     def sample_slots(self, slots, step: int | None = None) -> list[Task]:
@@ -264,14 +327,16 @@ class Trainer:
         if self.device.type != "cpu":
             tasks = [self.family.task_to(task, self.device) for task in tasks]
         with self.autocast():  # tasks weighted by their raw weights; normalised after the sum
-            grads, stats = self.algorithm.outer_grads(self.loss_fn, self.params, tasks,
-                                                      self.family.stackable, weight_total=1.0)
+            grads, stats = self.algorithm.outer_grads(
+                self.loss_fn, self.params, tasks, self.family.stackable, weight_total=1.0
+            )
         slot_losses = torch.zeros(t.meta_batch, dtype=torch.float64)
         slot_losses[list(self.slots)] = torch.tensor(stats["task_losses"], dtype=torch.float64)
         names = list(grads)
         cost = sum(self.family.task_cost(task) for task in tasks)
-        totals = torch.tensor([stats["loss"], sum(map(raw_weight, tasks)), cost],
-                              dtype=torch.float64)
+        totals = torch.tensor(
+            [stats["loss"], sum(map(raw_weight, tasks)), cost], dtype=torch.float64
+        )
         *summed, totals, slot_losses = sum_across_processes([*grads.values(), totals, slot_losses])
         weight = float(totals[1])
         grads = {n: g.div_(weight) for n, g in zip(names, summed)}
@@ -301,24 +366,42 @@ class Trainer:
     def non_finite(self, stats: dict, slot_losses: torch.Tensor) -> None:
         """Stop, naming the step and tasks (the last good checkpoint stays), or skip and count."""
         bad = [i for i, value in enumerate(slot_losses.tolist()) if not math.isfinite(value)]
-        tasks = ", ".join(f"slot {i} ({self.family.describe_task(self.sample_slots([i])[0])}: "
-                          f"loss {slot_losses[i].item()})" for i in bad) or "every task loss finite"
-        what = f"non-finite meta-loss {stats['loss']}" if not math.isfinite(stats["loss"]) \
+        tasks = (
+            ", ".join(
+                f"slot {i} ({self.family.describe_task(self.sample_slots([i])[0])}: "
+                f"loss {slot_losses[i].item()})"
+                for i in bad
+            )
+            or "every task loss finite"
+        )
+        what = (
+            f"non-finite meta-loss {stats['loss']}"
+            if not math.isfinite(stats["loss"])
             else f"non-finite outer gradient (norm {stats['grad_norm']})"
+        )
         t = self.config.train
         if t.on_nonfinite == "skip" and self.skipped < t.max_skipped_steps:
             self.skipped += 1
             if self.log_enabled:
-                tqdm.write(f"skipped step {self.step}: {what}; tasks {tasks} "
-                           f"({self.skipped} of at most {t.max_skipped_steps} skipped)")
+                tqdm.write(
+                    f"skipped step {self.step}: {what}; tasks {tasks} "
+                    f"({self.skipped} of at most {t.max_skipped_steps} skipped)"
+                )
             return
         also = f" after {self.skipped} skipped steps" if self.skipped else ""
-        kept = (f"The last good checkpoint is kept in {self.out / 'checkpoints'}"
-                if (self.out / "checkpoints").is_dir() else
-                "No checkpoint was saved before it, so there is nothing to resume")
-        raise FloatingPointError(f"{what} at step {self.step}{also}; tasks: {tasks}. {kept}"
-                                 + ("" if t.on_nonfinite == "skip" else
-                                    "; train.on_nonfinite=skip skips rare bad batches"))
+        kept = (
+            f"The last good checkpoint is kept in {self.out / 'checkpoints'}"
+            if (self.out / "checkpoints").is_dir()
+            else "No checkpoint was saved before it, so there is nothing to resume"
+        )
+        raise FloatingPointError(
+            f"{what} at step {self.step}{also}; tasks: {tasks}. {kept}"
+            + (
+                ""
+                if t.on_nonfinite == "skip"
+                else "; train.on_nonfinite=skip skips rare bad batches"
+            )
+        )
 
     def validate(self) -> float:
         """What picks the best checkpoint: the family's own validation if it has one (it runs on
@@ -332,20 +415,27 @@ class Trainer:
         """What the loop and its objects use, by train.* key (read back from the objects)."""
         t = self.config.train
         built = "bf16" if self.autocast.keywords["enabled"] else "no"
-        return {**vars(t), "lr_schedule": self.schedule.kind,
-                "outer_optimizer": type(self.optimizer).__name__.lower(),
-                "outer_lr": self.optimizer.param_groups[0]["initial_lr"],
-                "meta_batch": self.slots.stop, "eval_tasks": len(self.val_tasks),
-                "curve_tasks": len(self.curve_tasks), "mixed_precision": built,
-                "device": "auto" if t.device == "auto" else self.device.type}
+        return {
+            **vars(t),
+            "lr_schedule": self.schedule.kind,
+            "outer_optimizer": type(self.optimizer).__name__.lower(),
+            "outer_lr": self.optimizer.param_groups[0]["initial_lr"],
+            "meta_batch": self.slots.stop,
+            "eval_tasks": len(self.val_tasks),
+            "curve_tasks": len(self.curve_tasks),
+            "mixed_precision": built,
+            "device": "auto" if t.device == "auto" else self.device.type,
+        }
 
     def signature(self) -> str:
         """The run's signature (Run.signature) with the outer loop as built."""
         t, group = self.config.train, self.optimizer.param_groups[0]
         limit = f"|max_{self.family.cost_unit}:{t.max_cost}" if t.max_cost else ""
-        return (f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
-                f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}"
-                f"|lr:{self.schedule.describe()}{limit}")
+        return (
+            f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
+            f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}"
+            f"|lr:{self.schedule.describe()}{limit}"
+        )
 
     def _better(self, value: float) -> bool:
         if math.isnan(self.best):
@@ -382,21 +472,27 @@ class Trainer:
         t = self.config.train
         if resume:
             if not self.resume() and self.log_enabled:
-                tqdm.write(f"no checkpoint in {self.out / 'checkpoints' / 'last'} to resume from: "
-                           f"starting a new run there")
+                tqdm.write(
+                    f"no checkpoint in {self.out / 'checkpoints' / 'last'} to resume from: "
+                    f"starting a new run there"
+                )
         elif self.saved_run_here():
             if not overwrite:
-                raise RunExistsError(f"{self.out} already holds a run (checkpoints/, metrics.csv): "
-                                     f"--resume continues it, --overwrite replaces it, or choose "
-                                     f"another out_dir")
+                raise RunExistsError(
+                    f"{self.out} already holds a run (checkpoints/, metrics.csv): "
+                    f"--resume continues it, --overwrite replaces it, or choose "
+                    f"another out_dir"
+                )
             self.clear()
         self.logger = MetricLogger(self.out, self.log_enabled, self.step if resume else None)
         if self.log_enabled:  # what is being trained, written from the built objects
             (self.out / "signature.txt").write_text(self.signature() + "\n")
         if self.log_enabled and self.accelerator.num_processes > 1:
-            tqdm.write(f"{self.accelerator.num_processes} processes "
-                       f"({self.accelerator.distributed_type.value}, {self.device.type}), "
-                       f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each")
+            tqdm.write(
+                f"{self.accelerator.num_processes} processes "
+                f"({self.accelerator.distributed_type.value}, {self.device.type}), "
+                f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each"
+            )
         try:
             self.loop()
         except BaseException:
@@ -412,6 +508,7 @@ class Trainer:
         start_time = time.perf_counter() - self.elapsed
         running = []
         limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
+
         def budget_left() -> bool:
             return t.max_cost <= 0 or self.cost < t.max_cost
 
@@ -427,9 +524,11 @@ class Trainer:
                 bar.update()
                 self.elapsed = time.perf_counter() - start_time
                 if (self.step % t.log_every == 0 or self.step == t.steps) and running:
-                    logged = {"train/loss": sum(running) / len(running),
-                              "train/grad_norm": stats["grad_norm"],
-                              "train/lr": stats["lr"]}
+                    logged = {
+                        "train/loss": sum(running) / len(running),
+                        "train/grad_norm": stats["grad_norm"],
+                        "train/lr": stats["lr"],
+                    }
                     logged[f"train/{self.family.cost_unit}"] = self.cost
                     if self.skipped:
                         logged["train/skipped_steps"] = self.skipped
@@ -450,16 +549,22 @@ class Trainer:
                     value = self.validate()
                     self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
                     if self.curve_tasks:
-                        self.logger.log(self.step, self.elapsed,
-                                        {f"test/{metric}": self.measure(self.curve_tasks)})
+                        self.logger.log(
+                            self.step,
+                            self.elapsed,
+                            {f"test/{metric}": self.measure(self.curve_tasks)},
+                        )
                     if self._better(value):
                         self.best = value
                         self.save("best")
                 if self.step % t.checkpoint_every == 0 or done:
                     self.save("last")
                 if out_of_time or out_of_budget:
-                    reached = f"time limit of {t.time_limit_minutes} minutes" if out_of_time else \
-                        f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
+                    reached = (
+                        f"time limit of {t.time_limit_minutes} minutes"
+                        if out_of_time
+                        else f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
+                    )
                     if self.log_enabled:
                         tqdm.write(f"{reached} reached at step {self.step}")
                     break

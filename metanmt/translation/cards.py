@@ -1,5 +1,6 @@
 """Model cards: the README.md, with Hugging Face Hub metadata, that goes with every fine-tuned model
 metanmt saves (and with its exports), written from the fine-tuning's results row."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,27 +29,48 @@ def model_card(row: dict, source: str, test_set: str) -> str:
     budget = "the whole pool" if int(row["budget"]) < 0 else f"a budget of {int(row['budget']):,}"
     name = f"metanmt-{row['init']}-{language}-en-{words}w-draw{row['draw']}"
     metadata = {
-        "language": [language, "en"], "tags": ["translation", "metanmt", "marian"],
-        "library_name": "transformers", "pipeline_tag": "translation",
+        "language": [language, "en"],
+        "tags": ["translation", "metanmt", "marian"],
+        "library_name": "transformers",
+        "pipeline_tag": "translation",
         "metrics": [key for key, _ in METRICS],
-        "model-index": [{"name": name, "results": [{
-            "task": {"type": "translation", "name": f"{language}-en"},
-            "dataset": {"type": test_set or "test set", "name": test_set or "test set"},
-            "metrics": [{"type": key, "name": label, "value": float(row[key]),
-                         "args": row[f"{key}_signature"]} for key, label in METRICS]}]}],
+        "model-index": [
+            {
+                "name": name,
+                "results": [
+                    {
+                        "task": {"type": "translation", "name": f"{language}-en"},
+                        "dataset": {"type": test_set or "test set", "name": test_set or "test set"},
+                        "metrics": [
+                            {
+                                "type": key,
+                                "name": label,
+                                "value": float(row[key]),
+                                "args": row[f"{key}_signature"],
+                            }
+                            for key, label in METRICS
+                        ],
+                    }
+                ],
+            }
+        ],
     }
-    scores = "\n".join(f"| {label} | {float(row[key]):.2f} | `{row[f'{key}_signature']}` |"
-                       for key, label in METRICS)
-    return (f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n"
-            f"# {name}\n\n"
-            f"A MarianMT model translating {language} into English, fine-tuned by metanmt "
-            f"{metanmt.__version__} from the initialisation `{row['init']}` on {words:,} English "
-            f"words of {language}-en pairs ({budget}, draw {row['draw']}; {row['steps']} steps, "
-            f"best at step {row['best_step']}).\n\n"
-            f"- Initialisation: `{init_signature(source)}`\n"
-            f"- Test set: {test_set or 'the test set'}, {row['test_sentences']} sentences; dev "
-            f"loss {row['dev_loss']} nats per target token\n\n"
-            f"| metric | score | sacreBLEU signature |\n|---|---:|---|\n{scores}\n\n"
-            f"Load it with `AutoModelForSeq2SeqLM.from_pretrained` and `AutoTokenizer`, or "
-            f"`metanmt translate --model FOLDER`; `metanmt export FOLDER --to ctranslate2 --out "
-            f"DIR` makes a faster CPU model of it.\n")
+    scores = "\n".join(
+        f"| {label} | {float(row[key]):.2f} | `{row[f'{key}_signature']}` |"
+        for key, label in METRICS
+    )
+    return (
+        f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n"
+        f"# {name}\n\n"
+        f"A MarianMT model translating {language} into English, fine-tuned by metanmt "
+        f"{metanmt.__version__} from the initialisation `{row['init']}` on {words:,} English "
+        f"words of {language}-en pairs ({budget}, draw {row['draw']}; {row['steps']} steps, "
+        f"best at step {row['best_step']}).\n\n"
+        f"- Initialisation: `{init_signature(source)}`\n"
+        f"- Test set: {test_set or 'the test set'}, {row['test_sentences']} sentences; dev "
+        f"loss {row['dev_loss']} nats per target token\n\n"
+        f"| metric | score | sacreBLEU signature |\n|---|---:|---|\n{scores}\n\n"
+        f"Load it with `AutoModelForSeq2SeqLM.from_pretrained` and `AutoTokenizer`, or "
+        f"`metanmt translate --model FOLDER`; `metanmt export FOLDER --to ctranslate2 --out "
+        f"DIR` makes a faster CPU model of it.\n"
+    )

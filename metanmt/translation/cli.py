@@ -1,5 +1,6 @@
 """The translation commands of ``metanmt``: prepare, finetune, translate, score. Each is a thin
 layer over the translation package; registered as a plugin's commands."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,22 +10,31 @@ from pathlib import Path
 
 from metanmt.folder_lock import writable_folder
 from metanmt.registry import register_commands
-from metanmt.threads import THREADS_HELP, set_threads, threads_arg
-from metanmt.translation import budgets
 from metanmt.schema import check_defaults
-from metanmt.translation.budgets import (BudgetPlan, LanguageData, run_budgets, spread,
-                                         translate_and_score)
-from metanmt.translation.compare import Comparison, load_compare
-from metanmt.translation.corpus import default_corpus_dir, load_corpus
-from metanmt.translation.decode import translate
-from metanmt.translation.export import (ENGINES, QUANTIZATIONS, export_ctranslate2,
-                                        load_for_translation)
-from metanmt.translation.finetune import FinetuneConfig
-from metanmt.translation.languages import load_roles
+from metanmt.threads import THREADS_HELP, set_threads, threads_arg
+from metanmt.translation.comparison import Comparison, load_compare
+from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
+from metanmt.translation.data.languages import load_roles
+from metanmt.translation.data.prepare import prepare
+from metanmt.translation.data.sources import read_lines, read_parallel, read_tsv
+from metanmt.translation.export import (
+    ENGINES,
+    QUANTIZATIONS,
+    export_ctranslate2,
+    load_for_translation,
+)
+from metanmt.translation.finetuning import budgets
+from metanmt.translation.finetuning.budgets import (
+    BudgetPlan,
+    LanguageData,
+    run_budgets,
+    spread,
+    translate_and_score,
+)
+from metanmt.translation.finetuning.decode import translate
+from metanmt.translation.finetuning.finetune import FinetuneConfig
+from metanmt.translation.finetuning.scoring import score
 from metanmt.translation.model import check_init
-from metanmt.translation.prepare import prepare
-from metanmt.translation.scoring import score
-from metanmt.translation.sources import read_lines, read_parallel, read_tsv
 
 RESUMES = "the same command resumes: finished parts are kept"
 
@@ -42,8 +52,9 @@ def parse_inits(values: list[str]) -> dict[str, str]:
     inits = {}
     for value in values:
         name, _, source = value.rpartition("=") if "=" in value else ("", "", value)
-        name = name or (source.replace(":", "-") if source.startswith("random:")
-                        else Path(source).name)
+        name = name or (
+            source.replace(":", "-") if source.startswith("random:") else Path(source).name
+        )
         if name in inits:
             raise ValueError(f"two initialisations are called {name!r}; name them NAME=SOURCE")
         inits[name] = source
@@ -53,26 +64,35 @@ def parse_inits(values: list[str]) -> dict[str, str]:
 def own_language(args) -> bool:
     """Whether the user fine-tunes on files of their own (then train, dev and test are all
     needed); partial or contradictory flags are refused before any work."""
-    given = [split for split in ("train", "dev", "test")
-             if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")]
+    given = [
+        split
+        for split in ("train", "dev", "test")
+        if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")
+    ]
     if not given and not args.language:
         return False
     if getattr(args, "track", ""):
-        raise ValueError("--track picks the evaluation sets of a prepared corpus; with your own "
-                         "files, yours are the dev and test sets")
+        raise ValueError(
+            "--track picks the evaluation sets of a prepared corpus; with your own "
+            "files, yours are the dev and test sets"
+        )
     if args.languages:
-        raise ValueError("--languages picks languages of a prepared corpus; with your own files, "
-                         "name your language with --language")
+        raise ValueError(
+            "--languages picks languages of a prepared corpus; with your own files, "
+            "name your language with --language"
+        )
     for split in ("train", "dev", "test"):
         files, tsv = getattr(args, f"{split}_files"), getattr(args, f"{split}_tsv")
         if files and tsv:
             raise ValueError(f"give the {split} set as --{split}-files or --{split}-tsv, not both")
         if not files and not tsv:
             have = ", ".join(f"--{s}-*" for s in given) or "--language"
-            raise ValueError(f"your own language needs a {split} set too: --{split}-files SRC EN "
-                             f"or --{split}-tsv FILE (given: {have}); for the languages of a "
-                             f"corpus made by `metanmt prepare`, drop those flags and pass "
-                             f"--corpus")
+            raise ValueError(
+                f"your own language needs a {split} set too: --{split}-files SRC EN "
+                f"or --{split}-tsv FILE (given: {have}); for the languages of a "
+                f"corpus made by `metanmt prepare`, drop those flags and pass "
+                f"--corpus"
+            )
     return True
 
 
@@ -83,9 +103,12 @@ def _user_pairs(files, tsv):
 def language_data(args) -> dict:
     """The languages to fine-tune on: the user's own files, or languages of a prepared corpus."""
     if own_language(args):
-        data = LanguageData(*(_user_pairs(getattr(args, f"{split}_files"),
-                                          getattr(args, f"{split}_tsv"))
-                              for split in ("train", "dev", "test")))
+        data = LanguageData(
+            *(
+                _user_pairs(getattr(args, f"{split}_files"), getattr(args, f"{split}_tsv"))
+                for split in ("train", "dev", "test")
+            )
+        )
         return {args.language or "new": data}
     corpus = load_corpus(args.corpus)
     languages = args.languages or corpus.languages("validation") + corpus.languages("test")
@@ -104,43 +127,73 @@ def vocabulary(args) -> Path | None:
 def cmd_prepare(args) -> int:
     roles = load_roles(args.roles)
     if args.toy and roles.sources:
-        raise ValueError(f"--toy writes the made-up corpus: the sources in {args.roles} would "
-                         f"not be read; drop --toy or the sources")
-    prepare(args.source, args.out, roles, args.max_words, args.vocab_size, args.toy,
-            args.max_ratio, args.processes)
+        raise ValueError(
+            f"--toy writes the made-up corpus: the sources in {args.roles} would "
+            f"not be read; drop --toy or the sources"
+        )
+    prepare(
+        args.source,
+        args.out,
+        roles,
+        args.max_words,
+        args.vocab_size,
+        args.toy,
+        args.max_ratio,
+        args.processes,
+    )
     return 0
 
 
 def cmd_finetune(args) -> int:
     set_threads(args.threads)
     writable_folder(args.out, "--out")
-    finetune = FinetuneConfig(subset=args.subset, lr=args.lr, warmup_steps=args.warmup_steps,
-                              max_epochs=args.max_epochs, max_steps=args.max_steps,
-                              batch_tokens=args.batch_tokens, eval_every=args.eval_every,
-                              patience=args.patience)
-    plan = BudgetPlan(budgets=tuple(args.budgets), draws=args.draws,
-                      test_sentences=args.test_sentences, beams=args.beams,
-                      length_penalty=args.length_penalty, seed=args.seed,
-                      save_models=args.save_models, device=args.device, finetune=finetune)
+    finetune = FinetuneConfig(
+        subset=args.subset,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        max_epochs=args.max_epochs,
+        max_steps=args.max_steps,
+        batch_tokens=args.batch_tokens,
+        eval_every=args.eval_every,
+        patience=args.patience,
+    )
+    plan = BudgetPlan(
+        budgets=tuple(args.budgets),
+        draws=args.draws,
+        test_sentences=args.test_sentences,
+        beams=args.beams,
+        length_penalty=args.length_penalty,
+        seed=args.seed,
+        save_models=args.save_models,
+        device=args.device,
+        finetune=finetune,
+    )
     check_defaults(plan)
     inits = parse_inits(args.init)
     vocab = vocabulary(args)
     for source in inits.values():  # every initialisation, before any work
         check_init(source, vocab)
-    test_set = " ".join(args.test_files or [args.test_tsv or ""]) if own_language(args) else \
-        f"the {args.track or load_corpus(args.corpus).roles.default_track()} track of the " \
+    test_set = (
+        " ".join(args.test_files or [args.test_tsv or ""])
+        if own_language(args)
+        else f"the {args.track or load_corpus(args.corpus).roles.default_track()} track of the "
         f"corpus {args.corpus or default_corpus_dir()}"
+    )
     summary = run_budgets(inits, language_data(args), plan, args.out, vocab, test_set)
     for row in summary:
         bleu = spread(row["bleu"], row["bleu_std"], row["draws"])
-        print(f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} BLEU {bleu}  "
-              f"chrF {row['chrf']:5.2f}  tok-BLEU {row['tok_bleu']:5.2f}  "
-              f"({row['draws']} draw{'s' if row['draws'] > 1 else ''})")
+        print(
+            f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} BLEU {bleu}  "
+            f"chrF {row['chrf']:5.2f}  tok-BLEU {row['tok_bleu']:5.2f}  "
+            f"({row['draws']} draw{'s' if row['draws'] > 1 else ''})"
+        )
     print(f"wrote {args.out}/results.csv, summary.csv, summary.md and BLEU-vs-words plots")
     return 0
 
 
-STREAM_LINES = 500  # translated and written chunk by chunk: output starts at once, memory stays flat
+STREAM_LINES = (
+    500  # translated and written chunk by chunk: output starts at once, memory stays flat
+)
 
 
 def input_chunks(handle, name: str, size: int = STREAM_LINES):
@@ -166,8 +219,14 @@ def cmd_translate(args) -> int:
     output = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for lines in input_chunks(handle, name):
-            outputs = translate(model, tokenizer, lines, args.beams, args.length_penalty,
-                                progress=args.output is not None)
+            outputs = translate(
+                model,
+                tokenizer,
+                lines,
+                args.beams,
+                args.length_penalty,
+                progress=args.output is not None,
+            )
             output.write("".join(o + "\n" for o in outputs))
             output.flush()
     finally:
@@ -179,8 +238,10 @@ def cmd_translate(args) -> int:
 
 
 def print_scores(result: dict, prefix: str = "") -> None:
-    print(f"{prefix}BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  "
-          f"tok-BLEU {result['tok_bleu']:.2f}")
+    print(
+        f"{prefix}BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  "
+        f"tok-BLEU {result['tok_bleu']:.2f}"
+    )
     for key in ("bleu", "chrf", "tok_bleu"):
         print(f"  {key}: {result[key + '_signature']}")
 
@@ -191,8 +252,9 @@ def cmd_score(args) -> int:
     if args.hyp:
         if not args.ref:
             raise ValueError("--hyp needs --ref (one reference line per hypothesis line)")
-        print_scores(score(read_lines(Path(args.hyp), strip=False),
-                           read_lines(Path(args.ref), strip=False)))
+        print_scores(
+            score(read_lines(Path(args.hyp), strip=False), read_lines(Path(args.ref), strip=False))
+        )
         return 0
     if not args.model:
         raise ValueError("give --hyp FILE --ref FILE, or --model MODEL to translate test sets")
@@ -206,9 +268,16 @@ def cmd_score(args) -> int:
 
 
 # `metanmt compare` flags -> the comparison key each one sets
-COMPARE_FLAGS = {"out": "out_dir", "corpus": "corpus.path", "source": "corpus.source",
-                 "languages": "languages", "budgets": "budgets", "draws": "draws",
-                 "test_sentences": "test_sentences", "target_tokens": "shared.train.max_target_tokens"}
+COMPARE_FLAGS = {
+    "out": "out_dir",
+    "corpus": "corpus.path",
+    "source": "corpus.source",
+    "languages": "languages",
+    "budgets": "budgets",
+    "draws": "draws",
+    "test_sentences": "test_sentences",
+    "target_tokens": "shared.train.max_target_tokens",
+}
 
 
 def cmd_compare(args) -> int:
@@ -230,8 +299,12 @@ def cmd_compare(args) -> int:
 
 def add_own_language_arguments(parser) -> None:
     for split in ("train", "dev", "test"):
-        parser.add_argument(f"--{split}-files", nargs=2, metavar=("SRC", "EN"),
-                            help=f"your own language: line-aligned {split} files")
+        parser.add_argument(
+            f"--{split}-files",
+            nargs=2,
+            metavar=("SRC", "EN"),
+            help=f"your own language: line-aligned {split} files",
+        )
         parser.add_argument(f"--{split}-tsv", help=f"your own language: {split} pairs as TSV")
     parser.add_argument("--language", help="name of your own language in the results")
 
@@ -239,16 +312,22 @@ def add_own_language_arguments(parser) -> None:
 def cmd_export(args) -> int:
     set_threads(args.threads)
     out = export_ctranslate2(args.model, args.out, args.quantization)
-    print(f"exported {args.model} to {out} (CTranslate2, {args.quantization}): metanmt translate "
-          f"--model {out}")
+    print(
+        f"exported {args.model} to {out} (CTranslate2, {args.quantization}): metanmt translate "
+        f"--model {out}"
+    )
     return 0
 
 
 def add_decoding_arguments(parser, engine: bool = False) -> None:
     if engine:
-        parser.add_argument("--engine", default="auto", choices=("auto", *ENGINES),
-                            help="transformers (float32 generate) or ctranslate2 (a model made "
-                                 "by `metanmt export`); auto: whichever the --model folder is")
+        parser.add_argument(
+            "--engine",
+            default="auto",
+            choices=("auto", *ENGINES),
+            help="transformers (float32 generate) or ctranslate2 (a model made "
+            "by `metanmt export`); auto: whichever the --model folder is",
+        )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
     parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
@@ -257,56 +336,103 @@ def add_decoding_arguments(parser, engine: bool = False) -> None:
 
 @register_commands
 def add_translation_commands(commands) -> None:
-    prepare_parser = commands.add_parser("prepare",
-                                         help="prepare the translation corpus and vocabulary")
-    prepare_parser.add_argument("--source", default=None,
-                                help="data root laid out like the shared data README (default "
-                                     "$METANMT_DATA; none: download from the public sources)")
-    prepare_parser.add_argument("--out", required=True,
-                                help="corpus folder to write (replaced whole)")
-    prepare_parser.add_argument("--roles",
-                                help="YAML of language roles (recipes/configs/languages.yaml)")
+    prepare_parser = commands.add_parser(
+        "prepare", help="prepare the translation corpus and vocabulary"
+    )
+    prepare_parser.add_argument(
+        "--source",
+        default=None,
+        help="data root laid out like the shared data README (default "
+        "$METANMT_DATA; none: download from the public sources)",
+    )
+    prepare_parser.add_argument(
+        "--out", required=True, help="corpus folder to write (replaced whole)"
+    )
+    prepare_parser.add_argument(
+        "--roles", help="YAML of language roles (recipes/configs/languages.yaml)"
+    )
     prepare_parser.add_argument("--max-words", type=int, default=100)
-    prepare_parser.add_argument("--max-ratio", type=float, default=9.0,
-                                help="drop pairs with one side this many times longer (in "
-                                     "characters) than the other; 0: no such filter")
-    prepare_parser.add_argument("--processes", type=int, default=None,
-                                help="worker processes for filtering and tokenizing (default: "
-                                     "one per core)")
+    prepare_parser.add_argument(
+        "--max-ratio",
+        type=float,
+        default=9.0,
+        help="drop pairs with one side this many times longer (in "
+        "characters) than the other; 0: no such filter",
+    )
+    prepare_parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="worker processes for filtering and tokenizing (default: one per core)",
+    )
     prepare_parser.add_argument("--vocab-size", type=int, default=8000)
-    prepare_parser.add_argument("--toy", action="store_true",
-                                help="write the made-up toy corpus instead (no data needed)")
+    prepare_parser.add_argument(
+        "--toy", action="store_true", help="write the made-up toy corpus instead (no data needed)"
+    )
     prepare_parser.set_defaults(func=cmd_prepare)
 
     finetune = commands.add_parser(
-        "finetune", help="fine-tune initialisations at word budgets over draws, score the test sets")
-    finetune.add_argument("--init", nargs="+", required=True, metavar="[NAME=]SOURCE",
-                          help="a training run, a save_pretrained folder, or random:tiny|cpu|paper "
-                               "(a fresh model of that size)")
-    finetune.add_argument("--corpus", help="prepared corpus (languages' pool, dev and test; its "
-                               "vocabulary for random:SIZE); default: $METANMT_CACHE/translation")
+        "finetune", help="fine-tune initialisations at word budgets over draws, score the test sets"
+    )
+    finetune.add_argument(
+        "--init",
+        nargs="+",
+        required=True,
+        metavar="[NAME=]SOURCE",
+        help="a training run, a save_pretrained folder, or random:tiny|cpu|paper "
+        "(a fresh model of that size)",
+    )
+    finetune.add_argument(
+        "--corpus",
+        help="prepared corpus (languages' pool, dev and test; its "
+        "vocabulary for random:SIZE); default: $METANMT_CACHE/translation",
+    )
     finetune.add_argument("--languages", nargs="*", help="default: validation and test languages")
-    finetune.add_argument("--track", default="", help="the corpus' evaluation track: its pools, "
-                          "dev and test sets (news, tatoeba; default: the corpus' first)")
-    finetune.add_argument("--vocab", help="tokenizer folder for random:SIZE (default: the "
-                               "corpus' vocab/)")
+    finetune.add_argument(
+        "--track",
+        default="",
+        help="the corpus' evaluation track: its pools, "
+        "dev and test sets (news, tatoeba; default: the corpus' first)",
+    )
+    finetune.add_argument(
+        "--vocab", help="tokenizer folder for random:SIZE (default: the corpus' vocab/)"
+    )
     add_own_language_arguments(finetune)
-    finetune.add_argument("--budgets", nargs="+", type=parse_budget,
-                          default=list(BudgetPlan.budgets),
-                          help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool "
-                               "(default: 0 4k 16k)")
-    finetune.add_argument("--draws", type=int, default=BudgetPlan.draws,
-                          help=f"random draws per budget (default {BudgetPlan.draws})")
+    finetune.add_argument(
+        "--budgets",
+        nargs="+",
+        type=parse_budget,
+        default=list(BudgetPlan.budgets),
+        help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool (default: 0 4k 16k)",
+    )
+    finetune.add_argument(
+        "--draws",
+        type=int,
+        default=BudgetPlan.draws,
+        help=f"random draws per budget (default {BudgetPlan.draws})",
+    )
     finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
     finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
     finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
-    finetune.add_argument("--max-epochs", type=int, default=FinetuneConfig.max_epochs,
-                          help="passes over the drawn data, at most (early stopping ends sooner)")
-    finetune.add_argument("--max-steps", type=int, default=FinetuneConfig.max_steps,
-                          help="a cap on updates, whatever the epochs say")
+    finetune.add_argument(
+        "--max-epochs",
+        type=int,
+        default=FinetuneConfig.max_epochs,
+        help="passes over the drawn data, at most (early stopping ends sooner)",
+    )
+    finetune.add_argument(
+        "--max-steps",
+        type=int,
+        default=FinetuneConfig.max_steps,
+        help="a cap on updates, whatever the epochs say",
+    )
     finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
-    finetune.add_argument("--eval-every", type=int, default=FinetuneConfig.eval_every,
-                          help="updates between dev-loss checks")
+    finetune.add_argument(
+        "--eval-every",
+        type=int,
+        default=FinetuneConfig.eval_every,
+        help="updates between dev-loss checks",
+    )
     finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
     finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
     finetune.add_argument("--seed", type=int, default=0)
@@ -315,49 +441,72 @@ def add_translation_commands(commands) -> None:
     add_decoding_arguments(finetune)
     finetune.set_defaults(func=cmd_finetune, on_interrupt=RESUMES)
 
-    translate_parser = commands.add_parser("translate",
-                                           help="translate a file or stdin into English")
-    translate_parser.add_argument("--model", required=True,
-                                  help="a run or a save_pretrained folder")
+    translate_parser = commands.add_parser(
+        "translate", help="translate a file or stdin into English"
+    )
+    translate_parser.add_argument(
+        "--model", required=True, help="a run or a save_pretrained folder"
+    )
     translate_parser.add_argument("--input", help="one sentence per line (default: stdin)")
     translate_parser.add_argument("--output", help="default: stdout")
     add_decoding_arguments(translate_parser, engine=True)
     translate_parser.set_defaults(func=cmd_translate)
 
     score_parser = commands.add_parser(
-        "score", help="sacreBLEU, chrF and tokenized BLEU of a translation file (--hyp, --ref), "
-                      "or of a model on a corpus' test sets (--model)")
+        "score",
+        help="sacreBLEU, chrF and tokenized BLEU of a translation file (--hyp, --ref), "
+        "or of a model on a corpus' test sets (--model)",
+    )
     score_parser.add_argument("--hyp", help="translations, one per line")
     score_parser.add_argument("--ref", help="reference translations, line-aligned with --hyp")
     score_parser.add_argument("--model", help="a run, a save_pretrained folder or random:SIZE")
     score_parser.add_argument("--corpus", default=None, help="prepared corpus (default: the cache)")
-    score_parser.add_argument("--languages", nargs="*",
-                              help="default: validation and test languages")
+    score_parser.add_argument(
+        "--languages", nargs="*", help="default: validation and test languages"
+    )
     score_parser.add_argument("--track", default="", help="whose test sets (default: the first)")
-    score_parser.add_argument("--test-sentences", type=int, default=0,
-                              help="first N only (0 = all)")
+    score_parser.add_argument(
+        "--test-sentences", type=int, default=0, help="first N only (0 = all)"
+    )
     add_decoding_arguments(score_parser, engine=True)
     score_parser.set_defaults(func=cmd_score)
 
     export = commands.add_parser(
-        "export", help="convert a run or a fine-tuned model for fast CPU translation (CTranslate2; "
-                       "pip install -e '.[serve]')")
-    export.add_argument("model", help="a training run (its best weights) or a save_pretrained "
-                                      "folder (a fine-tuned model)")
+        "export",
+        help="convert a run or a fine-tuned model for fast CPU translation (CTranslate2; "
+        "pip install -e '.[serve]')",
+    )
+    export.add_argument(
+        "model",
+        help="a training run (its best weights) or a save_pretrained folder (a fine-tuned model)",
+    )
     export.add_argument("--to", default="ctranslate2", choices=("ctranslate2",))
-    export.add_argument("--quantization", default="int8", choices=QUANTIZATIONS,
-                        help="int8: ~a quarter of the memory and the fastest on a CPU (default)")
+    export.add_argument(
+        "--quantization",
+        default="int8",
+        choices=QUANTIZATIONS,
+        help="int8: ~a quarter of the memory and the fastest on a CPU (default)",
+    )
     export.add_argument("--out", required=True, help="folder to write (new or empty)")
     export.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     export.set_defaults(func=cmd_export)
 
     compare = commands.add_parser(
-        "compare", help="train runs (MetaNMT, MultiNMT) to equal cost, then fine-tune each and a "
-                        "random initialisation at word budgets; tables and plots")
-    compare.add_argument("--config", required=True,
-                         help="a comparison YAML (recipes/configs/compare/*.yaml)")
-    compare.add_argument("--set", dest="assignments", nargs="*", default=[], metavar="KEY=VALUE",
-                         help="override its keys, e.g. draws=3 shared.translation.model=tiny")
+        "compare",
+        help="train runs (MetaNMT, MultiNMT) to equal cost, then fine-tune each and a "
+        "random initialisation at word budgets; tables and plots",
+    )
+    compare.add_argument(
+        "--config", required=True, help="a comparison YAML (recipes/configs/compare/*.yaml)"
+    )
+    compare.add_argument(
+        "--set",
+        dest="assignments",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override its keys, e.g. draws=3 shared.translation.model=tiny",
+    )
     compare.add_argument("--runs", nargs="+", metavar="NAME", help="train only these runs")
     compare.add_argument("--out", help="results folder (out_dir)")
     compare.add_argument("--corpus", help="prepared corpus folder (corpus.path)")
@@ -368,10 +517,17 @@ def add_translation_commands(commands) -> None:
     compare.add_argument("--draws", help="random draws per budget")
     compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")
     compare.add_argument("--target-tokens", help="train every run to this many target tokens")
-    compare.add_argument("--processes", type=int, default=1,
-                         help="train each run under accelerate launch with N processes")
-    compare.add_argument("--accelerate-config", metavar="FILE",
-                         help="train each run under accelerate launch with this config")
+    compare.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="train each run under accelerate launch with N processes",
+    )
+    compare.add_argument(
+        "--accelerate-config",
+        metavar="FILE",
+        help="train each run under accelerate launch with this config",
+    )
     compare.add_argument("--port", type=int, default=29500, help="rendezvous port")
     compare.add_argument("--dry-run", action="store_true", help="print what would run, exit")
     compare.set_defaults(func=cmd_compare, on_interrupt=RESUMES)

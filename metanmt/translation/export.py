@@ -8,6 +8,7 @@ its learned embedding (as `transformers` runs them), so they are converted as th
 encoder-decoder they are, every token kept and ``<pad>`` the decoder's start token. ``ctranslate2``
 is an optional extra: ``pip install -e '.[serve]'``.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,8 @@ from types import SimpleNamespace
 import torch
 
 import metanmt
-from metanmt.translation.model import (load_translation_model, resolve_device,
-                                       save_translation_model)
-from metanmt.translation.vocab import load_tokenizer
+from metanmt.translation.data.vocab import load_tokenizer
+from metanmt.translation.model import load_translation_model, resolve_device, save_translation_model
 
 QUANTIZATIONS = ("int8", "int16", "float32")
 ENGINES = ("transformers", "ctranslate2")
@@ -33,8 +33,10 @@ def require_ctranslate2():
     try:
         import ctranslate2
     except ImportError:
-        raise ValueError("the ctranslate2 engine needs the optional extra: pip install -e "
-                         "'.[serve]' (or pip install ctranslate2)") from None
+        raise ValueError(
+            "the ctranslate2 engine needs the optional extra: pip install -e "
+            "'.[serve]' (or pip install ctranslate2)"
+        ) from None
     return ctranslate2
 
 
@@ -74,8 +76,9 @@ def export_ctranslate2(source: str | Path, out: str | Path, quantization: str = 
     from ctranslate2.converters import TransformersConverter
 
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, got "
-                         f"{quantization!r}")
+        raise ValueError(
+            f"--quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}"
+        )
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty: give a new folder to export into")
@@ -83,20 +86,25 @@ def export_ctranslate2(source: str | Path, out: str | Path, quantization: str = 
     with tempfile.TemporaryDirectory() as tmp:
         save_translation_model(model, tokenizer, tmp)
         with marian_as_metanmt_trains_it():
-            TransformersConverter(tmp).convert(
-                str(out), quantization=quantization, force=True)
+            TransformersConverter(tmp).convert(str(out), quantization=quantization, force=True)
     tokenizer.save_pretrained(out)
-    info = {"source": str(Path(source).resolve()), "quantization": quantization,
-            "max_position_embeddings": model.config.max_position_embeddings,
-            "ctranslate2": ctranslate2.__version__, "metanmt": metanmt.__version__}
+    info = {
+        "source": str(Path(source).resolve()),
+        "quantization": quantization,
+        "max_position_embeddings": model.config.max_position_embeddings,
+        "ctranslate2": ctranslate2.__version__,
+        "metanmt": metanmt.__version__,
+    }
     (out / EXPORT_INFO).write_text(json.dumps(info, indent=1))
     card = Path(source) / "README.md"
     if card.is_file():  # a fine-tuned model's card goes with it, saying what it became
         shutil.copy(card, out / "README.md")
         with (out / "README.md").open("a", encoding="utf-8") as handle:
-            handle.write(f"\nExported to CTranslate2 {ctranslate2.__version__} ({quantization}) "
-                         f"by metanmt {metanmt.__version__}: `metanmt translate --model {out} "
-                         f"--engine ctranslate2`.\n")
+            handle.write(
+                f"\nExported to CTranslate2 {ctranslate2.__version__} ({quantization}) "
+                f"by metanmt {metanmt.__version__}: `metanmt translate --model {out} "
+                f"--engine ctranslate2`.\n"
+            )
     return out
 
 
@@ -107,23 +115,31 @@ class CTranslate2Model:
         ctranslate2 = require_ctranslate2()
         folder = Path(folder)
         if not (folder / EXPORT_INFO).is_file():
-            raise ValueError(f"{folder} is not a CTranslate2 export of metanmt (no {EXPORT_INFO}):"
-                             f" make one with `metanmt export MODEL --to ctranslate2 --out DIR`")
+            raise ValueError(
+                f"{folder} is not a CTranslate2 export of metanmt (no {EXPORT_INFO}):"
+                f" make one with `metanmt export MODEL --to ctranslate2 --out DIR`"
+            )
         info = json.loads((folder / EXPORT_INFO).read_text())
         self.config = SimpleNamespace(max_position_embeddings=info["max_position_embeddings"])
         self.tokenizer = load_tokenizer(folder)
-        self.translator = ctranslate2.Translator(str(folder), device=device, inter_threads=1,
-                                                 intra_threads=threads)
+        self.translator = ctranslate2.Translator(
+            str(folder), device=device, inter_threads=1, intra_threads=threads
+        )
 
-    def translate_ids(self, ids: list[list[int]], beams: int, length_penalty: float,
-                      max_new: int) -> list[str]:
+    def translate_ids(
+        self, ids: list[list[int]], beams: int, length_penalty: float, max_new: int
+    ) -> list[str]:
         tokens = [self.tokenizer.convert_ids_to_tokens(seq) for seq in ids]
         # generate() forces </s> as the last of max_new tokens: CTranslate2 counts words only
         results = self.translator.translate_batch(
-            tokens, beam_size=beams, length_penalty=length_penalty,
-            max_decoding_length=max_new - 1)
-        return [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]),
-                                      skip_special_tokens=True) for r in results]
+            tokens, beam_size=beams, length_penalty=length_penalty, max_decoding_length=max_new - 1
+        )
+        return [
+            self.tokenizer.decode(
+                self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]), skip_special_tokens=True
+            )
+            for r in results
+        ]
 
 
 def load_for_translation(source: str | Path, engine: str = "auto", device: str = "auto"):
@@ -136,7 +152,8 @@ def load_for_translation(source: str | Path, engine: str = "auto", device: str =
         model = CTranslate2Model(source, torch.get_num_threads(), resolve_device(device).type)
         return model, model.tokenizer
     if exported:
-        raise ValueError(f"{source} is a CTranslate2 export: translate it with --engine "
-                         f"ctranslate2 (or auto)")
+        raise ValueError(
+            f"{source} is a CTranslate2 export: translate it with --engine ctranslate2 (or auto)"
+        )
     model, tokenizer = load_translation_model(source)
     return model.to(resolve_device(device)), tokenizer

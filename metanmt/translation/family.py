@@ -5,6 +5,7 @@ Splits: ``train`` draws from the training languages, ``val`` and ``test`` from t
 pools of the validation and test languages (never from their dev or test sets). Corpora are
 tokenized once, lazily, into flat arrays (a few bytes per token, not Python lists).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,24 +19,40 @@ from metanmt.config import builds_second_order
 from metanmt.registry import register_family
 from metanmt.schema import ConfigError, setting
 from metanmt.tasks.base import Task, TaskFamily, check_split
-from metanmt.translation.batches import (EncodedPairs, collate, model_inputs, target_tokens,
-                                         token_cross_entropy)
-from metanmt.translation.corpus import load_corpus
-from metanmt.translation.model import (PRESETS, build_model, check_vocabulary, load_pretrained,
-                                       preset_of, save_translation_model)
-from metanmt.translation.validation import finetune_then_score
-from metanmt.translation.tokens import load_tokens
-from metanmt.translation.vocab import encode_pairs, load_tokenizer, report_cut
+from metanmt.translation.data.batches import (
+    EncodedPairs,
+    collate,
+    model_inputs,
+    target_tokens,
+    token_cross_entropy,
+)
+from metanmt.translation.data.corpus import load_corpus
+from metanmt.translation.data.tokens import load_tokens
+from metanmt.translation.data.vocab import encode_pairs, load_tokenizer, report_cut
+from metanmt.translation.finetuning.validation import finetune_then_score
+from metanmt.translation.model import (
+    PRESETS,
+    build_model,
+    check_vocabulary,
+    load_pretrained,
+    preset_of,
+    save_translation_model,
+)
 from metanmt.types import Batch, Params
 
-ROLE_OF_SPLIT = {"train": ("train", "train"), "val": ("validation", "pool"),
-                 "test": ("test", "pool")}  # split -> (language role, corpus split)
+ROLE_OF_SPLIT = {
+    "train": ("train", "train"),
+    "val": ("validation", "pool"),
+    "test": ("test", "pool"),
+}  # split -> (language role, corpus split)
 VALIDATION_KEYS = ("validation_words", "validation_steps", "validation_sentences", "track")
 
 
 @dataclass
 class TranslationConfig:
-    corpus: str = "data/translation"  # a prepared corpus (metanmt prepare); tokenizer in <corpus>/vocab
+    corpus: str = (
+        "data/translation"  # a prepared corpus (metanmt prepare); tokenizer in <corpus>/vocab
+    )
     model: str = setting("cpu", choices=tuple(PRESETS))  # model size (translation/model.py PRESETS)
     init_from: str = ""  # start from this local transformers seq2seq checkpoint instead of `model`
     dropout: float = setting(0.1, low=0.0, high=0.9)
@@ -62,26 +79,32 @@ class TranslationConfig:
 
     def check(self, given: set[str], run) -> None:
         """Keys that only apply with another key's value, and attention against the algorithm."""
+
         def refuse(key: str, why: str) -> None:
             if f"translation.{key}" in given:
                 raise ConfigError(f"translation.{key} does not apply: {why}")
+
         if self.validation != "finetune":
             for key in VALIDATION_KEYS:
                 refuse(key, "it is used only with translation.validation=finetune")
         else:
             for key in ("eval_tasks", "eval_steps"):
                 if f"train.{key}" in given:
-                    raise ConfigError(f"train.{key} does not apply: translation.validation="
-                                      f"finetune chooses checkpoints by dev BLEU, not on "
-                                      f"validation tasks")
+                    raise ConfigError(
+                        f"train.{key} does not apply: translation.validation="
+                        f"finetune chooses checkpoints by dev BLEU, not on "
+                        f"validation tasks"
+                    )
         if self.sampling != "temperature":
             refuse("temperature", "it is used only with translation.sampling=temperature")
         if self.init_from:
             refuse("model", f"translation.init_from={self.init_from!r} gives the model")
         if self.attention == "sdpa" and builds_second_order(run):
-            raise ConfigError(f"translation.attention=sdpa cannot run algorithm "
-                              f"{run.algorithm.name!r}: its second-order gradient needs a twice-"
-                              f"differentiable attention; use auto or eager")
+            raise ConfigError(
+                f"translation.attention=sdpa cannot run algorithm "
+                f"{run.algorithm.name!r}: its second-order gradient needs a twice-"
+                f"differentiable attention; use auto or eager"
+            )
 
 
 @register_family("translation", TranslationConfig)
@@ -99,8 +122,12 @@ class TranslationFamily(TaskFamily):
 
     def test_setting(self):
         c = self.config
-        return {"corpus": str(Path(c.corpus).resolve()), "support_tokens": c.support_tokens,
-                "query_tokens": c.query_tokens, "languages": self.languages("test")}
+        return {
+            "corpus": str(Path(c.corpus).resolve()),
+            "support_tokens": c.support_tokens,
+            "query_tokens": c.query_tokens,
+            "languages": self.languages("test"),
+        }
 
     # -- data ------------------------------------------------------------------------------------
     def languages(self, split: str) -> list[str]:
@@ -118,17 +145,26 @@ class TranslationFamily(TaskFamily):
         if arrays:
             if len(arrays["target_offsets"]) < 2:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
-            pairs = EncodedPairs.from_arrays(arrays, self.config.max_length,
-                                             self.tokenizer.eos_token_id)
-            report_cut(pairs.cut, len(pairs), self.config.max_length,
-                       f"{language} {corpus_split} (translation)")
+            pairs = EncodedPairs.from_arrays(
+                arrays, self.config.max_length, self.tokenizer.eos_token_id
+            )
+            report_cut(
+                pairs.cut,
+                len(pairs),
+                self.config.max_length,
+                f"{language} {corpus_split} (translation)",
+            )
             self._encoded[key] = pairs
         else:
             pairs = self.corpus.pairs(language, corpus_split)
             if not pairs:
                 raise ValueError(f"language {language!r} has no {corpus_split} pairs to draw from")
-            self._encoded[key] = encode_pairs(self.tokenizer, pairs, self.config.max_length,
-                                              f"{language} {corpus_split} (translation)")
+            self._encoded[key] = encode_pairs(
+                self.tokenizer,
+                pairs,
+                self.config.max_length,
+                f"{language} {corpus_split} (translation)",
+            )
         return self._encoded[key]
 
     def language_weights(self, split: str) -> torch.Tensor:
@@ -155,7 +191,7 @@ class TranslationFamily(TaskFamily):
         if size <= 0 or size >= len(pairs):
             return torch.randperm(len(pairs), generator=generator)
         start = int(torch.randint(len(pairs) - size + 1, (1,), generator=generator))
-        window = torch.from_numpy(np.array(pairs.by_length[start:start + size], dtype=np.int64))
+        window = torch.from_numpy(np.array(pairs.by_length[start : start + size], dtype=np.int64))
         return window[torch.randperm(size, generator=generator)]
 
     def sample(self, split: str, generator: torch.Generator) -> Task:
@@ -167,8 +203,9 @@ class TranslationFamily(TaskFamily):
         languages = self.languages(split)
         if not languages:
             raise ValueError(f"the corpus has no languages for the {split!r} split")
-        picks = torch.multinomial(self.language_weights(split), count, replacement=True,
-                                  generator=generator)
+        picks = torch.multinomial(
+            self.language_weights(split), count, replacement=True, generator=generator
+        )
         tasks = []
         for pick in picks.tolist():
             language = languages[pick]
@@ -179,8 +216,11 @@ class TranslationFamily(TaskFamily):
             if not query:  # a pool smaller than one support batch: query from the same sentences
                 query = support
             pad = self.tokenizer.pad_token_id
-            task = Task(collate(pairs, support, pad), collate(pairs, query, pad),
-                        info={"language": language})
+            task = Task(
+                collate(pairs, support, pad),
+                collate(pairs, query, pad),
+                info={"language": language},
+            )
             task.weight = target_tokens(task.query)
             task.info["target_tokens"] = target_tokens(task.support) + task.weight
             tasks.append(task)
@@ -192,7 +232,7 @@ class TranslationFamily(TaskFamily):
     def describe_task(self, task: Task) -> str:
         return task.info["language"]
 
-    # -- meta-validation ---------------------------------------------------------------------------
+    # -- meta-validation --------------------------------------------------------------------------
     @property
     def own_validation(self) -> bool:
         return self.config.validation == "finetune"
@@ -206,9 +246,17 @@ class TranslationFamily(TaskFamily):
         scores = []
         for lang in self.languages("val"):
             pool, dev, _ = self.corpus.track_pairs(lang, c.track)
-            scores.append(finetune_then_score(model, self.tokenizer, pool, dev,
-                                              c.validation_words, c.validation_steps,
-                                              c.validation_sentences))
+            scores.append(
+                finetune_then_score(
+                    model,
+                    self.tokenizer,
+                    pool,
+                    dev,
+                    c.validation_words,
+                    c.validation_steps,
+                    c.validation_sentences,
+                )
+            )
         return sum(scores) / len(scores)
 
     # -- model and loss --------------------------------------------------------------------------
@@ -221,23 +269,33 @@ class TranslationFamily(TaskFamily):
             check_vocabulary(model, self.tokenizer, self.config.init_from)
             model.train()
             return model
-        return build_model(self.config.model, len(self.tokenizer), self.config.dropout,
-                           attn_implementation=attention)
+        return build_model(
+            self.config.model,
+            len(self.tokenizer),
+            self.config.dropout,
+            attn_implementation=attention,
+        )
 
     def settings(self, model):
         """The model's own settings where it holds them (size, dropout, attention)."""
         c = model.config
-        return {**super().settings(model), "model": preset_of(model), "dropout": c.dropout,
-                "attention": c._attn_implementation if self.config.attention != "auto" else "auto",
-                "built_attention": c._attn_implementation}
+        return {
+            **super().settings(model),
+            "model": preset_of(model),
+            "dropout": c.dropout,
+            "attention": c._attn_implementation if self.config.attention != "auto" else "auto",
+            "built_attention": c._attn_implementation,
+        }
 
     def describe(self, model):
         c = model.config
         count = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        return (f"family:translation|model:{preset_of(model) or c.model_type}(d{c.d_model},"
-                f"L{c.encoder_layers},H{c.encoder_attention_heads},F{c.encoder_ffn_dim},"
-                f"V{c.vocab_size},{c._attn_implementation})|params:{count}"
-                f"|tokens:{self.config.support_tokens}+{self.config.query_tokens}")
+        return (
+            f"family:translation|model:{preset_of(model) or c.model_type}(d{c.d_model},"
+            f"L{c.encoder_layers},H{c.encoder_attention_heads},F{c.encoder_ffn_dim},"
+            f"V{c.vocab_size},{c._attn_implementation})|params:{count}"
+            f"|tokens:{self.config.support_tokens}+{self.config.query_tokens}"
+        )
 
     def export(self, model, folder: Path) -> Path:
         """The weights as a plain transformers model with its tokenizer (save_pretrained)."""
@@ -249,8 +307,9 @@ class TranslationFamily(TaskFamily):
     def loss(self, model: nn.Module, params: Params, batch: Batch) -> Tensor:
         """Mean cross-entropy per target token of this batch."""
         logits = self._logits(model, params, batch)
-        return token_cross_entropy(logits, batch["labels"],
-                                   label_smoothing=self.config.label_smoothing)
+        return token_cross_entropy(
+            logits, batch["labels"], label_smoothing=self.config.label_smoothing
+        )
 
     def metrics(self, model, params, batch):
         logits = self._logits(model, params, batch)

@@ -1,5 +1,6 @@
 """The translation model: a `transformers` MarianMT encoder-decoder in named sizes, or any local
 seq2seq checkpoint (``init_from``). Embeddings are shared between encoder, decoder and output."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ from transformers.utils import logging as transformers_logging
 
 from metanmt.checkpoint import WEIGHTS, find_checkpoint, load_checkpoint
 from metanmt.run import load_run, run_folder_checkpoint
-from metanmt.translation.vocab import EOS, PAD, SPM_FILE, load_tokenizer
+from metanmt.translation.data.vocab import EOS, PAD, SPM_FILE, load_tokenizer
 
 transformers_logging.disable_progress_bar()  # its per-load weight bars would bury ours
 
@@ -28,25 +29,48 @@ PRESETS = {
 SUBSETS = ("all", "emb+enc", "emb")
 
 
-def build_model(size: str, vocab_size: int, dropout: float = 0.1, max_positions: int = 512,
-                attn_implementation: str = "sdpa") -> MarianMTModel:
+def build_model(
+    size: str,
+    vocab_size: int,
+    dropout: float = 0.1,
+    max_positions: int = 512,
+    attn_implementation: str = "sdpa",
+) -> MarianMTModel:
     """A freshly initialised MarianMT model of a named size (weights from the global torch seed)."""
     if size not in PRESETS:
         raise ValueError(f"unknown model size {size!r}; choose one of {', '.join(PRESETS)}")
     return model_of_shape(PRESETS[size], vocab_size, dropout, max_positions, attn_implementation)
 
 
-def model_of_shape(p: dict, vocab_size: int, dropout: float = 0.1, max_positions: int = 512,
-                   attn_implementation: str = "sdpa") -> MarianMTModel:
+def model_of_shape(
+    p: dict,
+    vocab_size: int,
+    dropout: float = 0.1,
+    max_positions: int = 512,
+    attn_implementation: str = "sdpa",
+) -> MarianMTModel:
     """A fresh MarianMT model of any shape ``p`` (the keys of a PRESETS entry)."""
     config = MarianConfig(
-        vocab_size=vocab_size, d_model=p["d_model"], encoder_layers=p["layers"],
-        decoder_layers=p["layers"], encoder_attention_heads=p["heads"],
-        decoder_attention_heads=p["heads"], encoder_ffn_dim=p["ffn"], decoder_ffn_dim=p["ffn"],
-        max_position_embeddings=max_positions, dropout=dropout, attention_dropout=0.0,
-        activation_dropout=0.0, pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=PAD,
-        forced_eos_token_id=EOS, scale_embedding=True, share_encoder_decoder_embeddings=True,
-        tie_word_embeddings=True)
+        vocab_size=vocab_size,
+        d_model=p["d_model"],
+        encoder_layers=p["layers"],
+        decoder_layers=p["layers"],
+        encoder_attention_heads=p["heads"],
+        decoder_attention_heads=p["heads"],
+        encoder_ffn_dim=p["ffn"],
+        decoder_ffn_dim=p["ffn"],
+        max_position_embeddings=max_positions,
+        dropout=dropout,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        pad_token_id=PAD,
+        eos_token_id=EOS,
+        decoder_start_token_id=PAD,
+        forced_eos_token_id=EOS,
+        scale_embedding=True,
+        share_encoder_decoder_embeddings=True,
+        tie_word_embeddings=True,
+    )
     config._attn_implementation = attn_implementation
     return learn_pad_row(MarianMTModel(config))
 
@@ -66,8 +90,12 @@ def learn_pad_row(model: PreTrainedModel) -> PreTrainedModel:
 def preset_of(model: PreTrainedModel) -> str:
     """The name of the preset whose shape ``model`` has ("" for any other model)."""
     c = model.config
-    shape = dict(d_model=c.d_model, layers=c.encoder_layers, heads=c.encoder_attention_heads,
-                 ffn=c.encoder_ffn_dim)
+    shape = dict(
+        d_model=c.d_model,
+        layers=c.encoder_layers,
+        heads=c.encoder_attention_heads,
+        ffn=c.encoder_ffn_dim,
+    )
     return next((name for name, p in PRESETS.items() if p == shape), "")
 
 
@@ -77,8 +105,9 @@ def load_pretrained(folder: str | Path, attn_implementation: str = "sdpa") -> Pr
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not a saved transformers model (no config.json)")
     try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(str(folder), local_files_only=True,
-                                                      attn_implementation=attn_implementation)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            str(folder), local_files_only=True, attn_implementation=attn_implementation
+        )
     except (OSError, ValueError, RuntimeError) as error:
         raise ValueError(f"cannot load the model in {folder}: {error}") from None
     return learn_pad_row(model)
@@ -88,8 +117,10 @@ def check_vocabulary(model: PreTrainedModel, tokenizer, source: str) -> None:
     """A model and a tokenizer that disagree would translate garbage: say so up front."""
     rows = model.get_input_embeddings().weight.shape[0]
     if rows != len(tokenizer):
-        raise ValueError(f"{source}: the model has {rows} embedding rows but the tokenizer has "
-                         f"{len(tokenizer)} entries; they come from different vocabularies")
+        raise ValueError(
+            f"{source}: the model has {rows} embedding rows but the tokenizer has "
+            f"{len(tokenizer)} entries; they come from different vocabularies"
+        )
 
 
 def trainable_subset(model: PreTrainedModel, subset: str) -> list[str]:
@@ -105,8 +136,11 @@ def trainable_subset(model: PreTrainedModel, subset: str) -> list[str]:
         return embedding_names
     encoder = model.get_encoder()
     encoder_ids = {id(p) for p in encoder.parameters()}
-    return [n for n, p in model.named_parameters()
-            if p.requires_grad and (id(p) in encoder_ids or n in embedding_names)]
+    return [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (id(p) in encoder_ids or n in embedding_names)
+    ]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -136,13 +170,16 @@ def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
     if text.startswith("random:"):
         size = text.split(":", 1)[1]
         if size not in PRESETS:
-            raise ValueError(f"{text}: unknown model size {size!r}; choose random:"
-                             f"{' | random:'.join(PRESETS)}")
+            raise ValueError(
+                f"{text}: unknown model size {size!r}; choose random:{' | random:'.join(PRESETS)}"
+            )
         if vocab is None or not (Path(vocab) / SPM_FILE).is_file():
             where = f" ({vocab} holds none)" if vocab else ""
-            raise ValueError(f"{text} needs a vocabulary to size its embeddings{where}: pass "
-                             f"--vocab FOLDER or --corpus CORPUS (a corpus from `metanmt "
-                             f"prepare`)")
+            raise ValueError(
+                f"{text} needs a vocabulary to size its embeddings{where}: pass "
+                f"--vocab FOLDER or --corpus CORPUS (a corpus from `metanmt "
+                f"prepare`)"
+            )
         return {"random": size, "vocabulary": file_sha256(Path(vocab) / SPM_FILE)}
     folder = Path(source)
     if not folder.exists():
@@ -153,11 +190,16 @@ def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
         if config.get("family") != "translation":
             raise ValueError(f"{folder} is a {config.get('family')!r} run, not a translation run")
         return {"run": str(checkpoint.resolve()), "weights": file_sha256(checkpoint / WEIGHTS)}
-    missing = [name for name in ("config.json", "model.safetensors", "vocab.json", SPM_FILE)
-               if not (folder / name).is_file()]
+    missing = [
+        name
+        for name in ("config.json", "model.safetensors", "vocab.json", SPM_FILE)
+        if not (folder / name).is_file()
+    ]
     if missing:
-        raise ValueError(f"{folder} is neither a metanmt run nor a save_pretrained model with its "
-                         f"tokenizer (missing {', '.join(missing)})")
+        raise ValueError(
+            f"{folder} is neither a metanmt run nor a save_pretrained model with its "
+            f"tokenizer (missing {', '.join(missing)})"
+        )
     return {"model": str(folder.resolve()), "weights": file_sha256(folder / "model.safetensors")}
 
 
@@ -169,12 +211,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_translation_model(source: str | Path, vocab: str | Path | None = None,
-                           seed: int = 0, dropout: float = 0.1):
+def load_translation_model(
+    source: str | Path, vocab: str | Path | None = None, seed: int = 0, dropout: float = 0.1
+):
     """``(model, tokenizer)`` from any initialisation a user names:
 
     - ``random:<size>``: a fresh model of that size over the tokenizer in ``vocab`` (seeded);
-    - a metanmt training run (or one of its checkpoints): its best weights and its corpus' tokenizer;
+    - a metanmt training run (or one of its checkpoints): its best weights, its corpus' tokenizer;
     - a folder written by ``save_pretrained`` with its tokenizer (a fine-tuned or exported model).
     """
     text = str(source)

@@ -5,6 +5,7 @@ Rows go to ``results.csv`` as they finish, so an interrupted experiment resumes 
 the summary (mean and standard deviation over draws) goes to ``summary.csv``/``summary.md`` and
 one BLEU-vs-words plot per language.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,24 +24,56 @@ from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.folder_lock import hold_folder
 from metanmt.schema import check_defaults, setting
 from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
-from metanmt.translation.batches import EncodedPairs
 from metanmt.translation.cards import model_card
-from metanmt.translation.decode import translate
-from metanmt.translation.finetune import (DEV_BATCH_SCALE, FinetuneConfig, draw_budget,
-                                          english_words, finetune, sentence_losses)
-from metanmt.translation.model import (check_init, load_translation_model, resolve_device,
-                                       save_translation_model)
-from metanmt.translation.plots import plot_all_languages, plot_budget_curves
-from metanmt.translation.scoring import score
-from metanmt.translation.vocab import encode_pairs
+from metanmt.translation.data.batches import EncodedPairs
+from metanmt.translation.data.vocab import encode_pairs
+from metanmt.translation.finetuning.decode import translate
+from metanmt.translation.finetuning.finetune import (
+    DEV_BATCH_SCALE,
+    FinetuneConfig,
+    draw_budget,
+    english_words,
+    finetune,
+    sentence_losses,
+)
+from metanmt.translation.finetuning.plots import plot_all_languages, plot_budget_curves
+from metanmt.translation.finetuning.scoring import score
+from metanmt.translation.model import (
+    check_init,
+    load_translation_model,
+    resolve_device,
+    save_translation_model,
+)
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
-FIELDS = ["init", "language", "budget", "words", "capped", "draw", "steps", "epochs",
-          "best_step", "dev_loss", "dev_loss_per_word", "bleu", "chrf", "tok_bleu",
-          "test_sentences", "seconds", "load_seconds", "train_seconds", "dev_seconds",
-          "decode_seconds", "peak_rss_mib", "bleu_signature", "chrf_signature", "tok_bleu_signature",
-          "fingerprint"]
+FIELDS = [
+    "init",
+    "language",
+    "budget",
+    "words",
+    "capped",
+    "draw",
+    "steps",
+    "epochs",
+    "best_step",
+    "dev_loss",
+    "dev_loss_per_word",
+    "bleu",
+    "chrf",
+    "tok_bleu",
+    "test_sentences",
+    "seconds",
+    "load_seconds",
+    "train_seconds",
+    "dev_seconds",
+    "decode_seconds",
+    "peak_rss_mib",
+    "bleu_signature",
+    "chrf_signature",
+    "tok_bleu_signature",
+    "fingerprint",
+]
 SCORES = ("bleu", "chrf", "tok_bleu")
 
 
@@ -68,8 +101,10 @@ def parse_budget(text: str | int) -> int:
         try:
             value = int(float(str(text).lower().replace("k", "e3")))
         except (ValueError, OverflowError):  # words, "nan", "inf"
-            raise ValueError(f"a budget is a word count (16000, 16k), 0 for zero-shot or 'all' "
-                             f"for the whole pool, not {text!r}") from None
+            raise ValueError(
+                f"a budget is a word count (16000, 16k), 0 for zero-shot or 'all' "
+                f"for the whole pool, not {text!r}"
+            ) from None
     if value < 0:
         raise ValueError(f"a budget must be >= 0, got {text!r}")
     return value
@@ -92,17 +127,26 @@ class BudgetPlan:
 
 
 def content_hash(value) -> str:
-    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
-                          ).hexdigest()[:16]
+    return hashlib.sha256(
+        json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+    ).hexdigest()[:16]
 
 
 def job_key(init: dict, data: dict, budget: int, draw: int, plan: BudgetPlan) -> dict:
     """Everything that determines one result: the initialisation's weights, the language's data,
     the budget and draw, and every setting of fine-tuning, decoding and scoring."""
-    return {"init": init, "data": data, "budget": budget, "draw": draw,
-            "test_sentences": plan.test_sentences, "beams": plan.beams,
-            "length_penalty": plan.length_penalty, "seed": plan.seed, "device": plan.device,
-            "finetune": asdict(plan.finetune)}
+    return {
+        "init": init,
+        "data": data,
+        "budget": budget,
+        "draw": draw,
+        "test_sentences": plan.test_sentences,
+        "beams": plan.beams,
+        "length_penalty": plan.length_penalty,
+        "seed": plan.seed,
+        "device": plan.device,
+        "finetune": asdict(plan.finetune),
+    }
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -121,8 +165,10 @@ def read_results(path: Path) -> list[dict]:
     """The rows of a results.csv, each job once: a row repeated with the same fingerprint (two
     processes that once wrote one folder together) counts once, the last copy kept."""
     with path.open(newline="") as handle:
-        rows = {(r["init"], r["language"], r["budget"], r["draw"], r.get("fingerprint") or ""): r
-                for r in csv.DictReader(handle)}
+        rows = {
+            (r["init"], r["language"], r["budget"], r["draw"], r.get("fingerprint") or ""): r
+            for r in csv.DictReader(handle)
+        }
     return list(rows.values())
 
 
@@ -139,8 +185,9 @@ class Results:
                 for r in reader:
                     self.rows[(r["init"], r["language"], int(r["budget"]), int(r["draw"]))] = r
             if reader.fieldnames != FIELDS:  # written by an older metanmt: new columns left empty
-                write_csv([{k: r.get(k, "") for k in FIELDS} for r in self.rows.values()],
-                          self.path)
+                write_csv(
+                    [{k: r.get(k, "") for k in FIELDS} for r in self.rows.values()], self.path
+                )
         self.keys = json.loads(self.keys_path.read_text()) if self.keys_path.is_file() else {}
 
     def done(self, job: tuple, key: dict) -> bool:
@@ -158,8 +205,10 @@ class Results:
         else:
             old = self.keys.get(row["fingerprint"], {})
             why = "; ".join(differences(old, key)[:6]) or "other settings"
-        raise ValueError(f"{self.path} already holds a result for {what} made differently ({why})"
-                         f": give another --out, or delete {self.path} to recompute")
+        raise ValueError(
+            f"{self.path} already holds a result for {what} made differently ({why})"
+            f": give another --out, or delete {self.path} to recompute"
+        )
 
     def add(self, row: dict, key: dict) -> None:
         fingerprint = content_hash(key)
@@ -183,9 +232,11 @@ def effective_budgets(budgets, data: LanguageData, language: str) -> dict[int, l
     capped = [b for b in budgets if b != WHOLE_POOL and b >= held]
     if capped:
         several = len(capped) > 1
-        tqdm.write(f"{language}: the pool holds {held:,} English words; the budget"
-                   f"{'s' if several else ''} {', '.join(map(str, capped))} "
-                   f"use{'' if several else 's'} all of it")
+        tqdm.write(
+            f"{language}: the pool holds {held:,} English words; the budget"
+            f"{'s' if several else ''} {', '.join(map(str, capped))} "
+            f"use{'' if several else 's'} all of it"
+        )
     return out
 
 
@@ -203,45 +254,74 @@ def job_name(name: str, language: str, budget: int, draw: int) -> str:
     return f"{name}-{language}-{'pool' if budget == WHOLE_POOL else budget}-{draw}"
 
 
-def run_budgets(inits: dict[str, str], languages: dict[str, LanguageData], plan: BudgetPlan,
-                out_dir: str | Path, vocab: str | Path | None = None,
-                test_set: str = "") -> list[dict]:
+def run_budgets(
+    inits: dict[str, str],
+    languages: dict[str, LanguageData],
+    plan: BudgetPlan,
+    out_dir: str | Path,
+    vocab: str | Path | None = None,
+    test_set: str = "",
+) -> list[dict]:
     """Fine-tune and score every (init, language, budget, draw); returns the summary rows.
     Every initialisation and language is checked before any work starts. ``test_set`` says
     what the test sets are, in the cards of saved models."""
     check_defaults(plan)
-    for what, keys, known in (("draws_by_budget", map(parse_budget, plan.draws_by_budget),
-                               plan.budgets), ("draws_by_init", plan.draws_by_init, inits)):
+    for what, keys, known in (
+        ("draws_by_budget", map(parse_budget, plan.draws_by_budget), plan.budgets),
+        ("draws_by_init", plan.draws_by_init, inits),
+    ):
         unused = [str(k) for k in keys if k not in known]
-        if unused:  # a preset's entry after --budgets or random='' dropped its cell: said, not fatal
-            tqdm.write(f"{what}: {', '.join(unused)} not among the {what.split('_')[-1]}s "
-                       f"{', '.join(map(str, known))}; its entry has no effect")
+        if (
+            unused
+        ):  # a preset's entry after --budgets or random='' dropped its cell: said, not fatal
+            tqdm.write(
+                f"{what}: {', '.join(unused)} not among the {what.split('_')[-1]}s "
+                f"{', '.join(map(str, known))}; its entry has no effect"
+            )
     identities = {name: check_init(source, vocab) for name, source in inits.items()}
     data_ids = {}
     for language, data in languages.items():
         data.check(language)
-        data_ids[language] = {split: content_hash(getattr(data, split))
-                              for split in ("pool", "dev", "test")}
+        data_ids[language] = {
+            split: content_hash(getattr(data, split)) for split in ("pool", "dev", "test")
+        }
     out = Path(out_dir)
     with hold_folder(out_dir, "out_dir"):  # one process writes a results folder ("" refused)
         results = Results(out)
         # Language by language, budget by budget: a run stopped part-way holds whole cells.
-        jobs = [(name, language, budget, draw) for language in languages
-                for budget, asked in effective_budgets(plan.budgets, languages[language],
-                                                       language).items()
-                for name in inits for draw in range(draws_of(plan, name, asked))]
-        keys = {job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan)
-                for job in jobs}
+        jobs = [
+            (name, language, budget, draw)
+            for language in languages
+            for budget, asked in effective_budgets(
+                plan.budgets, languages[language], language
+            ).items()
+            for name in inits
+            for draw in range(draws_of(plan, name, asked))
+        ]
+        keys = {
+            job: job_key(identities[job[0]], data_ids[job[1]], job[2], job[3], plan) for job in jobs
+        }
         todo = [job for job in jobs if not results.done(job, keys[job])]
         if len(todo) < len(jobs):
-            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
-                  f"{results.path}")
+            print(
+                f"resuming: {len(jobs) - len(todo)} of {len(jobs)} fine-tunings already in "
+                f"{results.path}"
+            )
         bound_heap_growth()
         initialisations = Initialisations(inits, vocab, plan.seed, resolve_device(plan.device))
         for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
             name, language, budget, draw = job
-            row = one_job(initialisations, name, language, languages[language], budget, draw, plan,
-                          out, test_set)
+            row = one_job(
+                initialisations,
+                name,
+                language,
+                languages[language],
+                budget,
+                draw,
+                plan,
+                out,
+                test_set,
+            )
             results.add(row, keys[job])
         return summarize(out)
 
@@ -265,8 +345,9 @@ class Initialisations:
     def fresh(self, name: str):
         """(model, tokenizer) holding the initialisation's weights."""
         if name not in self.loaded:
-            model, tokenizer = load_translation_model(self.sources[name], self.vocab,
-                                                      seed=self.seed)
+            model, tokenizer = load_translation_model(
+                self.sources[name], self.vocab, seed=self.seed
+            )
             model.to(self.device)
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             self.loaded[name] = model, tokenizer, state
@@ -281,8 +362,17 @@ def with_words(losses: np.ndarray, dev) -> np.ndarray:
     return np.column_stack([losses[:, :2], words])
 
 
-def one_job(initialisations: Initialisations, name: str, language: str, data: LanguageData,
-            budget: int, draw: int, plan: BudgetPlan, out: Path, test_set: str = "") -> dict:
+def one_job(
+    initialisations: Initialisations,
+    name: str,
+    language: str,
+    data: LanguageData,
+    budget: int,
+    draw: int,
+    plan: BudgetPlan,
+    out: Path,
+    test_set: str = "",
+) -> dict:
     """Fine-tune (unless zero-shot) and score one draw. Beside the row it keeps what paired
     comparisons need: the test translations (hyps/) and each dev sentence's loss (dev/)."""
     start = time.perf_counter()
@@ -297,14 +387,22 @@ def one_job(initialisations: Initialisations, name: str, language: str, data: La
     if budget != 0:
         wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
         train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
-        info = finetune(model, tokenizer, train, dev, plan.finetune,
-                        seed=plan.seed * 1000 + draw, dev_data=dev_data)
+        info = finetune(
+            model,
+            tokenizer,
+            train,
+            dev,
+            plan.finetune,
+            seed=plan.seed * 1000 + draw,
+            dev_data=dev_data,
+        )
         if plan.save_models:
             save_translation_model(model, tokenizer, out / "models" / job)  # its card below
         losses, dev_seconds = info["dev_sentences"], info["dev_seconds"]
     else:
-        losses = sentence_losses(model, dev_data, tokenizer.pad_token_id,
-                                 DEV_BATCH_SCALE * plan.finetune.batch_tokens)
+        losses = sentence_losses(
+            model, dev_data, tokenizer.pad_token_id, DEV_BATCH_SCALE * plan.finetune.batch_tokens
+        )
         dev_seconds = time.perf_counter() - loaded
     tuned = time.perf_counter()
     test = data.test[: plan.test_sentences or None]
@@ -313,30 +411,44 @@ def one_job(initialisations: Initialisations, name: str, language: str, data: La
     scores = score(hypotheses, [t for _, t in test])
     for folder in ("hyps", "dev"):
         (out / folder).mkdir(exist_ok=True)
-    (out / "hyps" / f"{job}.txt").write_text("".join(h + "\n" for h in hypotheses),
-                                             encoding="utf-8")
+    (out / "hyps" / f"{job}.txt").write_text(
+        "".join(h + "\n" for h in hypotheses), encoding="utf-8"
+    )
     losses = with_words(losses, dev)
     np.save(out / "dev" / f"{job}.npy", losses)
     nats = float(losses[:, 0].sum())
-    row = {"init": name, "language": language, "budget": budget, "words": words,
-            "capped": capped, "draw": draw, "steps": info["steps"], "epochs": info["epochs"],
-            "best_step": info["best_step"],
-            "dev_loss": round(nats / losses[:, 1].sum(), 4),
-            "dev_loss_per_word": round(nats / losses[:, 2].sum(), 4),
-            **{k: scores[k] for k in SCORES}, "test_sentences": len(test),
-            "seconds": round(time.perf_counter() - start, 1),
-            "load_seconds": round(loaded - start, 2),
-            "train_seconds": round(tuned - loaded - dev_seconds, 2),
-            "dev_seconds": round(dev_seconds, 2), "decode_seconds": round(decoded - tuned, 2),
-            "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
-            **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES}}
+    row = {
+        "init": name,
+        "language": language,
+        "budget": budget,
+        "words": words,
+        "capped": capped,
+        "draw": draw,
+        "steps": info["steps"],
+        "epochs": info["epochs"],
+        "best_step": info["best_step"],
+        "dev_loss": round(nats / losses[:, 1].sum(), 4),
+        "dev_loss_per_word": round(nats / losses[:, 2].sum(), 4),
+        **{k: scores[k] for k in SCORES},
+        "test_sentences": len(test),
+        "seconds": round(time.perf_counter() - start, 1),
+        "load_seconds": round(loaded - start, 2),
+        "train_seconds": round(tuned - loaded - dev_seconds, 2),
+        "dev_seconds": round(dev_seconds, 2),
+        "decode_seconds": round(decoded - tuned, 2),
+        "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
+        **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES},
+    }
     if plan.save_models and budget != 0:
         (out / "models" / job / "README.md").write_text(
-            model_card(row, initialisations.sources[name], test_set), encoding="utf-8")
+            model_card(row, initialisations.sources[name], test_set), encoding="utf-8"
+        )
     return row
 
 
-def translate_and_score(model, tokenizer, test, beams: int = 4, length_penalty: float = 0.6) -> dict:
+def translate_and_score(
+    model, tokenizer, test, beams: int = 4, length_penalty: float = 0.6
+) -> dict:
     """Decode the source side of ``test`` pairs and score it against their English side."""
     hypotheses = translate(model, tokenizer, [s for s, _ in test], beams, length_penalty)
     return score(hypotheses, [t for _, t in test])
@@ -356,34 +468,49 @@ def summarize(out: Path) -> list[dict]:
     summary = []
     by_size = lambda kv: (kv[0][0], kv[0][1], math.inf if kv[0][2] == WHOLE_POOL else kv[0][2])  # noqa: E731
     for (name, language, budget), members in sorted(groups.items(), key=by_size):
-        entry = {"init": name, "language": language, "budget": budget,
-                 "words": round(statistics.mean(float(m["words"]) for m in members)),
-                 "capped": any(m["capped"] == "True" for m in members),
-                 "draws": len(members),
-                 "test_sentences": int(members[0]["test_sentences"])}
+        entry = {
+            "init": name,
+            "language": language,
+            "budget": budget,
+            "words": round(statistics.mean(float(m["words"]) for m in members)),
+            "capped": any(m["capped"] == "True" for m in members),
+            "draws": len(members),
+            "test_sentences": int(members[0]["test_sentences"]),
+        }
         for key in (*SCORES, "dev_loss", "dev_loss_per_word"):
             values = [float(m.get(key) or math.nan) for m in members]  # nan: an older row
             digits = 2 if key in SCORES else 4
             entry[key] = round(statistics.mean(values), digits)
-            entry[f"{key}_std"] = round(statistics.stdev(values), digits) if len(values) > 1 \
-                else 0.0
+            entry[f"{key}_std"] = (
+                round(statistics.stdev(values), digits) if len(values) > 1 else 0.0
+            )
         summary.append(entry)
     write_csv(summary, out / "summary.csv")
-    table = [{"init": s["init"], "language": s["language"],
-              "budget": "whole pool" if s["budget"] == WHOLE_POOL else s["budget"],
-              "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
-              "draws": s["draws"], "test sentences": s["test_sentences"],
-              **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES},
-              "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3),
-              "dev loss / word": spread(s["dev_loss_per_word"], s["dev_loss_per_word_std"],
-                                        s["draws"], 3)}
-             for s in summary]
+    table = [
+        {
+            "init": s["init"],
+            "language": s["language"],
+            "budget": "whole pool" if s["budget"] == WHOLE_POOL else s["budget"],
+            "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
+            "draws": s["draws"],
+            "test sentences": s["test_sentences"],
+            **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES},
+            "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3),
+            "dev loss / word": spread(
+                s["dev_loss_per_word"], s["dev_loss_per_word_std"], s["draws"], 3
+            ),
+        }
+        for s in summary
+    ]
     footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
-    (out / "summary.md").write_text(plain_table(table) + f"\nMean ± standard deviation over "
-                                    f"draws; dev loss in nats per target token and per English "
-                                    f"word (of the best fine-tuned state; of the "
-                                    f"initialisation at 0 words). "
-                                    f"Signatures: {footer}\n", encoding="utf-8")
+    (out / "summary.md").write_text(
+        plain_table(table) + f"\nMean ± standard deviation over "
+        f"draws; dev loss in nats per target token and per English "
+        f"word (of the best fine-tuned state; of the "
+        f"initialisation at 0 words). "
+        f"Signatures: {footer}\n",
+        encoding="utf-8",
+    )
     curves = [s for s in summary if "@" not in s["init"]]  # runs part-way: gap_vs_tokens.png
     for metric in ("bleu", "dev_loss"):
         plot_budget_curves(curves, out, metric)

@@ -6,23 +6,29 @@ over the drawn data until the dev-set loss (checked every ``eval_every`` updates
 for ``patience`` checks, at most ``max_epochs`` passes: no fixed step limit cuts a larger budget
 short. The best dev state is what gets decoded.
 """
+
 from __future__ import annotations
 
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from metanmt import threads
-from metanmt.translation.batches import EncodedPairs, collate, model_inputs, token_cross_entropy
 from metanmt.schema import setting
+from metanmt.translation.data.batches import (
+    EncodedPairs,
+    collate,
+    model_inputs,
+    token_cross_entropy,
+)
+from metanmt.translation.data.vocab import encode_pairs
 from metanmt.translation.model import SUBSETS, trainable_subset
-from metanmt.translation.vocab import encode_pairs
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -130,8 +136,16 @@ def batches(data: EncodedPairs, batch_tokens: int, order: list[int]):
         yield group
 
 
-def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig, seed: int = 0,
-             progress: bool = True, dev_data: EncodedPairs | None = None) -> dict:
+def finetune(
+    model,
+    tokenizer,
+    train: Pairs,
+    dev: Pairs,
+    config: FinetuneConfig,
+    seed: int = 0,
+    progress: bool = True,
+    dev_data: EncodedPairs | None = None,
+) -> dict:
     """Fine-tune ``model`` in place on ``train`` to convergence; it ends holding its best dev-loss
     weights. Returns steps, epochs, the best step and dev loss, the history of checks, and the
     per-sentence dev losses of the best state (``dev_sentences``). ``dev_data``: the first
@@ -161,6 +175,7 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     check_every = config.eval_every
 
     dev_seconds = 0.0
+
     def dev_losses() -> np.ndarray:
         nonlocal dev_seconds
         start = time.perf_counter()
@@ -173,8 +188,14 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
     history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
     model.train(config.dropout)
-    bar = tqdm(total=total, desc="fine-tuning", disable=not progress, leave=False,
-               mininterval=2, dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        desc="fine-tuning",
+        disable=not progress,
+        leave=False,
+        mininterval=2,
+        dynamic_ncols=True,
+    )
     while step < total and checks_without_gain < config.patience:
         for indices in epoch(data, config.batch_tokens, rng):
             batch = {k: v.to(device) for k, v in collate(data, indices, pad).items()}
@@ -196,8 +217,9 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
                 bar.set_postfix(dev_loss=f"{value:.3f}")
                 if value < best:
                     best, best_losses, best_step, checks_without_gain = value, losses, step, 0
-                    best_state = {n: p.detach().clone() for n, p in model.named_parameters()
-                                  if n in names}
+                    best_state = {
+                        n: p.detach().clone() for n, p in model.named_parameters() if n in names
+                    }
                 else:
                     checks_without_gain += 1
             if step >= total or checks_without_gain >= config.patience:
@@ -209,6 +231,12 @@ def finetune(model, tokenizer, train: Pairs, dev: Pairs, config: FinetuneConfig,
                 p.copy_(best_state[n])
             p.requires_grad_(frozen[n])
     model.eval()
-    return {"steps": step, "epochs": round(step / per_epoch, 2), "best_step": best_step,
-            "dev_loss": best, "history": history, "dev_seconds": dev_seconds,
-            "dev_sentences": best_losses}  # the best state's, as checked
+    return {
+        "steps": step,
+        "epochs": round(step / per_epoch, 2),
+        "best_step": best_step,
+        "dev_loss": best,
+        "history": history,
+        "dev_seconds": dev_seconds,
+        "dev_sentences": best_losses,
+    }  # the best state's, as checked

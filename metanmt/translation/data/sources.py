@@ -13,6 +13,7 @@ The source folder is laid out like the public repositories (and like ``$METANMT_
     korean-parallel-corpora/korean-english-jhe/jhe-koen-{dev,eval}.{ko,en}
                                                                      (set ids: jhe-dev, jhe-eval)
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from metanmt.translation.languages import ENGLISH_3, FLORES_NAMES, CorpusError, iso639_3
+from metanmt.translation.data.languages import ENGLISH_3, FLORES_NAMES, CorpusError, iso639_3
 
 OPUS = "opus-mt-testsets"
 TESTSETS = f"{OPUS}/testsets"
@@ -33,21 +34,29 @@ NTREX_DIR = f"{OPUS}/datasets/microsoft/ntrex/NTREX/NTREX-128"
 KOREAN = "korean-parallel-corpora"
 PARK = f"{KOREAN}/korean-english-news-v1/korean-english-park.{{}}.tar.gz"
 JHE = f"{KOREAN}/korean-english-jhe/jhe-koen-{{}}.{{}}"
-KOREAN_SETS = {"park-train": ("park", "train"), "park-dev": ("park", "dev"),
-               "park-test": ("park", "test"),
-               "jhe-dev": ("jhe", "dev"), "jhe-eval": ("jhe", "eval")}
+KOREAN_SETS = {
+    "park-train": ("park", "train"),
+    "park-dev": ("park", "dev"),
+    "park-test": ("park", "test"),
+    "jhe-dev": ("jhe", "dev"),
+    "jhe-eval": ("jhe", "eval"),
+}
 
 # Public sources (see the shared data README); ``master`` of each repository.
-REPOSITORIES = {OPUS: ("Helsinki-NLP/OPUS-MT-testsets", "master"),
-                KOREAN: ("jungyeul/korean-parallel-corpora", "master")}
+REPOSITORIES = {
+    OPUS: ("Helsinki-NLP/OPUS-MT-testsets", "master"),
+    KOREAN: ("jungyeul/korean-parallel-corpora", "master"),
+}
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{ref}/{path}"
 TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{ref}:{path}"
 
 
 # ---------------------------------------------------------------- line-aligned readers
 
-def read_lines(path: Path, data: bytes | None = None, strip: bool = True,
-               first_line: int = 1) -> list[str]:
+
+def read_lines(
+    path: Path, data: bytes | None = None, strip: bool = True, first_line: int = 1
+) -> list[str]:
     """Lines of a UTF-8 file (stripped of surrounding whitespace unless ``strip`` is False). Splits
     on ``\\n`` only: the data holds U+0085 and U+2028 inside sentences, which ``str.splitlines``
     would wrongly break. ``data`` may be a part of the file that starts at line ``first_line``."""
@@ -59,11 +68,12 @@ def read_lines(path: Path, data: bytes | None = None, strip: bool = True,
     try:
         text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the sentence
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + first_line
+        line = data[: error.start].count(b"\n") + first_line
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise CorpusError(f"{path}: invalid UTF-8 on line {line}, at byte {column} of that line"
-                          + (f" (byte {error.start + 1} of the file)" if first_line == 1 else "")
-                          ) from None
+        raise CorpusError(
+            f"{path}: invalid UTF-8 on line {line}, at byte {column} of that line"
+            + (f" (byte {error.start + 1} of the file)" if first_line == 1 else "")
+        ) from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line
@@ -74,8 +84,10 @@ def read_lines(path: Path, data: bytes | None = None, strip: bool = True,
 
 def pair_lines(source: list[str], target: list[str], source_name, target_name):
     if len(source) != len(target):
-        raise CorpusError(f"line counts differ: {source_name} has {len(source)} lines, "
-                          f"{target_name} has {len(target)}")
+        raise CorpusError(
+            f"line counts differ: {source_name} has {len(source)} lines, "
+            f"{target_name} has {len(target)}"
+        )
     return list(zip(source, target))
 
 
@@ -84,18 +96,21 @@ def without_empty_sides(pairs: list[tuple[str, str]], name: str) -> list[tuple[s
     empty = [number for number, (s, t) in enumerate(pairs, 1) if not (s and t)]
     if empty:
         shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-        print(f"{name}: dropped {len(empty):,} of {len(pairs):,} pairs with an empty side "
-              f"(line{'s' if len(empty) > 1 else ''} {shown})", file=sys.stderr)
+        print(
+            f"{name}: dropped {len(empty):,} of {len(pairs):,} pairs with an empty side "
+            f"(line{'s' if len(empty) > 1 else ''} {shown})",
+            file=sys.stderr,
+        )
     return [(s, t) for s, t in pairs if s and t]
 
 
-def read_parallel(source_path: str | Path, target_path: str | Path,
-                  drop_empty: bool = True) -> list[tuple[str, str]]:
+def read_parallel(
+    source_path: str | Path, target_path: str | Path, drop_empty: bool = True
+) -> list[tuple[str, str]]:
     """Stripped (source, target) pairs of two line-aligned files; pairs with an empty side are
     dropped (and counted) unless ``drop_empty`` is False."""
     pairs = pair_lines(read_lines(source_path), read_lines(target_path), source_path, target_path)
-    return without_empty_sides(pairs, f"{source_path} and {target_path}") if drop_empty \
-        else pairs
+    return without_empty_sides(pairs, f"{source_path} and {target_path}") if drop_empty else pairs
 
 
 def read_tsv(path: str | Path, drop_empty: bool = True) -> list[tuple[str, str]]:
@@ -104,17 +119,21 @@ def read_tsv(path: str | Path, drop_empty: bool = True) -> list[tuple[str, str]]
     for number, line in enumerate(read_lines(path, strip=False), 1):
         fields = line.split("\t")  # split before stripping: an empty first field starts with a tab
         if len(fields) != 2:
-            raise CorpusError(f"{path}: line {number} has {len(fields) - 1} tabs, expected exactly "
-                              f"one (source<TAB>target)")
+            raise CorpusError(
+                f"{path}: line {number} has {len(fields) - 1} tabs, expected exactly "
+                f"one (source<TAB>target)"
+            )
         pairs.append((fields[0].strip(), fields[1].strip()))
     return without_empty_sides(pairs, str(path)) if drop_empty else pairs
 
 
 # ---------------------------------------------------------------- the sets of one language
 
+
 @dataclass(frozen=True)
 class ParallelSet:
     """One set of one language: where its two sides are (``member``: inside a tar archive)."""
+
     set_id: str
     source: Path
     target: Path
@@ -124,15 +143,18 @@ class ParallelSet:
     def read(self) -> list[tuple[str, str]]:
         """Stripped, line-aligned pairs, empty sides included (the caller counts them)."""
         if self.source_member is None:
-            return pair_lines(read_lines(self.source), read_lines(self.target),
-                              self.source, self.target)
+            return pair_lines(
+                read_lines(self.source), read_lines(self.target), self.source, self.target
+            )
         try:
             with tarfile.open(self.source, "r:*") as archive:
-                sides = [archive.extractfile(m).read()
-                         for m in (self.source_member, self.target_member)]
+                sides = [
+                    archive.extractfile(m).read() for m in (self.source_member, self.target_member)
+                ]
         except (tarfile.TarError, OSError, EOFError, KeyError, AttributeError) as error:
-            raise CorpusError(f"{self.source}: cannot read {self.source_member} and "
-                              f"{self.target_member}: {error}") from None
+            raise CorpusError(
+                f"{self.source}: cannot read {self.source_member} and {self.target_member}: {error}"
+            ) from None
         names = [f"{self.source}:{m}" for m in (self.source_member, self.target_member)]
         return pair_lines(read_lines(names[0], sides[0]), read_lines(names[1], sides[1]), *names)
 
@@ -153,7 +175,7 @@ def _pair_dir_sets(folder: Path, code3: str, prefix: str) -> dict[str, ParallelS
     sets = {}
     if not folder.is_dir():
         return sets
-    stems = {p.name[:-len(code3) - 1] for p in folder.iterdir() if p.name.endswith(f".{code3}")}
+    stems = {p.name[: -len(code3) - 1] for p in folder.iterdir() if p.name.endswith(f".{code3}")}
     stems |= {p.name[:-4] for p in folder.iterdir() if p.name.endswith(f".{ENGLISH_3}")}
     for stem in sorted(stems):
         source, target = folder / f"{stem}.{code3}", folder / f"{stem}.{ENGLISH_3}"
@@ -187,22 +209,28 @@ def language_sets(root: Path, lang: str) -> dict[str, ParallelSet]:
     sets.update(_pair_dir_sets(root / TESTSETS / f"eng-{code3}", code3, f"eng-{code3}/"))
     flores = root / FLORES_DIR / f"{FLORES_NAMES[lang]}.devtest"
     if flores.is_file():
-        sets["flores200-devtest"] = ParallelSet("flores200-devtest", flores,
-                                                root / FLORES_DIR / f"{ENGLISH_3}.devtest")
+        sets["flores200-devtest"] = ParallelSet(
+            "flores200-devtest", flores, root / FLORES_DIR / f"{ENGLISH_3}.devtest"
+        )
     ntrex = root / NTREX_DIR / f"newstest2019-ref.{code3}.txt"
     if ntrex.is_file():
-        sets["ntrex128"] = ParallelSet("ntrex128", ntrex,
-                                       root / NTREX_DIR / f"newstest2019-src.{ENGLISH_3}.txt")
+        sets["ntrex128"] = ParallelSet(
+            "ntrex128", ntrex, root / NTREX_DIR / f"newstest2019-src.{ENGLISH_3}.txt"
+        )
     if lang == "ko":
         for set_id, (kind, split) in KOREAN_SETS.items():
             path = expected_path(root, lang, set_id)
             if path.is_file():
-                sets[set_id] = (_tar_set(set_id, path) if kind == "park" else
-                                ParallelSet(set_id, path, root / JHE.format(split, "en")))
+                sets[set_id] = (
+                    _tar_set(set_id, path)
+                    if kind == "park"
+                    else ParallelSet(set_id, path, root / JHE.format(split, "en"))
+                )
     return sets
 
 
 # ---------------------------------------------------------------- download
+
 
 def default_cache() -> Path:
     return Path(os.environ.get("METANMT_CACHE", Path.home() / ".cache" / "metanmt"))
@@ -216,8 +244,10 @@ def _fetch(url: str) -> bytes:
     except urllib.error.HTTPError:
         raise
     except (urllib.error.URLError, OSError) as error:
-        raise CorpusError(f"download failed: {url}: {getattr(error, 'reason', error)} (no "
-                          f"network? give --source or set METANMT_DATA)") from None
+        raise CorpusError(
+            f"download failed: {url}: {getattr(error, 'reason', error)} (no "
+            f"network? give --source or set METANMT_DATA)"
+        ) from None
 
 
 def _download_file(url: str, target: Path) -> bool:
@@ -272,7 +302,7 @@ def _download_pair_dir(root: Path, code3: str, pair: str) -> None:
     names = _list_pair_dir(pair)
     if names is None:  # no such pair upstream: an empty folder says so to a rerun
         names = []
-    stems = {n[:-len(code3) - 1] for n in names if n.endswith(f".{code3}")}
+    stems = {n[: -len(code3) - 1] for n in names if n.endswith(f".{code3}")}
     for stem in sorted(stems & {n[:-4] for n in names if n.endswith(f".{ENGLISH_3}")}):
         for suffix in (code3, ENGLISH_3):
             inner = f"testsets/{pair}/{stem}.{suffix}"  # path inside the repository
@@ -282,8 +312,9 @@ def _download_pair_dir(root: Path, code3: str, pair: str) -> None:
     done.write_text("")
 
 
-def download_sources(languages: list[str], root: Path | None = None,
-                     sets: dict[str, list[str]] | None = None) -> Path:
+def download_sources(
+    languages: list[str], root: Path | None = None, sets: dict[str, list[str]] | None = None
+) -> Path:
     """Download the sets of ``languages`` from the public repositories into ``root`` (default
     ``$METANMT_CACHE/translation-sources``), mirroring their layout; files already there stay.
     ``sets`` adds Korean sets a roles file names as sources (``{"ko": ["park-train"]}``)."""
@@ -294,12 +325,17 @@ def download_sources(languages: list[str], root: Path | None = None,
         print(f"{lang} ({code3}): downloading the files not yet in {root}")
         for pair in (f"{code3}-eng", f"eng-{code3}"):
             _download_pair_dir(root, code3, pair)
-        singles += [f"{FLORES_DIR}/{FLORES_NAMES[lang]}.devtest",
-                    f"{NTREX_DIR}/newstest2019-ref.{code3}.txt"]
+        singles += [
+            f"{FLORES_DIR}/{FLORES_NAMES[lang]}.devtest",
+            f"{NTREX_DIR}/newstest2019-ref.{code3}.txt",
+        ]
         if lang == "ko":
             singles += [PARK.format("dev"), PARK.format("test")]
-            singles += [PARK.format(KOREAN_SETS[s][1]) for s in (sets or {}).get(lang, [])
-                        if s in KOREAN_SETS and KOREAN_SETS[s][0] == "park"]
+            singles += [
+                PARK.format(KOREAN_SETS[s][1])
+                for s in (sets or {}).get(lang, [])
+                if s in KOREAN_SETS and KOREAN_SETS[s][0] == "park"
+            ]
             singles += [JHE.format(s, side) for s in ("dev", "eval") for side in ("ko", "en")]
     for path in singles:
         folder, inner = path.split("/", 1)

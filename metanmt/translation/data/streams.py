@@ -18,20 +18,21 @@ counts those. A dataset's batches stay Arrow end to end; line-based files are re
 rows. A source none of whose rows is well formed is an error naming it (the wrong config or
 language, most likely).
 """
+
 from __future__ import annotations
 
 import gzip
 import itertools
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metanmt.translation.languages import ENGLISH, CorpusError, SourceSpec
-from metanmt.translation.sources import language_sets
+from metanmt.translation.data.languages import ENGLISH, CorpusError, SourceSpec
+from metanmt.translation.data.sources import language_sets
 
 BATCH = 10_000  # rows per batch
 
@@ -72,8 +73,9 @@ def read_source(spec: SourceSpec, lang: str, root: Path | None) -> Iterator[Batc
         bad, good = bad + malformed, good + len(sources) - malformed
         yield sources, englishes
     if good == 0:
-        raise CorpusError(f"source {spec} for {lang!r}: no well-formed row "
-                          f"({bad} malformed){_hint(spec, lang)}")
+        raise CorpusError(
+            f"source {spec} for {lang!r}: no well-formed row ({bad} malformed){_hint(spec, lang)}"
+        )
 
 
 def batched(pairs: Iterator[Pair]) -> Iterator[Batch]:
@@ -82,18 +84,23 @@ def batched(pairs: Iterator[Pair]) -> Iterator[Batch]:
         chunk = list(itertools.islice(pairs, BATCH))
         if not chunk:
             return
-        yield (pa.array([p and p[0] for p in chunk], pa.string()),
-               pa.array([p and p[1] for p in chunk], pa.string()))
+        yield (
+            pa.array([p and p[0] for p in chunk], pa.string()),
+            pa.array([p and p[1] for p in chunk], pa.string()),
+        )
 
 
 def _hint(spec: SourceSpec, lang: str) -> str:
     if spec.kind == "hf":
-        return (f"; each row needs translation[{lang!r}] and translation['en'] as strings: is "
-                f"the config right (e.g. {lang}-en)?")
+        return (
+            f"; each row needs translation[{lang!r}] and translation['en'] as strings: is "
+            f"the config right (e.g. {lang}-en)?"
+        )
     return ""
 
 
 # ---------------------------------------------------------------- hf
+
 
 def _hf_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
     local = _local(root, spec.location)
@@ -101,26 +108,34 @@ def _hf_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
     try:
         data = datasets.load_dataset(path, spec.config, split=spec.split, streaming=True)
     except Exception as error:  # datasets raises many kinds; the message is what helps
-        raise CorpusError(f"source {spec}: datasets.load_dataset({path!r}, {spec.config!r}, "
-                          f"split={spec.split!r}) failed: {type(error).__name__}: "
-                          f"{error}") from None
+        raise CorpusError(
+            f"source {spec}: datasets.load_dataset({path!r}, {spec.config!r}, "
+            f"split={spec.split!r}) failed: {type(error).__name__}: "
+            f"{error}"
+        ) from None
     columns = data.column_names
     if columns is not None and "translation" not in columns:
-        raise CorpusError(f"source {spec}: no 'translation' column (columns: "
-                          f"{', '.join(columns)}); expected rows {{'translation': {{'{lang}': "
-                          f"..., 'en': ...}}}}")
+        raise CorpusError(
+            f"source {spec}: no 'translation' column (columns: "
+            f"{', '.join(columns)}); expected rows {{'translation': {{'{lang}': "
+            f"..., 'en': ...}}}}"
+        )
     for table in data.with_format("arrow").iter(batch_size=BATCH):
         if "translation" not in table.column_names:
-            raise CorpusError(f"source {spec}: no 'translation' column (columns: "
-                              f"{', '.join(table.column_names)})")
+            raise CorpusError(
+                f"source {spec}: no 'translation' column (columns: {', '.join(table.column_names)})"
+            )
         rows = table.column("translation").combine_chunks()
         yield _side(rows, lang), _side(rows, ENGLISH)
 
 
 def _side(rows: pa.Array, name: str) -> pa.Array:
     """translation[name] of each row as strings; null where a row lacks it (malformed)."""
-    if not pa.types.is_struct(rows.type) or rows.type.get_field_index(name) < 0 or \
-            not pa.types.is_string(rows.type.field(name).type):
+    if (
+        not pa.types.is_struct(rows.type)
+        or rows.type.get_field_index(name) < 0
+        or not pa.types.is_string(rows.type.field(name).type)
+    ):
         return pa.nulls(len(rows), pa.string())
     side = pc.struct_field(rows, name)
     return pc.if_else(pc.is_null(rows), pa.scalar(None, pa.string()), side)
@@ -128,14 +143,17 @@ def _side(rows: pa.Array, name: str) -> pa.Array:
 
 # ---------------------------------------------------------------- line-aligned files
 
+
 def _aligned(sources: Iterator[str], englishes: Iterator[str], names) -> Iterator[Pair]:
     """Zipped lines of two streams; a different line count is an error naming both files."""
     count = 0
     for count, (source, english) in enumerate(itertools.zip_longest(sources, englishes), 1):
         if source is None or english is None:
             longer, shorter = names if english is None else names[::-1]
-            raise CorpusError(f"line counts differ: {longer} has more lines than {shorter} "
-                              f"(which ends at line {count - 1})")
+            raise CorpusError(
+                f"line counts differ: {longer} has more lines than {shorter} "
+                f"(which ends at line {count - 1})"
+            )
         yield source.rstrip("\n"), english.rstrip("\n")
 
 
@@ -145,14 +163,18 @@ def _text_lines(handle, name) -> Iterator[str]:
         try:
             yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
-            raise CorpusError(f"{name}: invalid UTF-8 on line {number}, at byte "
-                              f"{error.start + 1} of that line") from None
+            raise CorpusError(
+                f"{name}: invalid UTF-8 on line {number}, at byte {error.start + 1} of that line"
+            ) from None
 
 
 def _moses_members(names: list[str], lang: str) -> tuple[str, str] | None:
     """The <corpus>.<a>-<b>.<lang> and .en members of one corpus among ``names``."""
-    pairs = [(n, n[: -len(lang)] + ENGLISH) for n in names
-             if n.endswith(f".{lang}") and n[: -len(lang)] + ENGLISH in names]
+    pairs = [
+        (n, n[: -len(lang)] + ENGLISH)
+        for n in names
+        if n.endswith(f".{lang}") and n[: -len(lang)] + ENGLISH in names
+    ]
     return pairs[0] if len(pairs) == 1 else None
 
 
@@ -162,13 +184,16 @@ def _moses_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
         with zipfile.ZipFile(path) as archive:
             members = _moses_members(archive.namelist(), lang)
             if members is None:
-                raise CorpusError(f"source {spec}: {path} should hold exactly one pair "
-                                  f"<corpus>.*.{lang} + <corpus>.*.en; it holds "
-                                  f"{', '.join(archive.namelist())}")
+                raise CorpusError(
+                    f"source {spec}: {path} should hold exactly one pair "
+                    f"<corpus>.*.{lang} + <corpus>.*.en; it holds "
+                    f"{', '.join(archive.namelist())}"
+                )
             with archive.open(members[0]) as source, archive.open(members[1]) as english:
                 names = [f"{path}:{m}" for m in members]
-                yield from batched(_aligned(_text_lines(source, names[0]),
-                                             _text_lines(english, names[1]), names))
+                yield from batched(
+                    _aligned(_text_lines(source, names[0]), _text_lines(english, names[1]), names)
+                )
         return
     prefix = spec.location
     files = [_existing(root, f"{prefix}.{side}", spec) for side in (lang, ENGLISH)]
@@ -177,13 +202,15 @@ def _moses_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
 
 def _two_files(files: list[Path]) -> Iterator[Batch]:
     with open(files[0], "rb") as source, open(files[1], "rb") as english:
-        yield from batched(_aligned(_text_lines(source, files[0]),
-                                     _text_lines(english, files[1]), files))
+        yield from batched(
+            _aligned(_text_lines(source, files[0]), _text_lines(english, files[1]), files)
+        )
 
 
 def _files_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
-    yield from _two_files([_existing(root, part.strip(), spec)
-                           for part in spec.location.split(",")])
+    yield from _two_files(
+        [_existing(root, part.strip(), spec) for part in spec.location.split(",")]
+    )
 
 
 def _tsv_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
@@ -199,10 +226,17 @@ def _set_rows(spec: SourceSpec, lang: str, root) -> Iterator[Batch]:
         raise CorpusError(f"source {spec}: set: sources need a data root (--source)")
     catalog = language_sets(Path(root), lang)
     if spec.location not in catalog:
-        raise CorpusError(f"source {spec}: {lang!r} has no set {spec.location!r} under {root}; "
-                          f"it has: {', '.join(catalog) or 'none'}")
+        raise CorpusError(
+            f"source {spec}: {lang!r} has no set {spec.location!r} under {root}; "
+            f"it has: {', '.join(catalog) or 'none'}"
+        )
     yield from batched(iter(catalog[spec.location].read()))
 
 
-_READERS = {"hf": _hf_rows, "moses": _moses_rows, "tsv": _tsv_rows, "files": _files_rows,
-            "set": _set_rows}
+_READERS = {
+    "hf": _hf_rows,
+    "moses": _moses_rows,
+    "tsv": _tsv_rows,
+    "files": _files_rows,
+    "set": _set_rows,
+}

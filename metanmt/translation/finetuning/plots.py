@@ -1,8 +1,9 @@
 """BLEU against the size of the fine-tuning data, as in Gu et al.'s figure."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from metanmt.evaluation.plots import plt
 
@@ -14,16 +15,21 @@ def budget_ticks(rows: Sequence[dict]) -> tuple[list[float], list[str]]:
     return ticks, [f"{w / 1000:.3g}k" if w >= 1000 else f"{w:g}" for w in ticks]
 
 
-LABELS = {"bleu": "BLEU", "chrf": "chrF", "tok_bleu": "tokenized BLEU",
-          "dev_loss": "dev loss (nats per token)"}
+LABELS = {
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "tok_bleu": "tokenized BLEU",
+    "dev_loss": "dev loss (nats per token)",
+}
 
 
 def draw_curves(ax, rows: Sequence[dict], metric: str) -> None:
     """One curve per initialisation (mean ± std over draws) against English words, zero-shot at
     x = 0 on a symlog axis; ticks at the budgets (or the words a capped pool held)."""
     for init in dict.fromkeys(r["init"] for r in rows):
-        points = sorted((r["words"], r[metric], r[f"{metric}_std"]) for r in rows
-                        if r["init"] == init)
+        points = sorted(
+            (r["words"], r[metric], r[f"{metric}_std"]) for r in rows if r["init"] == init
+        )
         if points:
             x, y, err = zip(*points)
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=init)
@@ -54,12 +60,17 @@ def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu")
     return paths
 
 
-def plot_all_languages(summary: Sequence[dict], out: Path,
-                       metrics: Sequence[str] = ("bleu", "dev_loss")) -> Path:
+def plot_all_languages(
+    summary: Sequence[dict], out: Path, metrics: Sequence[str] = ("bleu", "dev_loss")
+) -> Path:
     """Every language side by side: a row per metric, a column per language."""
     languages = list(dict.fromkeys(r["language"] for r in summary))
-    fig, axes = plt.subplots(len(metrics), len(languages), squeeze=False,
-                             figsize=(3.4 * len(languages), 3.0 * len(metrics)))
+    fig, axes = plt.subplots(
+        len(metrics),
+        len(languages),
+        squeeze=False,
+        figsize=(3.4 * len(languages), 3.0 * len(metrics)),
+    )
     for column, language in enumerate(languages):
         for row, metric in enumerate(metrics):
             ax = axes[row][column]
@@ -75,8 +86,11 @@ def plot_all_languages(summary: Sequence[dict], out: Path,
     return path
 
 
-GAP_METRICS = (("dev_loss_per_word", "dev loss A - B (nats / word)"), ("chrf", "chrF A - B"),
-               ("bleu", "BLEU A - B"))
+GAP_METRICS = (
+    ("dev_loss_per_word", "dev loss A - B (nats / word)"),
+    ("chrf", "chrF A - B"),
+    ("bleu", "BLEU A - B"),
+)
 
 
 def plot_gap(rows: Sequence[dict], path: Path) -> Path:
@@ -86,14 +100,19 @@ def plot_gap(rows: Sequence[dict], path: Path) -> Path:
     cells = dict.fromkeys((r["language"], r["budget"]) for r in rows)
     for ax, (metric, label) in zip(axes, GAP_METRICS):
         for language, budget in cells:
-            points = sorted((r["training tokens"] / 1e6, r[metric]) for r in rows
-                            if (r["language"], r["budget"]) == (language, budget) and r[metric])
+            points = sorted(
+                (r["training tokens"] / 1e6, r[metric])
+                for r in rows
+                if (r["language"], r["budget"]) == (language, budget) and r[metric]
+            )
             if not points:
                 continue
             x = [t for t, _ in points]
             y = [m["diff"] for _, m in points]
-            err = [[m["diff"] - m["low"] for _, m in points],
-                   [m["high"] - m["diff"] for _, m in points]]
+            err = [
+                [m["diff"] - m["low"] for _, m in points],
+                [m["high"] - m["diff"] for _, m in points],
+            ]
             words = "pool" if budget < 0 else f"{budget / 1000:g}k"
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{language} {words}")
         ax.axhline(0, color="grey", lw=0.8)

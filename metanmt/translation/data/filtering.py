@@ -7,6 +7,7 @@ split keeps 8 bytes (its pair hash), 4 (its English word count) and 2 (its origi
 the end, where duplicates are found with ``numpy.unique`` and the split is a selection of the
 file's rows.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -35,8 +36,11 @@ def clean(text: str) -> str:
 
 def _hashes(texts) -> np.ndarray:
     digest = xxhash.xxh64_intdigest
-    return np.fromiter((digest(text.encode("utf-8", "surrogatepass")) for text in texts),
-                       dtype=np.uint64, count=len(texts))
+    return np.fromiter(
+        (digest(text.encode("utf-8", "surrogatepass")) for text in texts),
+        dtype=np.uint64,
+        count=len(texts),
+    )
 
 
 def sentence_keys(texts) -> np.ndarray:
@@ -85,8 +89,11 @@ class Rules:
             short, long = sorted((len(source), len(target)))
             if not short:
                 counts["empty"] += 1
-            elif long > max_chars or source.count(" ") >= max_spaces or \
-                    target.count(" ") >= max_spaces:
+            elif (
+                long > max_chars
+                or source.count(" ") >= max_spaces
+                or target.count(" ") >= max_spaces
+            ):
                 counts["too_long"] += 1
             elif max_ratio and long > max_ratio * short:
                 counts["ratio"] += 1
@@ -94,17 +101,23 @@ class Rules:
                 kept_sources.append(source)
                 kept_targets.append(target)
         leaked = np.isin(sentence_keys(kept_sources), self.forbidden) | np.isin(
-            sentence_keys(kept_targets), self.forbidden)
+            sentence_keys(kept_targets), self.forbidden
+        )
         counts["leaked"] += int(leaked.sum())
         for reason, count in counts.items():
             drops[reason] += count
         kept = np.flatnonzero(~leaked)
         kept_sources = [kept_sources[i] for i in kept]
         kept_targets = [kept_targets[i] for i in kept]
-        english_words = np.fromiter((t.count(" ") + 1 for t in kept_targets), dtype=np.uint32,
-                                    count=len(kept_targets))
-        return (pa.array(kept_sources, pa.string()), pa.array(kept_targets, pa.string()),
-                english_words, pair_hashes(kept_sources, kept_targets))
+        english_words = np.fromiter(
+            (t.count(" ") + 1 for t in kept_targets), dtype=np.uint32, count=len(kept_targets)
+        )
+        return (
+            pa.array(kept_sources, pa.string()),
+            pa.array(kept_targets, pa.string()),
+            english_words,
+            pair_hashes(kept_sources, kept_targets),
+        )
 
 
 class SplitWriter:
@@ -121,16 +134,26 @@ class SplitWriter:
         self.origins: dict[str, int] = {}
         self.rows = 0
 
-    def add_batch(self, sources: pa.Array, targets: pa.Array, english_words: np.ndarray | None,
-                  hashes: np.ndarray | None, origin: str) -> None:
+    def add_batch(
+        self,
+        sources: pa.Array,
+        targets: pa.Array,
+        english_words: np.ndarray | None,
+        hashes: np.ndarray | None,
+        origin: str,
+    ) -> None:
         """Rows of one origin; ``english_words`` or ``hashes`` None: made here."""
         if not len(sources):
             return
-        self._writer.write_batch(pa.record_batch(
-            [sources, targets, pa.repeat(pa.scalar(origin, pa.string()), len(sources))],
-            schema=SCHEMA))
-        self.hashes.append(pair_hashes(sources.to_pylist(), targets.to_pylist())
-                           if hashes is None else hashes)
+        self._writer.write_batch(
+            pa.record_batch(
+                [sources, targets, pa.repeat(pa.scalar(origin, pa.string()), len(sources))],
+                schema=SCHEMA,
+            )
+        )
+        self.hashes.append(
+            pair_hashes(sources.to_pylist(), targets.to_pylist()) if hashes is None else hashes
+        )
         self.words.append(words(targets) if english_words is None else english_words)
         index = self.origins.setdefault(origin, len(self.origins))
         self.origin_ids.append(np.full(len(sources), index, dtype=np.uint16))
@@ -142,19 +165,26 @@ class SplitWriter:
         for origin, group in itertools.groupby(rows, key=lambda row: row[2]):
             group = list(group)
             for start in range(0, len(group), BATCH_ROWS):
-                chunk = group[start:start + BATCH_ROWS]
-                self.add_batch(pa.array([row[0] for row in chunk], pa.string()),
-                               pa.array([row[1] for row in chunk], pa.string()), None, None,
-                               origin)
+                chunk = group[start : start + BATCH_ROWS]
+                self.add_batch(
+                    pa.array([row[0] for row in chunk], pa.string()),
+                    pa.array([row[1] for row in chunk], pa.string()),
+                    None,
+                    None,
+                    origin,
+                )
 
-    def close(self) -> "SplitWriter":
+    def close(self) -> SplitWriter:
         """The file complete, the per-row arrays joined: the writer can now be pickled (it is
         filled in a worker process and finished in the main one)."""
         if self._writer is not None:
             self._writer.close()
             self._sink.close()
             self._writer = self._sink = None
-            join = (lambda parts, dtype: [np.concatenate(parts) if parts else np.zeros(0, dtype)])
+
+            def join(parts, dtype):
+                return [np.concatenate(parts) if parts else np.zeros(0, dtype)]
+
             self.hashes, self.words = join(self.hashes, np.uint64), join(self.words, np.uint32)
             self.origin_ids = join(self.origin_ids, np.uint16)
         return self
@@ -171,6 +201,9 @@ class SplitWriter:
                 data, words, origin_ids = data.select(keep), words[keep], origin_ids[keep]
         names = {index: name for name, index in self.origins.items()}
         counts = np.bincount(origin_ids, minlength=len(names))
-        stats = {"pairs": len(data), "english_words": int(words.sum(dtype=np.int64)),
-                 "origins": {names[i]: int(n) for i, n in enumerate(counts) if n}}
+        stats = {
+            "pairs": len(data),
+            "english_words": int(words.sum(dtype=np.int64)),
+            "origins": {names[i]: int(n) for i, n in enumerate(counts) if n},
+        }
         return data, stats, self.rows - len(data)

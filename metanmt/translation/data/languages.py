@@ -12,6 +12,7 @@ English sentence falls in the same part for every language and every release of 
 ``recipes/configs/languages.yaml`` is a commented copy of these defaults; a YAML file only
 overrides them (lists replace, tracks and their maps merge key by key).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,10 +26,29 @@ ENGLISH, ENGLISH_3 = "en", "eng"
 
 # ISO 639-1 (as in the paper) -> ISO 639-3 (as in the OPUS-MT-testsets file names).
 ISO639_3 = {
-    "bg": "bul", "cs": "ces", "da": "dan", "de": "deu", "el": "ell", "es": "spa", "et": "est",
-    "fr": "fra", "hu": "hun", "it": "ita", "lt": "lit", "nl": "nld", "pl": "pol", "pt": "por",
-    "sk": "slk", "sl": "slv", "sv": "swe", "ru": "rus", "ro": "ron", "lv": "lav", "fi": "fin",
-    "tr": "tur", "ko": "kor",
+    "bg": "bul",
+    "cs": "ces",
+    "da": "dan",
+    "de": "deu",
+    "el": "ell",
+    "es": "spa",
+    "et": "est",
+    "fr": "fra",
+    "hu": "hun",
+    "it": "ita",
+    "lt": "lit",
+    "nl": "nld",
+    "pl": "pol",
+    "pt": "por",
+    "sk": "slk",
+    "sl": "slv",
+    "sv": "swe",
+    "ru": "rus",
+    "ro": "ron",
+    "lv": "lav",
+    "fi": "fin",
+    "tr": "tur",
+    "ko": "kor",
 }
 # FLORES-200 names Standard Latvian, not the macrolanguage.
 FLORES_NAMES = {**ISO639_3, "lv": "lvs"}
@@ -38,19 +58,51 @@ PARTS = ("test", "dev", "pool")
 TATOEBA = "tatoeba-test-v2021-08-07"
 HELD_OUT = ("ro", "lv", "fi", "tr", "ko")
 
-DEFAULT_TRAIN = ["bg", "cs", "da", "de", "el", "es", "et", "fr", "hu", "it", "lt", "nl", "pl", "pt",
-                 "sk", "sl", "sv", "ru"]
-DEFAULT_DEV_SETS = {"ro": "flores200-devtest", "lv": "flores200-devtest",
-                    "fi": "flores200-devtest", "tr": "flores200-devtest", "ko": "park-dev"}
-DEFAULT_TEST_SETS = {"ro": "newstest2016", "lv": "newstest2017", "fi": "newstest2017",
-                     "tr": "newstest2017", "ko": "park-test"}
+DEFAULT_TRAIN = [
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "es",
+    "et",
+    "fr",
+    "hu",
+    "it",
+    "lt",
+    "nl",
+    "pl",
+    "pt",
+    "sk",
+    "sl",
+    "sv",
+    "ru",
+]
+DEFAULT_DEV_SETS = {
+    "ro": "flores200-devtest",
+    "lv": "flores200-devtest",
+    "fi": "flores200-devtest",
+    "tr": "flores200-devtest",
+    "ko": "park-dev",
+}
+DEFAULT_TEST_SETS = {
+    "ro": "newstest2016",
+    "lv": "newstest2017",
+    "fi": "newstest2017",
+    "tr": "newstest2017",
+    "ko": "park-test",
+}
 
 
-def default_tracks() -> dict[str, "Track"]:
-    return {"news": Track(dict(DEFAULT_DEV_SETS), dict(DEFAULT_TEST_SETS)),
-            "tatoeba": Track({lang: f"{TATOEBA}%dev" for lang in HELD_OUT},
-                             {lang: f"{TATOEBA}%test" for lang in HELD_OUT},
-                             {lang: [f"{TATOEBA}%pool"] for lang in HELD_OUT})}
+def default_tracks() -> dict[str, Track]:
+    return {
+        "news": Track(dict(DEFAULT_DEV_SETS), dict(DEFAULT_TEST_SETS)),
+        "tatoeba": Track(
+            {lang: f"{TATOEBA}%dev" for lang in HELD_OUT},
+            {lang: f"{TATOEBA}%test" for lang in HELD_OUT},
+            {lang: [f"{TATOEBA}%pool"] for lang in HELD_OUT},
+        ),
+    }
 
 
 class CorpusError(ValueError):
@@ -78,7 +130,7 @@ def split_part(set_id: str) -> tuple[str, str | None]:
 
 def part_of(english: str, parts: dict[str, float]) -> str:
     """Which part an English sentence falls in: a hash of the text, the same everywhere."""
-    position = int(hashlib.sha256(english.encode("utf-8")).hexdigest()[:12], 16) / 16 ** 12
+    position = int(hashlib.sha256(english.encode("utf-8")).hexdigest()[:12], 16) / 16**12
     if position < parts["test"]:
         return "test"
     return "dev" if position < parts["test"] + parts["dev"] else "pool"
@@ -87,9 +139,12 @@ def part_of(english: str, parts: dict[str, float]) -> str:
 # ---------------------------------------------------------------- training sources (streams.py)
 
 KINDS = ("hf", "moses", "tsv", "files", "set")
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A parsed source string: its kind, its location and (hf) config and split."""
+
     kind: str
     location: str
     config: str | None = None
@@ -103,8 +158,10 @@ class SourceSpec:
 def parse_source(text: str) -> SourceSpec:
     """A source string -> SourceSpec; a malformed one is an error naming it and the kinds."""
     if not isinstance(text, str) or ":" not in text:
-        raise CorpusError(f"source {text!r}: expected <kind>:<location>, kind one of "
-                          f"{', '.join(KINDS)} (e.g. hf:Helsinki-NLP/europarl:de-en)")
+        raise CorpusError(
+            f"source {text!r}: expected <kind>:<location>, kind one of "
+            f"{', '.join(KINDS)} (e.g. hf:Helsinki-NLP/europarl:de-en)"
+        )
     kind, _, rest = text.partition(":")
     if kind not in KINDS:
         raise CorpusError(f"source {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -147,8 +204,10 @@ class LanguageRoles:
     sources: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.tracks = {name: Track(**t) if isinstance(t, dict) else t
-                       for name, t in (self.tracks or {}).items()}
+        self.tracks = {
+            name: Track(**t) if isinstance(t, dict) else t
+            for name, t in (self.tracks or {}).items()
+        }
         self.validate()
 
     def languages(self, role: str | None = None) -> list[str]:
@@ -163,16 +222,18 @@ class LanguageRoles:
         for role in ROLES:
             if lang in getattr(self, role):
                 return role
-        raise CorpusError(f"language {lang!r} has no role; languages: "
-                          f"{', '.join(self.languages())}")
+        raise CorpusError(
+            f"language {lang!r} has no role; languages: {', '.join(self.languages())}"
+        )
 
     def default_track(self) -> str:
         return next(iter(self.tracks))
 
     def track(self, name: str) -> Track:
         if name not in self.tracks:
-            raise CorpusError(f"unknown evaluation track {name!r}; tracks: "
-                              f"{', '.join(self.tracks)}")
+            raise CorpusError(
+                f"unknown evaluation track {name!r}; tracks: {', '.join(self.tracks)}"
+            )
         return self.tracks[name]
 
     def evaluation_sets(self, lang: str) -> dict[str, str]:
@@ -180,16 +241,20 @@ class LanguageRoles:
         language (every track), else empty."""
         if self.role_of(lang) == "train":
             return {}
-        return {f"{name}.{split}": getattr(track, f"{split}_sets")[lang]
-                for name, track in self.tracks.items() for split in ("dev", "test")}
+        return {
+            f"{name}.{split}": getattr(track, f"{split}_sets")[lang]
+            for name, track in self.tracks.items()
+            for split in ("dev", "test")
+        }
 
     def splits(self, lang: str) -> list[str]:
         """The corpus splits of a language: train, or the pool and each track's dev and test
         (and its own pool where the track restricts it)."""
         if self.role_of(lang) == "train":
             return ["train"]
-        own_pools = [f"{name}.pool" for name, track in self.tracks.items()
-                     if lang in track.pool_sets]
+        own_pools = [
+            f"{name}.pool" for name, track in self.tracks.items() if lang in track.pool_sets
+        ]
         return ["pool", *self.evaluation_sets(lang), *own_pools]
 
     def validate(self) -> None:
@@ -204,62 +269,79 @@ class LanguageRoles:
                 iso639_3(code)
                 if code in seen:
                     where = "twice in" if seen[code] == role else f"in {seen[code]!r} and in"
-                    raise CorpusError(f"language {code!r} is given {where} role {role!r}; "
-                                      f"each language has exactly one role")
+                    raise CorpusError(
+                        f"language {code!r} is given {where} role {role!r}; "
+                        f"each language has exactly one role"
+                    )
                 seen[code] = role
         if not seen:
             raise CorpusError("no languages given in any role")
         if not self.tracks:
-            raise CorpusError("no evaluation track given (tracks: {news: {dev_sets: ..., "
-                              "test_sets: ...}})")
+            raise CorpusError(
+                "no evaluation track given (tracks: {news: {dev_sets: ..., test_sets: ...}})"
+            )
         if set(self.parts) != {"test", "dev"} or not (
-                0 < self.parts["test"] and 0 < self.parts["dev"]
-                and self.parts["test"] + self.parts["dev"] < 1):
-            raise CorpusError(f"parts must give test and dev fractions that leave some for the "
-                              f"pool, got {self.parts}")
+            0 < self.parts["test"]
+            and 0 < self.parts["dev"]
+            and self.parts["test"] + self.parts["dev"] < 1
+        ):
+            raise CorpusError(
+                f"parts must give test and dev fractions that leave some for the "
+                f"pool, got {self.parts}"
+            )
         for name, track in self.tracks.items():
             self._validate_track(name, track)
         self._validate_sources()
 
     def _validate_sources(self) -> None:
         if not isinstance(self.sources, dict):
-            raise CorpusError(f"sources must map language codes to lists of sources, got "
-                              f"{self.sources!r}")
+            raise CorpusError(
+                f"sources must map language codes to lists of sources, got {self.sources!r}"
+            )
         for code, texts in self.sources.items():
             self.role_of(code)  # a source for a language without a role would be read by no one
             if not isinstance(texts, list) or not texts:
-                raise CorpusError(f"sources[{code!r}] must be a non-empty list of sources, got "
-                                  f"{texts!r}")
+                raise CorpusError(
+                    f"sources[{code!r}] must be a non-empty list of sources, got {texts!r}"
+                )
             for text in texts:
                 parse_source(text)
 
     def source_sets(self) -> dict[str, list[str]]:
         """The mirror set ids that ``set:`` sources name, by language (for a download)."""
-        return {code: [text[4:] for text in texts if text.startswith("set:")]
-                for code, texts in self.sources.items()}
+        return {
+            code: [text[4:] for text in texts if text.startswith("set:")]
+            for code, texts in self.sources.items()
+        }
 
     def _validate_track(self, name: str, track: Track) -> None:
         for key in ("dev_sets", "test_sets", "pool_sets"):
             sets = getattr(track, key)
             if not isinstance(sets, dict):
-                raise CorpusError(f"track {name!r}: {key!r} must map language codes to set ids, "
-                                  f"got {sets!r}")
+                raise CorpusError(
+                    f"track {name!r}: {key!r} must map language codes to set ids, got {sets!r}"
+                )
             for code, value in sets.items():
                 iso639_3(code)
                 for set_id in value if key == "pool_sets" else [value]:
                     if not isinstance(set_id, str) or not set_id.strip():
-                        raise CorpusError(f"track {name!r}: {key}[{code!r}] must hold set ids, "
-                                          f"got {value!r}")
+                        raise CorpusError(
+                            f"track {name!r}: {key}[{code!r}] must hold set ids, got {value!r}"
+                        )
                     split_part(set_id)
         for code in self.validation + self.test:
             for key in ("dev_sets", "test_sets"):
                 if code not in getattr(track, key):
-                    raise CorpusError(f"track {name!r}: {self.role_of(code)} language {code!r} "
-                                      f"has no entry in {key!r}; give it a set id (e.g. "
-                                      f"flores200-devtest)")
+                    raise CorpusError(
+                        f"track {name!r}: {self.role_of(code)} language {code!r} "
+                        f"has no entry in {key!r}; give it a set id (e.g. "
+                        f"flores200-devtest)"
+                    )
             if track.dev_sets[code] == track.test_sets[code]:
-                raise CorpusError(f"track {name!r}: language {code!r} uses "
-                                  f"{track.dev_sets[code]!r} as both its dev and its test set")
+                raise CorpusError(
+                    f"track {name!r}: language {code!r} uses "
+                    f"{track.dev_sets[code]!r} as both its dev and its test set"
+                )
 
 
 def roles_to_dict(roles: LanguageRoles) -> dict:
@@ -279,8 +361,10 @@ def roles_from_dict(values: dict, where: str = "roles") -> LanguageRoles:
     legacy = {key: values.pop(key) for key in ("dev_sets", "test_sets") if key in values}
     if legacy:
         values.setdefault("tracks", {})
-        values["tracks"] = {**values["tracks"],
-                            "news": {**legacy, **(values["tracks"].get("news") or {})}}
+        values["tracks"] = {
+            **values["tracks"],
+            "news": {**legacy, **(values["tracks"].get("news") or {})},
+        }
     for key, value in values.items():
         if key not in valid:
             raise CorpusError(f"{where}: unknown key {key!r}; valid keys: {', '.join(valid)}")
@@ -293,10 +377,13 @@ def roles_from_dict(values: dict, where: str = "roles") -> LanguageRoles:
                     raise CorpusError(f"{where}: track {name!r} must be a mapping")
                 unknown = set(track) - {"dev_sets", "test_sets", "pool_sets"}
                 if unknown:
-                    raise CorpusError(f"{where}: track {name!r} has unknown keys {sorted(unknown)};"
-                                      f" valid: dev_sets, test_sets, pool_sets")
-                base = merged["tracks"].setdefault(name, {"dev_sets": {}, "test_sets": {},
-                                                          "pool_sets": {}})
+                    raise CorpusError(
+                        f"{where}: track {name!r} has unknown keys {sorted(unknown)};"
+                        f" valid: dev_sets, test_sets, pool_sets"
+                    )
+                base = merged["tracks"].setdefault(
+                    name, {"dev_sets": {}, "test_sets": {}, "pool_sets": {}}
+                )
                 for part, sets in track.items():
                     base[part] = {**base[part], **(sets or {})} if isinstance(sets, dict) else sets
         elif key == "parts" and isinstance(value, dict):

@@ -7,6 +7,7 @@ by every run (``shared``), and the fine-tuning plan (the keys of ``BudgetPlan``)
 resumes: a prepared corpus is kept, finished runs are not trained again, finished fine-tunings
 are read back from results.csv.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,30 +15,29 @@ import dataclasses
 import json
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
-from metanmt.config import (ConfigError, build_config, merge, parse_cost, read_yaml,
-                            resolve_sources)
-from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.checkpoint import load_checkpoint
+from metanmt.config import ConfigError, build_config, merge, parse_cost, read_yaml, resolve_sources
+from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.folder_lock import hold_folder
 from metanmt.run import run_folder_checkpoint
 from metanmt.schema import apply, setting, to_dict
 from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
-from metanmt.trainer.trainer import checkpoint_at
 from metanmt.trainer.distributed import launch_command
-from metanmt.translation.budgets import BudgetPlan, LanguageData, run_budgets
-from metanmt.translation.contrast import contrast, gap
-from metanmt.translation.corpus import default_corpus_dir, load_corpus
-from metanmt.translation.languages import LanguageRoles, load_roles
+from metanmt.trainer.trainer import checkpoint_at
+from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
+from metanmt.translation.data.languages import LanguageRoles, load_roles
+from metanmt.translation.data.prepare import prepare
+from metanmt.translation.data.sources import default_cache
+from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
+from metanmt.translation.finetuning.contrast import contrast, gap
 from metanmt.translation.model import PRESETS
-from metanmt.translation.prepare import prepare
-from metanmt.translation.sources import default_cache
 
 
 @dataclass
@@ -56,8 +56,11 @@ class CorpusSpec:
         if self.toy:
             return default_cache() / "translation-toy"
         default = default_corpus_dir()
-        return default if self.vocab_size == 8000 else default.with_name(
-            f"{default.name}-v{self.vocab_size}")
+        return (
+            default
+            if self.vocab_size == 8000
+            else default.with_name(f"{default.name}-v{self.vocab_size}")
+        )
 
 
 @dataclass
@@ -68,7 +71,9 @@ class CompareConfig(BudgetPlan):
     # `name: null` in a later file drops a run
     runs: dict = setting({})
     shared: dict = setting({})  # run-config keys for every run (e.g. train: {max_target_tokens: N})
-    random: str = setting("cpu", choices=("", *PRESETS))  # also fine-tune a random init of this size
+    random: str = setting(
+        "cpu", choices=("", *PRESETS)
+    )  # also fine-tune a random init of this size
     languages: tuple[str, ...] = ()  # () = the corpus' validation and test languages
     tracks: tuple[str, ...] = ()  # evaluation tracks, each in OUT/<track>; () = the corpus' first
     contrast: tuple[str, ...] = ("metanmt", "multinmt")  # A and B of contrast.md (when both run)
@@ -88,18 +93,22 @@ def read_compare_yaml(path: Path) -> dict:
     return read_yaml(path, relative={"runs"})
 
 
-def load_compare(path: str | Path, assignments: Sequence[str] = (),
-                 only: Sequence[str] = ()) -> tuple[CompareConfig, dict]:
+def load_compare(
+    path: str | Path, assignments: Sequence[str] = (), only: Sequence[str] = ()
+) -> tuple[CompareConfig, dict]:
     """The comparison (only the runs named in ``only``, if given) and the nested dict of every
     key given (for reading them back)."""
     given = merge(read_compare_yaml(Path(path)), resolve_sources(None, assignments))
     config = apply(CompareConfig(), copy.deepcopy(given), "", "a comparison")
     unknown = sorted(set(only) - set(config.runs))
     if unknown:
-        raise ConfigError(f"{path}: no run called {', '.join(map(repr, unknown))}; its runs: "
-                          f"{', '.join(config.runs)}")
-    config.runs = {name: run for name, run in config.runs.items()
-                   if run and (not only or name in only)}
+        raise ConfigError(
+            f"{path}: no run called {', '.join(map(repr, unknown))}; its runs: "
+            f"{', '.join(config.runs)}"
+        )
+    config.runs = {
+        name: run for name, run in config.runs.items() if run and (not only or name in only)
+    }
     given["runs"] = dict(config.runs)
     if not config.runs and not config.random:
         raise ConfigError(f"{path}: nothing to compare: no runs and no random initialisation")
@@ -128,38 +137,56 @@ class Comparison:
             raise ConfigError(f"threads: {error}") from None
         self.out = Path(config.out_dir)
         self.corpus = config.corpus.folder()
-        self.plan = BudgetPlan(**{f.name: copy.deepcopy(getattr(config, f.name))
-                                  for f in dataclasses.fields(BudgetPlan)})
-        self.run_sources = {name: self.run_sources_of(name, path)
-                            for name, path in config.runs.items()}
-        self.run_configs = {name: build_config(copy.deepcopy(values))
-                            for name, values in self.run_sources.items()}
+        self.plan = BudgetPlan(
+            **{
+                f.name: copy.deepcopy(getattr(config, f.name))
+                for f in dataclasses.fields(BudgetPlan)
+            }
+        )
+        self.run_sources = {
+            name: self.run_sources_of(name, path) for name, path in config.runs.items()
+        }
+        self.run_configs = {
+            name: build_config(copy.deepcopy(values)) for name, values in self.run_sources.items()
+        }
         for name, run in self.run_configs.items():
             missing = sorted(set(config.checkpoints) - set(run.train.keep_checkpoints_at))
             if missing:
-                raise ConfigError(f"checkpoints: run {name!r} keeps no weights at "
-                                  f"{', '.join(map(cost_label, missing))} target tokens; add "
-                                  f"them to shared.train.keep_checkpoints_at")
+                raise ConfigError(
+                    f"checkpoints: run {name!r} keeps no weights at "
+                    f"{', '.join(map(cost_label, missing))} target tokens; add "
+                    f"them to shared.train.keep_checkpoints_at"
+                )
 
     def run_sources_of(self, name: str, path: str) -> dict:
         """The keys given for one run: its YAML, the shared keys, then where it goes."""
         values = merge(read_yaml(Path(path)), copy.deepcopy(self.config.shared))
-        return merge(values, {"out_dir": str(self.out / name),
-                              "translation": {"corpus": str(self.corpus)}})
+        return merge(
+            values, {"out_dir": str(self.out / name), "translation": {"corpus": str(self.corpus)}}
+        )
 
     def settings(self) -> dict:
         """What the comparison uses, by key (read back to check that its YAML reached it)."""
         spec = self.config.corpus
-        return {"out_dir": str(self.out), "corpus": {**vars(spec), "path": str(self.corpus)},
-                "runs": {name: path for name, path in self.config.runs.items()
-                         if name in self.run_configs},
-                "random": self.config.random, "languages": self.config.languages,
-                "tracks": self.config.tracks, "contrast": self.config.contrast,
-                "checkpoints": tuple(cost for cost in self.config.checkpoints  # as fine-tuned
-                                     if any(name.endswith(f"@{cost_label(cost)}")
-                                            for name in self.inits())),
-                "threads": self.config.threads, "runs_at_once": self.config.runs_at_once,
-                **dataclasses.asdict(self.plan)}
+        return {
+            "out_dir": str(self.out),
+            "corpus": {**vars(spec), "path": str(self.corpus)},
+            "runs": {
+                name: path for name, path in self.config.runs.items() if name in self.run_configs
+            },
+            "random": self.config.random,
+            "languages": self.config.languages,
+            "tracks": self.config.tracks,
+            "contrast": self.config.contrast,
+            "checkpoints": tuple(
+                cost
+                for cost in self.config.checkpoints  # as fine-tuned
+                if any(name.endswith(f"@{cost_label(cost)}") for name in self.inits())
+            ),
+            "threads": self.config.threads,
+            "runs_at_once": self.config.runs_at_once,
+            **dataclasses.asdict(self.plan),
+        }
 
     # -- the three parts -----------------------------------------------------------------------
     def prepare_corpus(self) -> None:
@@ -168,15 +195,27 @@ class Comparison:
         if entries.is_file():
             size = len(json.loads(entries.read_text(encoding="utf-8")))
             if size != spec.vocab_size:
-                raise ConfigError(f"corpus.vocab_size is {spec.vocab_size}, but {self.corpus} was "
-                                  f"prepared with a vocabulary of {size}: give corpus.path another "
-                                  f"folder (or corpus.vocab_size={size})")
+                raise ConfigError(
+                    f"corpus.vocab_size is {spec.vocab_size}, but {self.corpus} was "
+                    f"prepared with a vocabulary of {size}: give corpus.path another "
+                    f"folder (or corpus.vocab_size={size})"
+                )
             return
-        prepare(spec.source or None, self.corpus, load_roles(spec.roles or None),
-                vocab_size=spec.vocab_size, toy=spec.toy)
+        prepare(
+            spec.source or None,
+            self.corpus,
+            load_roles(spec.roles or None),
+            vocab_size=spec.vocab_size,
+            toy=spec.toy,
+        )
 
-    def train(self, names: Sequence[str], processes: int = 1,
-              accelerate_config: str | None = None, port: int = 29500) -> None:
+    def train(
+        self,
+        names: Sequence[str],
+        processes: int = 1,
+        accelerate_config: str | None = None,
+        port: int = 29500,
+    ) -> None:
         """Train (or finish) the runs, each in processes of its own (`metanmt train`; under
         accelerate launch when asked for several), so that what training held is returned
         before the fine-tuning starts; ``runs_at_once`` of them side by side, each writing its
@@ -190,15 +229,19 @@ class Comparison:
                 folder.mkdir(parents=True, exist_ok=True)
                 config_file = folder / "config.yaml"
                 config_file.write_text(yaml.safe_dump(self.run_sources[name], sort_keys=False))
-                args = ["--config", str(config_file), "--resume", "--threads",
-                        str(self.config.threads)]
+                args = [
+                    "--config",
+                    str(config_file),
+                    "--resume",
+                    "--threads",
+                    str(self.config.threads),
+                ]
                 command = launch_command(processes, port, args, accelerate_config)
                 log = open(folder / "train.log", "a") if at_once > 1 else None
                 if log:
                     print(f"training {name} (progress in {folder / 'train.log'})")
                 running[name] = subprocess.Popen(command, stdout=log, stderr=log), log
-            name = next((n for n, (child, _) in running.items() if child.poll() is not None),
-                        None)
+            name = next((n for n, (child, _) in running.items() if child.poll() is not None), None)
             if name is None:
                 time.sleep(1)
                 continue
@@ -206,22 +249,34 @@ class Comparison:
             if log:
                 log.close()
             if child.returncode != 0:
-                where = f"its messages are in {self.out / name / 'train.log'}" if log else \
-                    "its own messages are above"
-                raise RuntimeError(f"training {name} failed ({where}); the same command "
-                                   f"resumes it from its last checkpoint")
+                where = (
+                    f"its messages are in {self.out / name / 'train.log'}"
+                    if log
+                    else "its own messages are above"
+                )
+                raise RuntimeError(
+                    f"training {name} failed ({where}); the same command "
+                    f"resumes it from its last checkpoint"
+                )
             row = training_rows([self.out / name])[0]
-            print(f"{name}: {row['steps']} steps, {row['target_tokens']:,} target tokens, best "
-                  f"validation {row['best_validation']}, peak memory {row['peak_rss_mib']} MiB")
+            print(
+                f"{name}: {row['steps']} steps, {row['target_tokens']:,} target tokens, best "
+                f"validation {row['best_validation']}, peak memory {row['peak_rss_mib']} MiB"
+            )
 
     def inits(self) -> dict[str, str]:
         """Every initialisation to fine-tune: each run (its best checkpoint), each run at each of
         ``checkpoints``, and the random one."""
         inits = {name: str(self.out / name) for name in self.run_configs}
         for cost in self.config.checkpoints:
-            inits.update({f"{name}@{cost_label(cost)}": str(self.out / name / "checkpoints" /
-                                                           checkpoint_at(cost))
-                          for name in self.run_configs})
+            inits.update(
+                {
+                    f"{name}@{cost_label(cost)}": str(
+                        self.out / name / "checkpoints" / checkpoint_at(cost)
+                    )
+                    for name in self.run_configs
+                }
+            )
         if self.config.random:
             inits["random"] = f"random:{self.config.random}"
         return inits
@@ -229,26 +284,36 @@ class Comparison:
     def finetune(self, track: str) -> list[dict]:
         """Every init at every budget on ``track``: results and summary in OUT/<track>/."""
         corpus = load_corpus(self.corpus)
-        languages = self.config.languages or \
-            tuple(corpus.languages("validation") + corpus.languages("test"))
+        languages = self.config.languages or tuple(
+            corpus.languages("validation") + corpus.languages("test")
+        )
         data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
-        return self.finetune_on(data, self.out / track,
-                                f"the {track} track of the corpus {self.corpus}")
+        return self.finetune_on(
+            data, self.out / track, f"the {track} track of the corpus {self.corpus}"
+        )
 
-    def finetune_on(self, data: dict[str, LanguageData], out: Path,
-                    test_set: str = "the test files given to metanmt compare") -> list[dict]:
+    def finetune_on(
+        self,
+        data: dict[str, LanguageData],
+        out: Path,
+        test_set: str = "the test files given to metanmt compare",
+    ) -> list[dict]:
         """Every init at every budget on ``data``'s languages, in ``out``, and the paired
         contrast of the two named in ``contrast``."""
         inits = self.inits()
         summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab", test_set)
         a, b = (self.config.contrast + ("", ""))[:2]
         if a in inits and b in inits:
-            tests = {lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
-                     for lang, d in data.items()}
+            tests = {
+                lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
+                for lang, d in data.items()
+            }
             contrast(out, a, b, tests)
             if self.config.checkpoints:
-                points = [(cost, f"{a}@{cost_label(cost)}", f"{b}@{cost_label(cost)}")
-                          for cost in self.config.checkpoints]
+                points = [
+                    (cost, f"{a}@{cost_label(cost)}", f"{b}@{cost_label(cost)}")
+                    for cost in self.config.checkpoints
+                ]
                 gap(out, points + [(trained_cost(inits[a]), a, b)], tests)
         return summary
 
@@ -266,16 +331,23 @@ class Comparison:
         held_out = roles.languages("validation") + roles.languages("test")
         unknown = [lang for lang in self.config.languages if lang not in held_out]
         if unknown and not new_language:
-            raise ConfigError(f"languages: {', '.join(map(repr, unknown))} "
-                              f"{'is' if len(unknown) == 1 else 'are'} not a validation or test "
-                              f"language of the corpus {self.corpus}; it fine-tunes on: "
-                              f"{', '.join(held_out)}")
+            raise ConfigError(
+                f"languages: {', '.join(map(repr, unknown))} "
+                f"{'is' if len(unknown) == 1 else 'are'} not a validation or test "
+                f"language of the corpus {self.corpus}; it fine-tunes on: "
+                f"{', '.join(held_out)}"
+            )
 
     def tracks(self) -> list[str]:
         return list(self.config.tracks) or [load_corpus(self.corpus).roles.default_track()]
 
-    def run(self, processes: int = 1, accelerate_config: str | None = None,
-            port: int = 29500, new_language: dict[str, LanguageData] | None = None) -> list[dict]:
+    def run(
+        self,
+        processes: int = 1,
+        accelerate_config: str | None = None,
+        port: int = 29500,
+        new_language: dict[str, LanguageData] | None = None,
+    ) -> list[dict]:
         """Prepare, train every run (or finish it), fine-tune on every track; with
         ``new_language`` (a user's files), fine-tune on that language instead, in OUT/<language>."""
         set_threads(self.config.threads)
@@ -283,13 +355,19 @@ class Comparison:
         with hold_folder(self.out, "out_dir"):  # one comparison writes a folder
             return self.run_parts(processes, accelerate_config, port, new_language)
 
-    def run_parts(self, processes: int, accelerate_config: str | None, port: int,
-                  new_language: dict[str, LanguageData] | None) -> list[dict]:
+    def run_parts(
+        self,
+        processes: int,
+        accelerate_config: str | None,
+        port: int,
+        new_language: dict[str, LanguageData] | None,
+    ) -> list[dict]:
         self.prepare_corpus()
         self.train(list(self.run_configs), processes, accelerate_config, port)  # equal cost
         if new_language:
-            summaries = {lang: self.finetune_on(new_language, self.out / lang)
-                         for lang in new_language}
+            summaries = {
+                lang: self.finetune_on(new_language, self.out / lang) for lang in new_language
+            }
         else:
             summaries = {track: self.finetune(track) for track in self.tracks()}
         if self.run_configs:
@@ -310,8 +388,11 @@ class Comparison:
         lines = [f"corpus: {self.corpus}" + (" (toy)" if self.config.corpus.toy else "")]
         prepared = (self.corpus / "vocab" / "vocab.json").is_file()
         for name, config in self.run_configs.items():
-            built = Trainer(config, log=False).signature() if prepared else \
-                f"algorithm {to_dict(config.algorithm)} (built once the corpus is prepared)"
+            built = (
+                Trainer(config, log=False).signature()
+                if prepared
+                else f"algorithm {to_dict(config.algorithm)} (built once the corpus is prepared)"
+            )
             lines.append(f"run {name} -> {config.out_dir}: {built}")
         if self.config.random:
             lines.append(f"random initialisation: random:{self.config.random}")

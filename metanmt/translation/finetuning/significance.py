@@ -8,9 +8,10 @@ sacreBLEU's fixed seed); the 95% interval of the difference A - B is the 2.5th a
 percentile of the difference over bootstrap resamples of the same paired sentences. Dev loss
 (nats per target token, or per English word) is compared the same way, resampling the paired dev sentences.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
@@ -29,16 +30,24 @@ def interval(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def score_difference(hyps_a: Sequence[str], hyps_b: Sequence[str], references: Sequence[str],
-                     samples: int = SAMPLES) -> dict[str, dict[str, float]]:
+def score_difference(
+    hyps_a: Sequence[str], hyps_b: Sequence[str], references: Sequence[str], samples: int = SAMPLES
+) -> dict[str, dict[str, float]]:
     """``{"bleu": {...}, "chrf": {...}}``, each with ``diff`` (A - B), ``low`` and ``high`` (95%
     interval) and ``p`` (sacreBLEU's paired bootstrap: is A different from B?)."""
     if not len(hyps_a) == len(hyps_b) == len(references) > 0:
-        raise ValueError(f"paired comparison needs as many translations of each system as "
-                         f"references, got {len(hyps_a)}, {len(hyps_b)}, {len(references)}")
+        raise ValueError(
+            f"paired comparison needs as many translations of each system as "
+            f"references, got {len(hyps_a)}, {len(hyps_b)}, {len(references)}"
+        )
     metrics = {"bleu": BLEU(), "chrf": CHRF()}
-    test = PairedTest([("B", list(hyps_b)), ("A", list(hyps_a))], metrics,
-                      [list(references)], test_type="bs", n_samples=samples)
+    test = PairedTest(
+        [("B", list(hyps_b)), ("A", list(hyps_a))],
+        metrics,
+        [list(references)],
+        test_type="bs",
+        n_samples=samples,
+    )
     _, results = test()
     p_values = [row[1].p_value for key, row in results.items() if key != "System"]
     indices = resample_indices(len(references), samples)
@@ -50,21 +59,29 @@ def score_difference(hyps_a: Sequence[str], hyps_b: Sequence[str], references: S
         value = lambda stats: metric._compute_score_from_stats(list(stats)).score  # noqa: E731
         diffs = np.array([value(a[i].sum(0)) - value(b[i].sum(0)) for i in indices])
         low, high = interval(diffs)
-        out[name] = {"diff": value(a.sum(0)) - value(b.sum(0)), "low": low, "high": high,
-                     "p": float(p)}
+        out[name] = {
+            "diff": value(a.sum(0)) - value(b.sum(0)),
+            "low": low,
+            "high": high,
+            "p": float(p),
+        }
     return out
 
 
-def loss_difference(losses_a: np.ndarray, losses_b: np.ndarray, samples: int = SAMPLES,
-                    per: int = 1) -> dict[str, float]:
+def loss_difference(
+    losses_a: np.ndarray, losses_b: np.ndarray, samples: int = SAMPLES, per: int = 1
+) -> dict[str, float]:
     """Dev loss A - B from per-sentence [summed nats, tokens, English words] rows of the same dev
     sentences, per token (``per=1``) or per English word (``per=2``); ``low``/``high`` the 95%
     paired bootstrap interval."""
     if losses_a.shape != losses_b.shape or not len(losses_a):
-        raise ValueError(f"paired dev losses need the same sentences, got {losses_a.shape} and "
-                         f"{losses_b.shape}")
+        raise ValueError(
+            f"paired dev losses need the same sentences, got {losses_a.shape} and {losses_b.shape}"
+        )
+
     def mean(rows: np.ndarray) -> np.ndarray:
         return rows[..., 0].sum(-1) / rows[..., per].sum(-1)
+
     indices = resample_indices(len(losses_a), samples)
     diffs = mean(losses_a[indices]) - mean(losses_b[indices])
     low, high = interval(diffs)

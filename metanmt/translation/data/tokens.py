@@ -12,6 +12,7 @@ Training and pool splits are tokenized with ``datasets.map`` over ``num_proc`` p
 loads the sentencepiece model once); dev and test sets stay text (they are decoded and scored).
 A vocabulary trained again changes the fingerprint, and the family then ignores stale arrays.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ import sentencepiece as spm
 from datasets import Features, List, Value
 from tqdm.auto import tqdm
 
-from metanmt.translation.corpus import default_processes, is_evaluation, load_corpus
+from metanmt.translation.data.corpus import default_processes, is_evaluation, load_corpus
 
 TOKENS = "tokens"
 SIDES = ("source", "target")
@@ -51,9 +52,15 @@ class _Encoder:
         # Arrow in, Arrow out: no Python dict of rows on either side (4x faster than dicts)
         if self._processor is None:
             self._processor = spm.SentencePieceProcessor(model_file=self.model_file)
-        return pa.table({f"{side}_ids": pa.array(
-            self._processor.encode(batch.column(side).to_pylist(), add_eos=True),
-            pa.list_(pa.int32())) for side in SIDES})
+        return pa.table(
+            {
+                f"{side}_ids": pa.array(
+                    self._processor.encode(batch.column(side).to_pylist(), add_eos=True),
+                    pa.list_(pa.int32()),
+                )
+                for side in SIDES
+            }
+        )
 
     def __getstate__(self):  # what a worker process (and the map's fingerprint) gets
         return {"model_file": self.model_file, "_processor": None}
@@ -63,14 +70,17 @@ def _write_flat(column_chunks, path: Path) -> np.ndarray:
     """Flat ids and offsets of one list<int32> column given as Arrow chunks; returns the lengths.
     Plain file writes, not a memory map: the pages written are not counted against this process.
     """
-    lengths = np.concatenate([pc.list_value_length(chunk).to_numpy(zero_copy_only=False)
-                              for chunk in column_chunks] or [np.zeros(0, np.int64)])
+    lengths = np.concatenate(
+        [pc.list_value_length(chunk).to_numpy(zero_copy_only=False) for chunk in column_chunks]
+        or [np.zeros(0, np.int64)]
+    )
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     with open(f"{path}.npy", "wb") as out:
-        np.lib.format.write_array_header_1_0(out, {"descr": np.dtype(np.int32).str,
-                                                   "fortran_order": False,
-                                                   "shape": (int(offsets[-1]),)})
+        np.lib.format.write_array_header_1_0(
+            out,
+            {"descr": np.dtype(np.int32).str, "fortran_order": False, "shape": (int(offsets[-1]),)},
+        )
         for chunk in column_chunks:
             out.write(chunk.flatten().to_numpy().astype(np.int32, copy=False).tobytes())
     np.save(f"{path}_offsets.npy", offsets)
@@ -82,8 +92,9 @@ def _histogram(lengths: np.ndarray) -> list[int]:
     return [int(n) for n in counts]
 
 
-def write_tokens(corpus_dir: str | Path, num_proc: int | None = None,
-                 progress: bool = True) -> dict:
+def write_tokens(
+    corpus_dir: str | Path, num_proc: int | None = None, progress: bool = True
+) -> dict:
     """Tokenize every training and pool split of a prepared corpus with its vocabulary
     (``<corpus>/vocab``) into ``<corpus>/tokens``; replaces that folder whole."""
     corpus_dir = Path(corpus_dir)
@@ -97,10 +108,17 @@ def write_tokens(corpus_dir: str | Path, num_proc: int | None = None,
     shutil.rmtree(tmp, ignore_errors=True)
     scratch = tmp / ".map"
     scratch.mkdir(parents=True)
-    jobs = [(lang, split) for lang in corpus.languages() for split in corpus.splits(lang)
-            if not is_evaluation(split)]
-    manifest = {"format": FORMAT, "fingerprint": fingerprint(spm.SentencePieceProcessor(model_file=str(model_file))),
-                "splits": {}}
+    jobs = [
+        (lang, split)
+        for lang in corpus.languages()
+        for split in corpus.splits(lang)
+        if not is_evaluation(split)
+    ]
+    manifest = {
+        "format": FORMAT,
+        "fingerprint": fingerprint(spm.SentencePieceProcessor(model_file=str(model_file))),
+        "splits": {},
+    }
     bars_were_off = datasets.utils.are_progress_bars_disabled()
     datasets.utils.disable_progress_bars()
     try:
@@ -110,21 +128,35 @@ def write_tokens(corpus_dir: str | Path, num_proc: int | None = None,
             # a worker pool costs ~0.3 s to start: splits of fewer than 100K pairs stay here
             processes = min(num_proc, len(data) // 50_000)
             mapped = data.with_format("arrow").map(
-                              encoder, batched=True, batch_size=10_000, writer_batch_size=10_000,
-                              num_proc=processes if processes > 1 else None,
-                              remove_columns=data.column_names, features=FEATURES,
-                              cache_file_name=str(scratch / f"{lang}.{split}.arrow"),
-                              load_from_cache_file=False)
+                encoder,
+                batched=True,
+                batch_size=10_000,
+                writer_batch_size=10_000,
+                num_proc=processes if processes > 1 else None,
+                remove_columns=data.column_names,
+                features=FEATURES,
+                cache_file_name=str(scratch / f"{lang}.{split}.arrow"),
+                load_from_cache_file=False,
+            )
             (tmp / lang).mkdir(exist_ok=True)
-            lengths = {side: _write_flat(mapped.data.table.column(f"{side}_ids").chunks,
-                                         tmp / lang / f"{split}.{side}") for side in SIDES}
+            lengths = {
+                side: _write_flat(
+                    mapped.data.table.column(f"{side}_ids").chunks, tmp / lang / f"{split}.{side}"
+                )
+                for side in SIDES
+            }
             longer = np.maximum(lengths["source"], lengths["target"])
-            np.save(tmp / lang / f"{split}.order.npy",
-                    np.argsort(longer, kind="stable").astype(np.int32))
+            np.save(
+                tmp / lang / f"{split}.order.npy",
+                np.argsort(longer, kind="stable").astype(np.int32),
+            )
             manifest["splits"][f"{lang}/{split}"] = {
-                "pairs": len(mapped), "histograms": {
+                "pairs": len(mapped),
+                "histograms": {
                     **{side: _histogram(lengths[side]) for side in SIDES},
-                    "longer": _histogram(longer)}}
+                    "longer": _histogram(longer),
+                },
+            }
             del mapped, data, lengths, longer
             shutil.rmtree(scratch)
             scratch.mkdir()
@@ -142,8 +174,9 @@ def write_tokens(corpus_dir: str | Path, num_proc: int | None = None,
     return manifest
 
 
-def load_tokens(corpus_dir: str | Path, lang: str, split: str, processor: spm.SentencePieceProcessor
-                ) -> dict | None:
+def load_tokens(
+    corpus_dir: str | Path, lang: str, split: str, processor: spm.SentencePieceProcessor
+) -> dict | None:
     """{source, source_offsets, target, target_offsets, order: memory-mapped arrays;
     histograms: token-length counts of each side and of the longer one} when the corpus holds
     them for this vocabulary; else None (the caller tokenizes in memory)."""
@@ -153,21 +186,35 @@ def load_tokens(corpus_dir: str | Path, lang: str, split: str, processor: spm.Se
     except (OSError, ValueError):
         return None
     entry = manifest.get("splits", {}).get(f"{lang}/{split}")
-    if manifest.get("format") != FORMAT or entry is None or \
-            manifest.get("fingerprint") != fingerprint(processor):
+    if (
+        manifest.get("format") != FORMAT
+        or entry is None
+        or manifest.get("fingerprint") != fingerprint(processor)
+    ):
         return None
-    arrays = {"histograms": {name: np.asarray(counts, dtype=np.int64)
-                             for name, counts in entry["histograms"].items()}}
+    arrays = {
+        "histograms": {
+            name: np.asarray(counts, dtype=np.int64) for name, counts in entry["histograms"].items()
+        }
+    }
     for name in ("source", "source_offsets", "target", "target_offsets", "order"):
         path = folder / lang / f"{split}.{name}.npy"
         try:
             arrays[name] = np.load(path, mmap_mode="r")
         except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: unreadable token array ({error}); run `metanmt "
-                             f"prepare` again or delete {folder}") from None
+            raise ValueError(
+                f"{path}: unreadable token array ({error}); run `metanmt "
+                f"prepare` again or delete {folder}"
+            ) from None
     count = entry["pairs"]
-    if not (len(arrays["source_offsets"]) == len(arrays["target_offsets"]) == count + 1 ==
-            len(arrays["order"]) + 1):
-        raise ValueError(f"{folder / lang}: {split} token arrays disagree in length; run "
-                         f"`metanmt prepare` again or delete {folder}")
+    if not (
+        len(arrays["source_offsets"])
+        == len(arrays["target_offsets"])
+        == count + 1
+        == len(arrays["order"]) + 1
+    ):
+        raise ValueError(
+            f"{folder / lang}: {split} token arrays disagree in length; run "
+            f"`metanmt prepare` again or delete {folder}"
+        )
     return arrays

@@ -21,6 +21,7 @@ dropped too (Tatoeba's releases overlap), so dev and test never share a sentence
 or test language's pool is all its other sets (or its sources); a track may restrict it to some
 of the mirror's sets (``<track>.pool``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,12 +39,29 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from tqdm.auto import tqdm
 
-from metanmt.translation.filtering import (DROP_REASONS, Rules, SplitWriter, sentence_key,
-                                           sentence_keys)
-from metanmt.translation.languages import (CorpusError, LanguageRoles, iso639_3, parse_source,
-                                           part_of, roles_to_dict, split_part)
-from metanmt.translation.sources import default_cache, download_sources, expected_path, language_sets
-from metanmt.translation.streams import batched, describe, read_source
+from metanmt.translation.data.filtering import (
+    DROP_REASONS,
+    Rules,
+    SplitWriter,
+    sentence_key,
+    sentence_keys,
+)
+from metanmt.translation.data.languages import (
+    CorpusError,
+    LanguageRoles,
+    iso639_3,
+    parse_source,
+    part_of,
+    roles_to_dict,
+    split_part,
+)
+from metanmt.translation.data.sources import (
+    default_cache,
+    download_sources,
+    expected_path,
+    language_sets,
+)
+from metanmt.translation.data.streams import batched, describe, read_source
 
 FORMAT_VERSION = 2  # 1: one dev and one test set per language, no tracks
 MANIFEST = "manifest.json"
@@ -68,12 +86,14 @@ def resolve_source(source: str | Path | None) -> Path | None:
 
 # ---------------------------------------------------------------- preparation
 
+
 def read_set(catalog: dict, root, lang: str, set_id: str, parts: dict) -> list[tuple]:
     """The stripped pairs of ``set_id`` (``SET`` or a part ``SET%test``) of ``lang``."""
     base, part = split_part(set_id)
     if base not in catalog:
-        raise CorpusError(f"set {set_id!r} of {lang!r} not found: expected "
-                          f"{expected_path(root, lang, base)}")
+        raise CorpusError(
+            f"set {set_id!r} of {lang!r} not found: expected {expected_path(root, lang, base)}"
+        )
     pairs = catalog[base].read()
     return pairs if part is None else [p for p in pairs if part_of(p[1], parts) == part]
 
@@ -91,15 +111,22 @@ def _read_evaluation_sets(root, roles, catalogs, drops) -> dict:
             counted = "%" not in set_id
             drops[lang]["empty"] += (len(pairs) - len(kept)) * counted
             evaluation[lang][split] = (kept, set_id)
-    tested = _keys(pair for splits in evaluation.values() for split, (pairs, _) in splits.items()
-                   if split.endswith(".test") for pair in pairs)
+    tested = _keys(
+        pair
+        for splits in evaluation.values()
+        for split, (pairs, _) in splits.items()
+        if split.endswith(".test")
+        for pair in pairs
+    )
     for lang, splits in evaluation.items():
         for split, (pairs, set_id) in splits.items():
             if split.endswith(".dev"):
-                keys = zip(*(sentence_keys([pair[side] for pair in pairs]).tolist()
-                             for side in (0, 1)))
-                kept = [pair for pair, (a, b) in zip(pairs, keys)
-                        if a not in tested and b not in tested]
+                keys = zip(
+                    *(sentence_keys([pair[side] for pair in pairs]).tolist() for side in (0, 1))
+                )
+                kept = [
+                    pair for pair, (a, b) in zip(pairs, keys) if a not in tested and b not in tested
+                ]
                 drops[lang]["leaked"] += (len(pairs) - len(kept)) * ("%" not in set_id)
                 splits[split] = (kept, set_id)
     return evaluation
@@ -123,10 +150,13 @@ def _read_lazily(parallel):
 
 
 def _check_replaceable(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and
-                                              not (out / MANIFEST).is_file())):
-        raise CorpusError(f"refusing to replace {out}: it exists and is not a prepared corpus "
-                          f"(no {MANIFEST}); choose another output folder")
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())
+    ):
+        raise CorpusError(
+            f"refusing to replace {out}: it exists and is not a prepared corpus "
+            f"(no {MANIFEST}); choose another output folder"
+        )
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -150,10 +180,15 @@ class CorpusBuilder:
         self.scratch = self.tmp / ".streams"
         shutil.rmtree(self.tmp, ignore_errors=True)  # a crashed earlier run
         self.scratch.mkdir(parents=True)
-        self.manifest = {"format_version": FORMAT_VERSION, "source": source,
-                         "roles": roles_to_dict(roles), **(settings or {}), "languages": {}}
+        self.manifest = {
+            "format_version": FORMAT_VERSION,
+            "source": source,
+            "roles": roles_to_dict(roles),
+            **(settings or {}),
+            "languages": {},
+        }
 
-    def __enter__(self) -> "CorpusBuilder":
+    def __enter__(self) -> CorpusBuilder:
         self._bars_were_off = datasets.utils.are_progress_bars_disabled()
         datasets.utils.disable_progress_bars()
         return self
@@ -167,12 +202,15 @@ class CorpusBuilder:
     def writer(self, lang: str, split: str, dedupe: bool = True) -> SplitWriter:
         return SplitWriter(self.scratch / f"{lang}.{split}.arrow", dedupe)  # (a worker's: the same)
 
-    def add_language(self, lang: str, writers: dict[str, SplitWriter], dropped: dict,
-                     **info) -> None:
+    def add_language(
+        self, lang: str, writers: dict[str, SplitWriter], dropped: dict, **info
+    ) -> None:
         expected = sorted(self.roles.splits(lang))
         if sorted(writers) != expected:
-            raise CorpusError(f"{lang!r} ({self.roles.role_of(lang)}) needs the splits "
-                              f"{expected}, got {sorted(writers)}")
+            raise CorpusError(
+                f"{lang!r} ({self.roles.role_of(lang)}) needs the splits "
+                f"{expected}, got {sorted(writers)}"
+            )
         data, stats = {}, {}
         for split, writer in writers.items():
             data[split], stats[split], duplicates = writer.finish()
@@ -182,41 +220,55 @@ class CorpusBuilder:
         DatasetDict(data).save_to_disk(str(self.tmp / lang), num_shards=dict.fromkeys(data, 1))
         for writer in writers.values():
             writer.path.unlink()
-        self.manifest["languages"][lang] = {"role": self.roles.role_of(lang),
-                                            "iso639_3": iso639_3(lang), **info,
-                                            "dropped": dropped, "splits": stats}
+        self.manifest["languages"][lang] = {
+            "role": self.roles.role_of(lang),
+            "iso639_3": iso639_3(lang),
+            **info,
+            "dropped": dropped,
+            "splits": stats,
+        }
 
     def finish(self, num_proc: int | None = 1) -> dict:
         shutil.rmtree(self.scratch)
         (self.tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
         leaked = check_leakage(self.tmp, num_proc)
         if leaked:  # a bug in whatever made the splits, never a property of the data
-            raise CorpusError(f"leakage check failed: {leaked} dev/test sentences are in a "
-                              f"training split or pool of {self.tmp}")
+            raise CorpusError(
+                f"leakage check failed: {leaked} dev/test sentences are in a "
+                f"training split or pool of {self.tmp}"
+            )
         self.manifest["leakage_check"] = leaked
         (self.tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
         _swap_in(self.tmp, self.out)
         return self.manifest
 
 
-def write_corpus(out: str | Path, roles: LanguageRoles, splits: dict[str, dict[str, list]],
-                 source: str, dropped: dict[str, dict[str, int]] | None = None,
-                 settings: dict | None = None) -> dict:
+def write_corpus(
+    out: str | Path,
+    roles: LanguageRoles,
+    splits: dict[str, dict[str, list]],
+    source: str,
+    dropped: dict[str, dict[str, int]] | None = None,
+    settings: dict | None = None,
+) -> dict:
     """Write ready splits, ``{lang: {split: [(source, English, origin), ...]}}`` with the splits of
     each language's role, as a corpus at ``out`` (through CorpusBuilder). Returns the manifest."""
     for lang in roles.languages():
         expected = sorted(roles.splits(lang))
         if sorted(splits.get(lang, {})) != expected:
-            raise CorpusError(f"{lang!r} ({roles.role_of(lang)}) needs the splits {expected}, "
-                              f"got {sorted(splits.get(lang, {}))}")
+            raise CorpusError(
+                f"{lang!r} ({roles.role_of(lang)}) needs the splits {expected}, "
+                f"got {sorted(splits.get(lang, {}))}"
+            )
     with CorpusBuilder(Path(out), roles, source, settings) as builder:
         for lang in roles.languages():
             writers = {}
             for split, rows in splits[lang].items():
                 writers[split] = builder.writer(lang, split, dedupe=False)
                 writers[split].add_all(rows)
-            builder.add_language(lang, writers, dict((dropped or {}).get(
-                lang, dict.fromkeys(DROP_REASONS, 0))))
+            builder.add_language(
+                lang, writers, dict((dropped or {}).get(lang, dict.fromkeys(DROP_REASONS, 0)))
+            )
         return builder.finish()
 
 
@@ -232,8 +284,9 @@ def _filter_language(job) -> tuple[SplitWriter, dict]:
     return writer.close(), drops
 
 
-def _add_language(builder, lang, main_writer, language_drops, drops, specs, evaluation,
-                  catalogs, rules, root) -> None:
+def _add_language(
+    builder, lang, main_writer, language_drops, drops, specs, evaluation, catalogs, rules, root
+) -> None:
     """A language's filtered main split, its dev and test sets and the tracks' own pools."""
     roles = builder.roles
     for reason, count in language_drops.items():
@@ -248,11 +301,11 @@ def _add_language(builder, lang, main_writer, language_drops, drops, specs, eval
     for name, track in roles.tracks.items():
         if lang in track.pool_sets and main == "pool":
             writers[f"{name}.pool"] = builder.writer(lang, f"{name}.pool")
-            restricted = [(set_id, batched(iter(read_set(catalogs[lang], root, lang, set_id,
-                                                         roles.parts))))
-                          for set_id in track.pool_sets[lang]]
-            _filter_into(writers[f"{name}.pool"], restricted, rules,
-                         dict.fromkeys(DROP_REASONS, 0))
+            restricted = [
+                (set_id, batched(iter(read_set(catalogs[lang], root, lang, set_id, roles.parts))))
+                for set_id in track.pool_sets[lang]
+            ]
+            _filter_into(writers[f"{name}.pool"], restricted, rules, dict.fromkeys(DROP_REASONS, 0))
     info = {"sources": [describe(spec, root) for spec in specs]} if specs else {}
     builder.add_language(lang, writers, drops, **info)
 
@@ -271,18 +324,26 @@ def worker_pool(processes: int | None, jobs: int):
 
 
 def default_processes() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
-def prepare_corpus(source: str | Path | None = None, out: str | Path | None = None,
-                   roles: LanguageRoles | None = None, max_words: int = 100,
-                   max_chars: int = 1000, max_ratio: float = 9.0, progress: bool = True,
-                   num_proc: int | None = None) -> dict:
+def prepare_corpus(
+    source: str | Path | None = None,
+    out: str | Path | None = None,
+    roles: LanguageRoles | None = None,
+    max_words: int = 100,
+    max_chars: int = 1000,
+    max_ratio: float = 9.0,
+    progress: bool = True,
+    num_proc: int | None = None,
+) -> dict:
     """Prepare the corpus of ``roles`` (default: the MetaNMT split) from the raw ``source`` folder
     (default ``$METANMT_DATA``, else a download) and the training sources the roles name, into
     ``out`` (default ``default_corpus_dir()``). Streams every source, languages in ``num_proc``
-    processes: memory does not grow with the corpus. Returns the manifest (per-language counts under ``"languages"``) and prints it."""
+    processes: memory does not grow with the corpus. Returns the manifest (per-language counts under
+    ``"languages"``) and prints it."""
     roles = roles or LanguageRoles()
     out = Path(out) if out else default_corpus_dir()
     if max_words < 1 or max_chars < 1:
@@ -294,18 +355,29 @@ def prepare_corpus(source: str | Path | None = None, out: str | Path | None = No
         raise CorpusError(f"source folder not found: {root}")
     _check_replaceable(out)  # before the slow part
     started = time.time()
-    specs = {lang: [parse_source(text) for text in roles.sources.get(lang, [])]
-             for lang in roles.languages()}
+    specs = {
+        lang: [parse_source(text) for text in roles.sources.get(lang, [])]
+        for lang in roles.languages()
+    }
     catalogs = {lang: language_sets(root, lang) for lang in roles.languages()}
     for lang, sets in catalogs.items():
         if not sets and (roles.role_of(lang) != "train" or not specs[lang]):
-            raise CorpusError(f"no parallel data for {lang!r} under {root} (looked for "
-                              f"{expected_path(root, lang, 'SET').parent}/ and the other layouts "
-                              f"of the shared data README)")
+            raise CorpusError(
+                f"no parallel data for {lang!r} under {root} (looked for "
+                f"{expected_path(root, lang, 'SET').parent}/ and the other layouts "
+                f"of the shared data README)"
+            )
     drops = {lang: dict.fromkeys(DROP_REASONS, 0) for lang in roles.languages()}
     evaluation = _read_evaluation_sets(root, roles, catalogs, drops)
-    rules = Rules(_keys(pair for splits in evaluation.values() for pairs, _ in splits.values()
-                        for pair in pairs) - {EMPTY_KEY}, max_words, max_chars, max_ratio)
+    rules = Rules(
+        _keys(
+            pair for splits in evaluation.values() for pairs, _ in splits.values() for pair in pairs
+        )
+        - {EMPTY_KEY},
+        max_words,
+        max_chars,
+        max_ratio,
+    )
     settings = {"max_words": max_words, "max_chars": max_chars, "max_ratio": max_ratio}
     with CorpusBuilder(out, roles, str(root.resolve()), settings) as builder:
         jobs = []
@@ -314,25 +386,50 @@ def prepare_corpus(source: str | Path | None = None, out: str | Path | None = No
             # sets used whole as dev or test sets stay out; a set split in parts is filtered by
             # sentence like any other (its dev and test parts are forbidden sentences)
             whole = {s for s in roles.evaluation_sets(lang).values() if "%" not in s}
-            mirror = [] if specs[lang] else [(set_id, parallel) for set_id, parallel in
-                                             catalogs[lang].items() if set_id not in whole]
-            jobs.append((lang, specs[lang], mirror, root, rules,
-                         builder.scratch / f"{lang}.{main}.arrow"))
+            mirror = (
+                []
+                if specs[lang]
+                else [
+                    (set_id, parallel)
+                    for set_id, parallel in catalogs[lang].items()
+                    if set_id not in whole
+                ]
+            )
+            jobs.append(
+                (lang, specs[lang], mirror, root, rules, builder.scratch / f"{lang}.{main}.arrow")
+            )
         with worker_pool(num_proc, len(jobs)) as pool:
-            done = tqdm(pool.imap(_filter_language, jobs), total=len(jobs), disable=not progress,
-                        desc="filtering languages")
+            done = tqdm(
+                pool.imap(_filter_language, jobs),
+                total=len(jobs),
+                disable=not progress,
+                desc="filtering languages",
+            )
             for (lang, *_), (main_writer, language_drops) in zip(jobs, done):
-                _add_language(builder, lang, main_writer, language_drops, drops[lang], specs[lang],
-                              evaluation, catalogs, rules, root)
+                _add_language(
+                    builder,
+                    lang,
+                    main_writer,
+                    language_drops,
+                    drops[lang],
+                    specs[lang],
+                    evaluation,
+                    catalogs,
+                    rules,
+                    root,
+                )
         builder.manifest["reading_seconds"] = round(time.time() - started, 1)
         manifest = builder.finish(num_proc)
     print(format_table(manifest))
-    print(f"leakage check: {manifest['leakage_check']} dev/test sentences in training or pool "
-          f"splits; wrote {out}")
+    print(
+        f"leakage check: {manifest['leakage_check']} dev/test sentences in training or pool "
+        f"splits; wrote {out}"
+    )
     return manifest
 
 
 # ---------------------------------------------------------------- reading a prepared corpus
+
 
 class Corpus:
     """A prepared corpus: ``languages(role)``, ``splits(lang)``, ``pairs(lang, split)``."""
@@ -346,14 +443,18 @@ class Corpus:
 
     def _language(self, lang: str) -> DatasetDict:
         if lang not in self.roles.languages():
-            raise CorpusError(f"language {lang!r} is not in the corpus {self.path}; it has: "
-                              f"{', '.join(self.roles.languages())}")
+            raise CorpusError(
+                f"language {lang!r} is not in the corpus {self.path}; it has: "
+                f"{', '.join(self.roles.languages())}"
+            )
         if lang not in self._loaded:
             try:
                 self._loaded[lang] = datasets.load_from_disk(str(self.path / lang))
             except (FileNotFoundError, ValueError, OSError) as error:
-                raise CorpusError(f"{self.path / lang}: cannot load language {lang!r} "
-                                  f"(re-prepare the corpus): {error}") from None
+                raise CorpusError(
+                    f"{self.path / lang}: cannot load language {lang!r} "
+                    f"(re-prepare the corpus): {error}"
+                ) from None
         return self._loaded[lang]
 
     def splits(self, lang: str) -> list[str]:
@@ -363,8 +464,10 @@ class Corpus:
     def dataset(self, lang: str, split: str) -> Dataset:
         data = self._language(lang)
         if split not in data:
-            raise CorpusError(f"language {lang!r} has no split {split!r} in {self.path}; it has: "
-                              f"{', '.join(data.keys())}")
+            raise CorpusError(
+                f"language {lang!r} has no split {split!r} in {self.path}; it has: "
+                f"{', '.join(data.keys())}"
+            )
         return data[split]
 
     def pairs(self, lang: str, split: str) -> list[tuple[str, str]]:
@@ -381,24 +484,30 @@ class Corpus:
         self.roles.track(track)
         splits = self.splits(lang)
         pool = f"{track}.pool" if f"{track}.pool" in splits else "pool"
-        return (self.pairs(lang, pool), self.pairs(lang, f"{track}.dev"),
-                self.pairs(lang, f"{track}.test"))
+        return (
+            self.pairs(lang, pool),
+            self.pairs(lang, f"{track}.dev"),
+            self.pairs(lang, f"{track}.test"),
+        )
 
 
 def load_corpus(path: str | Path | None = None) -> Corpus:
     """Open a prepared corpus (default ``default_corpus_dir()``)."""
     path = Path(path) if path else default_corpus_dir()
     if not (path / MANIFEST).is_file():
-        raise CorpusError(f"{path} is not a prepared corpus (no {MANIFEST}); prepare one with "
-                          f"`metanmt prepare`")
+        raise CorpusError(
+            f"{path} is not a prepared corpus (no {MANIFEST}); prepare one with `metanmt prepare`"
+        )
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         version = manifest.get("format_version")
     except (json.JSONDecodeError, AttributeError) as error:
         raise CorpusError(f"{path / MANIFEST}: unreadable manifest: {error}") from None
     if version != FORMAT_VERSION:
-        raise CorpusError(f"{path} has corpus format {version}, this code reads {FORMAT_VERSION}; "
-                          f"prepare it again (`metanmt prepare`)")
+        raise CorpusError(
+            f"{path} has corpus format {version}, this code reads {FORMAT_VERSION}; "
+            f"prepare it again (`metanmt prepare`)"
+        )
     try:
         roles = LanguageRoles(**manifest["roles"])
     except (KeyError, TypeError, AttributeError, CorpusError) as error:
@@ -417,11 +526,14 @@ def check_leakage(prepared: str | Path | Corpus, num_proc: int | None = 1) -> in
     for lang in corpus.languages():
         for split in corpus.splits(lang):
             if is_evaluation(split):
-                (test if split.endswith(".test") else dev).update(
-                    _keys(corpus.pairs(lang, split)))
+                (test if split.endswith(".test") else dev).update(_keys(corpus.pairs(lang, split)))
     evaluation = np.array(sorted((dev | test) - {EMPTY_KEY}), dtype=np.uint64)
-    jobs = [(corpus.path, lang, split, evaluation) for lang in corpus.languages()
-            for split in corpus.splits(lang) if not is_evaluation(split)]
+    jobs = [
+        (corpus.path, lang, split, evaluation)
+        for lang in corpus.languages()
+        for split in corpus.splits(lang)
+        if not is_evaluation(split)
+    ]
     found = set()
     with worker_pool(num_proc, len(jobs)) as pool:
         for keys in pool.imap(_evaluation_keys_in, jobs):
@@ -443,27 +555,48 @@ def _evaluation_keys_in(job) -> set[int]:
 
 # ---------------------------------------------------------------- report
 
+
 def format_table(manifest: dict) -> str:
     """Per-language pair counts, English words and drops of a manifest, as a plain-text table;
     each evaluation track as "dev/test" pairs (and "/pool" where it restricts the pool)."""
     tracks = list(manifest["roles"]["tracks"])
-    header = ("lang", "role", "train/pool", "en words", *DROP_REASONS,
-              *(f"{t} dev/test/pool" for t in tracks))
+    header = (
+        "lang",
+        "role",
+        "train/pool",
+        "en words",
+        *DROP_REASONS,
+        *(f"{t} dev/test/pool" for t in tracks),
+    )
     rows, totals = [], Counter()
     for lang, info in manifest["languages"].items():
         splits = info["splits"]
         main = splits.get("train") or splits.get("pool") or {"pairs": 0, "english_words": 0}
         values = (main["pairs"], main["english_words"], *(info["dropped"][r] for r in DROP_REASONS))
         totals.update({header[i + 2]: v for i, v in enumerate(values)})
-        per_track = ["/".join(str(splits[f"{t}.{s}"]["pairs"]) for s in ("dev", "test", "pool")
-                              if f"{t}.{s}" in splits) for t in tracks]
+        per_track = [
+            "/".join(
+                str(splits[f"{t}.{s}"]["pairs"])
+                for s in ("dev", "test", "pool")
+                if f"{t}.{s}" in splits
+            )
+            for t in tracks
+        ]
         rows.append((lang, info["role"], *values, *per_track))
-    rows.append(("all", "", *(totals[h] for h in header[2:2 + 2 + len(DROP_REASONS)]),
-                 *[""] * len(tracks)))
+    rows.append(
+        (
+            "all",
+            "",
+            *(totals[h] for h in header[2 : 2 + 2 + len(DROP_REASONS)]),
+            *[""] * len(tracks),
+        )
+    )
     cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in (header, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(row, widths))) for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in cells
+    ]
     lines.insert(1, "-" * len(lines[0]))
     lines.insert(len(lines) - 1, "-" * len(lines[0]))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """Token ids of a language pair held flat, and the padded batches a Marian model takes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,11 +26,12 @@ class EncodedPairs:
         # By the longer side. Sorting by target, then source length would pad less (~9% of the
         # linear FLOPs against ~19%) but it made tasks of near-copies: on the toy corpus MetaNMT
         # then lost its edge after adaptation (BENCHMARKS.md).
-        self.by_length = np.argsort(np.maximum(np.diff(self.src_offsets), self._tgt_lengths),
-                                    kind="stable")
+        self.by_length = np.argsort(
+            np.maximum(np.diff(self.src_offsets), self._tgt_lengths), kind="stable"
+        )
 
     @classmethod
-    def from_arrays(cls, arrays: dict, max_length: int, eos: int) -> "EncodedPairs":
+    def from_arrays(cls, arrays: dict, max_length: int, eos: int) -> EncodedPairs:
         """From tokens.load_tokens: ids and offsets of both sides, the sentences in order of
         their longer side uncut (``order``) and length histograms. Nothing proportional to the
         corpus is read into memory but the ``by_length`` tail of sentences cut to ``max_length``
@@ -41,12 +43,16 @@ class EncodedPairs:
         if len(pairs.tgt_offsets) < 2:
             raise ValueError("a language pair with no sentences cannot make tasks")
         histograms = arrays["histograms"]
-        pairs.cut = tuple(int(sum(histograms[side][max_length + 1:]))
-                          for side in ("source", "target"))
+        pairs.cut = tuple(
+            int(sum(histograms[side][max_length + 1 :])) for side in ("source", "target")
+        )
         shorter = int(sum(histograms["longer"][:max_length]))  # longer side < max_length
         order = arrays["order"]
-        pairs.by_length = order if shorter == len(order) else np.concatenate(
-            [order[:shorter], np.sort(order[shorter:])])
+        pairs.by_length = (
+            order
+            if shorter == len(order)
+            else np.concatenate([order[:shorter], np.sort(order[shorter:])])
+        )
         return pairs
 
     @staticmethod
@@ -76,10 +82,10 @@ class EncodedPairs:
         return np.append(ids[: self.max_length - 1], self.eos).astype(ids.dtype)
 
     def source(self, i: int) -> np.ndarray:
-        return self._cut(self.src[self.src_offsets[i]:self.src_offsets[i + 1]])
+        return self._cut(self.src[self.src_offsets[i] : self.src_offsets[i + 1]])
 
     def target(self, i: int) -> np.ndarray:
-        return self._cut(self.tgt[self.tgt_offsets[i]:self.tgt_offsets[i + 1]])
+        return self._cut(self.tgt[self.tgt_offsets[i] : self.tgt_offsets[i + 1]])
 
 
 def collate(pairs: EncodedPairs, indices, pad_id: int) -> Batch:
@@ -96,8 +102,12 @@ def collate(pairs: EncodedPairs, indices, pad_id: int) -> Batch:
         labels[row, : len(t)] = torch.from_numpy(t.astype(np.int64))
     decoder_input_ids = torch.cat([torch.full((n, 1), pad_id), labels[:, :-1]], dim=1)
     decoder_input_ids = decoder_input_ids.masked_fill(decoder_input_ids == -100, pad_id)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(),
-            "decoder_input_ids": decoder_input_ids, "labels": labels}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": (input_ids != pad_id).long(),
+        "decoder_input_ids": decoder_input_ids,
+        "labels": labels,
+    }
 
 
 def model_inputs(batch: Batch) -> Batch:
@@ -105,11 +115,17 @@ def model_inputs(batch: Batch) -> Batch:
     return {k: v for k, v in batch.items() if k != "labels"}
 
 
-def token_cross_entropy(logits: Tensor, labels: Tensor, reduction: str = "mean",
-                        label_smoothing: float = 0.0) -> Tensor:
+def token_cross_entropy(
+    logits: Tensor, labels: Tensor, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
     """Cross-entropy over the non-padding target tokens (labels -100 are padding)."""
-    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100,
-                           reduction=reduction, label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits.flatten(0, 1),
+        labels.flatten(),
+        ignore_index=-100,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
 
 
 def target_tokens(batch: Batch) -> int:

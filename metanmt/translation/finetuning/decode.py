@@ -1,15 +1,16 @@
 """Beam-search decoding with `transformers`' ``generate``, in length-sorted batches. No source is
 cut: one longer than the model's positions is translated in pieces split at word starts, and the
 pieces' translations are joined (and it says how many)."""
+
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from metanmt.translation.vocab import encode
+from metanmt.translation.data.vocab import encode
 
 WORD_START = "\u2581"  # sentencepiece's mark of a piece that begins a word
 
@@ -20,8 +21,11 @@ def pieces(ids: list[int], limit: int, tokenizer) -> list[list[int]]:
     body, eos, out = ids[:-1], ids[-1], []
     while len(body) > limit - 1:
         cut = limit - 1
-        starts = [i for i in range(cut, 0, -1)
-                  if tokenizer.spm_source.id_to_piece(body[i]).startswith(WORD_START)]
+        starts = [
+            i
+            for i in range(cut, 0, -1)
+            if tokenizer.spm_source.id_to_piece(body[i]).startswith(WORD_START)
+        ]
         cut = starts[0] if starts else cut
         out.append(body[:cut] + [eos])
         body = body[cut:]
@@ -34,22 +38,33 @@ def generate_batches(model, tokenizer):
     device = next(model.parameters()).device
 
     def run(ids: list[list[int]], beams: int, length_penalty: float, max_new: int) -> list[str]:
-        batch = torch.full((len(ids), max(map(len, ids))), tokenizer.pad_token_id,
-                           dtype=torch.long)
+        batch = torch.full((len(ids), max(map(len, ids))), tokenizer.pad_token_id, dtype=torch.long)
         for row, seq in enumerate(ids):
             batch[row, : len(seq)] = torch.tensor(seq)
         mask = (batch != tokenizer.pad_token_id).long()
         generated = model.generate(
-            input_ids=batch.to(device), attention_mask=mask.to(device), num_beams=beams,
-            length_penalty=length_penalty, max_new_tokens=max_new, early_stopping=True)
+            input_ids=batch.to(device),
+            attention_mask=mask.to(device),
+            num_beams=beams,
+            length_penalty=length_penalty,
+            max_new_tokens=max_new,
+            early_stopping=True,
+        )
         return tokenizer.batch_decode(generated, skip_special_tokens=True)
+
     return run
 
 
 @torch.no_grad()
-def translate(model, tokenizer, sentences: Sequence[str], beams: int = 4,
-              length_penalty: float = 0.6, batch_tokens: int = 4000,
-              progress: bool = True) -> list[str]:
+def translate(
+    model,
+    tokenizer,
+    sentences: Sequence[str],
+    beams: int = 4,
+    length_penalty: float = 0.6,
+    batch_tokens: int = 4000,
+    progress: bool = True,
+) -> list[str]:
     """Translations of ``sentences`` in their order, by a `transformers` model or an exported
     engine (anything with ``translate_ids``, e.g. ``export.CTranslate2Model``). Batches hold
     about ``batch_tokens`` source tokens; sorting by length keeps padding (wasted work) small."""
@@ -65,21 +80,28 @@ def translate(model, tokenizer, sentences: Sequence[str], beams: int = 4,
     parts = [pieces(seq, limit, tokenizer) for seq in encode(tokenizer, sentences, sys.maxsize)]
     long = sum(len(p) > 1 for p in parts)
     if long:
-        tqdm.write(f"{long} of {len(parts)} sentences are longer than the model's {limit} "
-                   f"positions: each is translated in pieces split at word starts, then joined",
-                   file=sys.stderr)
+        tqdm.write(
+            f"{long} of {len(parts)} sentences are longer than the model's {limit} "
+            f"positions: each is translated in pieces split at word starts, then joined",
+            file=sys.stderr,
+        )
     ids = [piece for p in parts for piece in p]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
     out: list[str] = [""] * len(ids)
-    bar = tqdm(total=len(ids), desc="translating", disable=not progress, mininterval=2,
-               leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(ids),
+        desc="translating",
+        disable=not progress,
+        mininterval=2,
+        leave=False,
+        dynamic_ncols=True,
+    )
     start = 0
     while start < len(order):
         width = len(ids[order[start]])
         count = max(1, batch_tokens // (width * beams))
-        chunk = order[start:start + count]
-        texts = run([ids[i] for i in chunk], beams, length_penalty,
-                    min(limit, width * 3 // 2 + 10))
+        chunk = order[start : start + count]
+        texts = run([ids[i] for i in chunk], beams, length_penalty, min(limit, width * 3 // 2 + 10))
         for i, text in zip(chunk, texts):
             out[i] = text
         bar.update(len(chunk))
@@ -89,6 +111,6 @@ def translate(model, tokenizer, sentences: Sequence[str], beams: int = 4,
         model.train()
     joined, position = [], 0
     for p in parts:
-        joined.append(" ".join(out[position:position + len(p)]))
+        joined.append(" ".join(out[position : position + len(p)]))
         position += len(p)
     return joined
