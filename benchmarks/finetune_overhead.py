@@ -63,10 +63,10 @@ def old_checkout(rev: str, folder: Path) -> Path:
 def old_init(run: Path, folder: Path) -> Path:
     """The run's best checkpoint, its config without the keys the older code does not know."""
     from metanmt.checkpoint import CHECKSUMS, CONFIG, sha256
-    from metanmt.run import run_folder_checkpoint
+    from metanmt.run_folder import checkpoint_of
 
     checkpoint = folder / "checkpoint"
-    shutil.copytree(run_folder_checkpoint(run), checkpoint)
+    shutil.copytree(checkpoint_of(run), checkpoint)
     config = json.loads((checkpoint / CONFIG).read_text())
     for key in ("warmup_fraction", "keep_checkpoints_at"):
         config["train"].pop(key, None)

@@ -63,7 +63,7 @@ def ours(family, criterion, inner_lr, first_order, use_vmap, algorithm=None, com
     model = family.build_model()
     params = meta_parameters(model)
     algorithm = algorithm or MAML(
-        1, inner_lr, first_order=first_order, use_vmap=use_vmap, compile=compile
+        inner_steps=1, inner_lr=inner_lr, first_order=first_order, vmap=use_vmap, compile=compile
     )
     opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731

@@ -52,8 +52,8 @@ def trainer_of(name: str, setting: str, out: str, families: dict | None = None) 
     trainer = Trainer(config, family=families[key], log=False)
     # read back what was built: the family's settings and the path
     assert trainer.family.config == config.task, (trainer.family.config, config.task)
-    assert trainer.algorithm.use_vmap == (path == "vmap")
-    assert trainer.algorithm.use_compile == (path == "compiled loop")
+    assert trainer.algorithm.vmap == (path == "vmap")
+    assert trainer.algorithm.compile == (path == "compiled loop")
     return trainer
 
 

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    adapter = MAML(inner_steps=1, inner_lr=0.1, first_order=True, use_vmap=False)
+    adapter = MAML(inner_steps=1, inner_lr=0.1, first_order=True, vmap=False)
     print("| algorithm | " + " | ".join(f"{s} steps" for s in STEPS) + " |")
     print("|---|" + "---|" * len(STEPS))
     with tempfile.TemporaryDirectory() as tmp:

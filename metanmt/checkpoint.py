@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-WEIGHTS, CONFIG, STATE, CHECKSUMS = (
-    "model.safetensors",
-    "config.json",
-    "trainer_state.pt",
-    "checksums.json",
-)
-
+from metanmt.files import atomic_dir, previous
+from metanmt.run_folder import CHECKSUMS, CONFIG, STATE, WEIGHTS
 
 # In the weights file's header: this checkpoint was written with checksums.json, so a missing one
 # is an error (checkpoints from before checksums have neither and are loaded unchecked, said once).
@@ -81,29 +74,9 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def sync_folder(folder: Path) -> None:
-    """Make a folder's entries (new files, renames) durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def save_checkpoint(
     folder: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any], state: dict[str, Any]
 ) -> None:
-    folder = Path(folder)
-    tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     files = {
@@ -113,24 +86,16 @@ def save_checkpoint(
         CONFIG: json.dumps(config, indent=2).encode(),
         STATE: buffer.getvalue(),
     }
-    for name, data in files.items():
-        write_synced(tmp / name, data)
-    write_synced(
-        tmp / CHECKSUMS, json.dumps({n: sha256(d) for n, d in files.items()}, indent=1).encode()
-    )
-    sync_folder(tmp)
-    if folder.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        folder.rename(old)
-    tmp.rename(folder)
-    sync_folder(folder.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    files[CHECKSUMS] = json.dumps({n: sha256(d) for n, d in files.items()}, indent=1).encode()
+    with atomic_dir(folder) as tmp:  # written beside, synced, then swapped in
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
 
 
 def find_checkpoint(folder: Path) -> Path:
     """``folder`` itself, or the previous copy if a crash came between the two renames."""
     folder = Path(folder)
-    for candidate in (folder, folder.with_name(folder.name + ".old")):
+    for candidate in (folder, previous(folder)):
         if (candidate / WEIGHTS).is_file():
             return candidate
     raise CheckpointError(f"no checkpoint in {folder} (expected {WEIGHTS} and {CONFIG})")

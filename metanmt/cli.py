@@ -17,8 +17,8 @@ import metanmt
 import metanmt.builtins  # noqa: F401  (the shipped families; also found as an entry point)
 from metanmt.checkpoint import CheckpointError
 from metanmt.config import config_to_dict, load_config
-from metanmt.evaluation.compare import evaluate_runs
 from metanmt.evaluation.report import plain_table, training_rows
+from metanmt.evaluation.side_by_side import evaluate_runs
 from metanmt.folder_lock import hold_folder, writable_folder
 from metanmt.registry import ALGORITHMS, command_hooks
 from metanmt.run import export_best

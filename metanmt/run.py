@@ -12,6 +12,7 @@ from metanmt.algorithms import Algorithm, meta_parameters
 from metanmt.checkpoint import load_checkpoint, load_into, unique_state
 from metanmt.config import RunConfig, config_from_dict
 from metanmt.registry import ALGORITHMS, FAMILIES
+from metanmt.run_folder import RunFolder, checkpoint_of
 from metanmt.tasks import TaskFamily
 
 ALGO_PREFIX = "algo."  # algorithm tensors (Meta-SGD's rates) share the weights file with the model
@@ -66,24 +67,12 @@ def build_run(
     return Run(config, family, model, algorithm.to(device))
 
 
-def run_folder_checkpoint(folder: Path) -> Path:
-    """A run folder's best checkpoint (else its last); a checkpoint folder itself."""
-    if (folder / "checkpoints").is_dir():
-        best = folder / "checkpoints" / "best"
-        return (
-            best
-            if best.exists() or best.with_name("best.old").exists()
-            else folder / "checkpoints" / "last"
-        )
-    return folder
-
-
 def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
     """Rebuild a saved run from a checkpoint folder or a run folder (then its best checkpoint)."""
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"no run or checkpoint at {folder}")
-    folder = run_folder_checkpoint(folder)
+    folder = checkpoint_of(folder)
     tensors, config_dict, state = load_checkpoint(folder)
     run = build_run(config_from_dict(config_dict), device)
     load_weights(run, tensors, folder)
@@ -96,7 +85,7 @@ def export_best(out_dir: str | Path) -> Path | None:
     """The best checkpoint of a run folder, written by its family's ``export`` (translation:
     a save_pretrained model with its tokenizer in ``out_dir/model``); None if it exports nothing."""
     best = load_run(out_dir)
-    return best.family.export(best.model, Path(out_dir) / "model")
+    return best.family.export(best.model, RunFolder(out_dir).export)
 
 
 def load_weights(run: Run, tensors: dict[str, torch.Tensor], source: Path) -> None:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -63,3 +65,79 @@ def port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sine_run(tmp_path_factory):
+    """A finished 4-step MAML sine run, copied by each test that changes it."""
+    from helpers import train
+
+    run = tmp_path_factory.mktemp("one-writer") / "run"
+    assert train(run, "train.steps=4") == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def toy_maml_run(tmp_path_factory, toy_corpus):
+    """A 4-step MAML run of the tiny translation model on the toy corpus: (toy corpus, run)."""
+    from metanmt.config import load_config
+    from metanmt.trainer import Trainer
+
+    run = tmp_path_factory.mktemp("defects") / "run"
+    Trainer(
+        load_config(
+            None,
+            [
+                f"out_dir={run}",
+                "family=translation",
+                "translation.model=tiny",
+                f"translation.corpus={toy_corpus}",
+                "translation.dropout=0",
+                "train.steps=4",
+                "train.meta_batch=2",
+                "train.eval_tasks=2",
+            ],
+        ),
+        log=False,
+    ).fit()
+    return toy_corpus, run
+
+
+@pytest.fixture(scope="session")
+def toy_multinmt_run(tmp_path_factory):
+    """A toy corpus made by ``metanmt prepare --toy`` and a tiny MultiNMT run trained on it through
+    the CLI (recipes/configs/multinmt_cpu.yaml): the corpus, the run."""
+    from metanmt.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "recipes" / "configs" / "multinmt_cpu.yaml"
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus"
+    assert main(["prepare", "--toy", "--out", str(corpus), "--vocab-size", "400"]) == 0
+    assert (corpus / "manifest.json").is_file() and (corpus / "vocab" / "report.json").is_file()
+    run = root / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--threads",
+                "1",
+                "--set",
+                f"out_dir={run}",
+                f"translation.corpus={corpus}",
+                "translation.model=tiny",
+                "translation.dropout=0",
+                "translation.support_tokens=300",
+                "translation.query_tokens=300",
+                "train.steps=120",
+                "train.outer_lr=0.003",
+                "train.warmup_steps=0",
+                "train.eval_every=60",
+                "train.time_limit_minutes=0",
+            ]
+        )
+        == 0
+    )
+    assert (run / "model" / "config.json").is_file()  # exported with save_pretrained
+    return corpus, run

@@ -1,4 +1,4 @@
-"""The mathematics of the algorithms: finite differences and the identities they must satisfy."""
+"""The algorithms: finite differences, the identities they must satisfy, and what they refuse."""
 
 import pytest
 import torch
@@ -63,9 +63,9 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inn
     params = {n: p.detach().double().requires_grad_() for n, p in params.items()}
     model.double()
     optimizer, lr, reference = OPTIMIZERS[inner]
-    grads, _ = MAML(steps, lr, use_vmap=False, inner_optimizer=optimizer).outer_grads(
-        loss_fn, params, tasks
-    )
+    grads, _ = MAML(
+        inner_steps=steps, inner_lr=lr, vmap=False, inner_optimizer=optimizer
+    ).outer_grads(loss_fn, params, tasks)
     names = list(params)
     analytic = flat(grads, names)
     base = torch.cat([params[n].detach().reshape(-1) for n in names])
@@ -86,7 +86,7 @@ def test_maml_gradient_matches_finite_differences(float64, tiny_sine, steps, inn
         numeric[i] = (objective(base + e) - objective(base - e)) / (2 * eps)
     assert torch.allclose(analytic, numeric, rtol=1e-5, atol=1e-7), (analytic - numeric).abs().max()
     first_order, _ = MAML(
-        steps, lr, first_order=True, use_vmap=False, inner_optimizer=optimizer
+        inner_steps=steps, inner_lr=lr, first_order=True, vmap=False, inner_optimizer=optimizer
     ).outer_grads(loss_fn, params, tasks)
     assert not torch.allclose(flat(first_order, names), numeric, rtol=1e-3, atol=1e-5)
 
@@ -96,7 +96,7 @@ def test_second_order_through_adam_is_finite_where_a_gradient_is_exactly_zero(ti
     gradient, zero second moment) would make second-order MAML's gradient NaN."""
     family, model, params, loss_fn, tasks = tiny_sine
     params = {**params, "unused": torch.zeros(3, requires_grad=True)}
-    adam = MAML(2, 0.01, use_vmap=False, inner_optimizer="adam")
+    adam = MAML(inner_steps=2, inner_lr=0.01, vmap=False, inner_optimizer="adam")
     grads, stats = adam.outer_grads(loss_fn, params, tasks)
     assert all(torch.isfinite(g).all() for g in grads.values()) and stats["loss"] == stats["loss"]
     assert grads["unused"].abs().sum() == 0
@@ -107,7 +107,9 @@ def test_fomaml_is_query_gradient_at_adapted_parameters(float64, tiny_sine):
     model.double()
     params = {n: p.detach().double().requires_grad_() for n, p in params.items()}
     lr, steps = 0.05, 2
-    fo, _ = MAML(steps, lr, first_order=True, use_vmap=False).outer_grads(loss_fn, params, tasks)
+    fo, _ = MAML(inner_steps=steps, inner_lr=lr, first_order=True, vmap=False).outer_grads(
+        loss_fn, params, tasks
+    )
     expected = {n: torch.zeros_like(p) for n, p in params.items()}
     for t in tasks:
         adapted = adapt(loss_fn, params, t.support, steps, lr, order=0)
@@ -115,7 +117,7 @@ def test_fomaml_is_query_gradient_at_adapted_parameters(float64, tiny_sine):
         expected = {n: expected[n] + g[n] / len(tasks) for n in params}
     for n in params:
         torch.testing.assert_close(fo[n], expected[n], rtol=1e-10, atol=1e-12)
-    so, _ = MAML(steps, lr, use_vmap=False).outer_grads(loss_fn, params, tasks)
+    so, _ = MAML(inner_steps=steps, inner_lr=lr, vmap=False).outer_grads(loss_fn, params, tasks)
     assert not torch.allclose(flat(so, list(params)), flat(fo, list(params)), atol=1e-6)
 
 
@@ -125,7 +127,7 @@ def test_reptile_moves_along_sum_of_inner_gradients(float64, tiny_sine):
     params = {n: p.detach().double() for n, p in params.items()}
     lr = 0.03
     task = tasks[0]
-    direction, _ = Reptile(inner_steps=2, inner_lr=lr, use_vmap=False).outer_grads(
+    direction, _ = Reptile(inner_steps=2, inner_lr=lr, vmap=False).outer_grads(
         loss_fn, params, [task]
     )
     g1 = autograd_grad(loss_fn, params, task.support, False)
@@ -139,7 +141,7 @@ def test_pretraining_direction_is_the_gradient_at_phi(float64, tiny_sine):
     family, model, params, loss_fn, tasks = tiny_sine
     model.double()
     params = {n: p.detach().double().requires_grad_() for n, p in params.items()}
-    grads, _ = Pretrain(use_vmap=False).outer_grads(loss_fn, params, tasks)
+    grads, _ = Pretrain(vmap=False).outer_grads(loss_fn, params, tasks)
     total = sum(0.5 * (loss_fn(params, t.support) + loss_fn(params, t.query)) for t in tasks)
     expected = torch.autograd.grad(total / len(tasks), list(params.values()))
     for g, e in zip(grads.values(), expected):
@@ -155,10 +157,8 @@ def test_vmap_and_loop_paths_agree(tiny_sine, name, inner):
     family, model, params, loss_fn, tasks = tiny_sine
     results = []
     keys = {} if inner == "sgd" else {"inner_optimizer": inner}
-    for use_vmap in (True, False):
-        algorithm = build_algorithm(
-            name, params, inner_steps=2, inner_lr=0.05, vmap=use_vmap, **keys
-        )
+    for vmap in (True, False):
+        algorithm = build_algorithm(name, params, inner_steps=2, inner_lr=0.05, vmap=vmap, **keys)
         grads, stats = algorithm.outer_grads(loss_fn, params, tasks, stackable=True)
         results.append((grads, stats["loss"]))
     (gv, lv), (gl, ll) = results
@@ -182,7 +182,7 @@ def test_metasgd_with_equal_rates_equals_maml(tiny_sine):
     meta, _ = MetaSGD(params, inner_steps=2, inner_lr=0.05).outer_grads(
         loss_fn, params, tasks, True
     )
-    maml, _ = MAML(2, 0.05).outer_grads(loss_fn, params, tasks, True)
+    maml, _ = MAML(inner_steps=2, inner_lr=0.05).outer_grads(loss_fn, params, tasks, True)
     for n in params:
         torch.testing.assert_close(meta[n], maml[n])
 
@@ -232,3 +232,36 @@ def test_compile_reaches_every_algorithm_with_the_eager_gradients(tiny_sine, nam
     for n in expected:
         torch.testing.assert_close(grads[n], expected[n], rtol=1e-5, atol=1e-6)
     assert compiled.settings()["compile"] is True and len(compiled._compiled) == 1
+
+
+def test_metasgd_takes_parameter_names_with_double_underscores():
+    from metanmt.algorithms import MetaSGD
+
+    params = {"my__w": torch.ones(2, requires_grad=True), "my.w": torch.ones(2, requires_grad=True)}
+    algorithm = MetaSGD(params, inner_lr=0.1)
+    assert set(algorithm.learning_rate()) == {"my__w", "my.w"}
+    adapted = algorithm.adapt(lambda p, b: (p["my__w"] * p["my.w"]).sum(), params, None, 1)
+    assert torch.allclose(adapted["my__w"], torch.full((2,), 0.9))
+
+
+def test_a_model_that_draws_random_numbers_is_refused_under_vmap_with_what_to_do(tiny_sine):
+    from torch import nn
+
+    from metanmt.algorithms import MAML
+
+    family, model, params, loss_fn, tasks = tiny_sine
+    noisy = nn.Sequential(nn.Linear(1, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+
+    def noisy_loss(p, batch):
+        x, y = batch
+        return ((torch.func.functional_call(noisy, p, (x,)) - y) ** 2).mean()
+
+    noisy_params = dict(noisy.named_parameters())
+    with pytest.raises(ValueError, match="set algorithm.vmap=false"):
+        MAML(inner_steps=1, inner_lr=0.01).outer_grads(
+            noisy_loss, noisy_params, tasks, stackable=True
+        )
+    grads, _ = MAML(inner_steps=1, inner_lr=0.01, vmap=False).outer_grads(
+        noisy_loss, noisy_params, tasks, stackable=True
+    )
+    assert all(torch.isfinite(g).all() for g in grads.values())

@@ -1,8 +1,9 @@
 """The layout the architecture promises: no import circle in metanmt/, no import tucked into a
 function body, a core that never imports a task family, families that do not import each other,
-and a trainer that names no family concept."""
+a trainer that names no family concept, and a run folder's layout spelled in one module."""
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "metanmt"
@@ -134,3 +135,93 @@ def test_the_trainer_and_evaluation_name_no_family_concept():
     for name in ("cli.py", "run.py", "registry.py", "schema.py", "tasks/base.py"):
         found = [w for w in words if w in code_without_docs(PACKAGE / name)]
         assert not found, f"{name} names {found}"
+
+
+def code_strings(tree: ast.AST):
+    """(string constant, its parent node) for every string in a module's code: docstrings left
+    out, the literal parts of f-strings in."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            docstrings.add(id(body[0].value))
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            if (
+                isinstance(child, ast.Constant)
+                and isinstance(child.value, str)
+                and id(child) not in docstrings
+            ):
+                yield child, parent
+
+
+PATH_CALLS = {"Path", "PurePath", "joinpath", "with_name", "open", "join"}
+
+
+def builds_a_path(node: ast.Constant, parent: ast.AST) -> bool:
+    """``folder / "name"``, ``Path("name")``, ``p.with_name("name")``, ``open("name")``..."""
+    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+        return True
+    if isinstance(parent, ast.Call) and node in parent.args:
+        func = parent.func
+        return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in (
+            PATH_CALLS
+        )
+    return False
+
+
+def layout_spellings(tree: ast.AST, names, at: str) -> list[ast.Constant]:
+    """The strings of a module's code that spell one of a folder layout's ``names``: joined into
+    a path (``run / "checkpoints"``, ``best.with_name("best.old")``), a file name (one with an
+    extension: it means nothing else) anywhere in a string, or the ``at`` prefix."""
+    files = [re.compile(rf"(?<!\w){re.escape(name)}(?!\w)") for name in names if "." in name]
+    found = []
+    for node, parent in code_strings(tree):
+        text = node.value
+        parts = set(text.split("/")) | {part.split(".")[0] for part in text.split("/")}
+        if (
+            any(name.search(text) for name in files)
+            or text.startswith(at)
+            or (builds_a_path(node, parent) and parts & set(names))
+        ):
+            found.append(node)
+    return found
+
+
+def test_the_run_folder_layout_is_spelled_only_by_its_owner():
+    """Every name of a run's layout is spelled in metanmt/run_folder.py; everything else asks
+    RunFolder (or uses the names it exports)."""
+    from metanmt import run_folder
+
+    owner = PACKAGE / "run_folder.py"
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.value!r}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != owner
+        for node in layout_spellings(
+            ast.parse(path.read_text(), str(path)), run_folder.NAMES, run_folder.AT
+        )
+    ]
+    assert not found, "run-folder names spelled outside run_folder.py: " + ", ".join(found)
+
+
+def test_the_layout_check_finds_each_way_of_spelling_it():
+    code = (
+        '"""A docstring may name metrics.csv."""\n'
+        'a = run / "checkpoints" / "last"\n'
+        'b = best.with_name("best.old")\n'
+        'c = f"no {run}/metrics.csv here"\n'
+        'd = f"at-{cost}"\n'
+        'e = Path("checkpoints/best")\n'
+        'f = {"best": 1}["best"], "train.log_every", "model"  # keys and words: not paths\n'
+    )
+    names = ("checkpoints", "best", "last", "metrics.csv", "model", "train.log")
+    spelled = [node.value for node in layout_spellings(ast.parse(code), names, "at-")]
+    assert sorted(spelled) == [
+        "/metrics.csv here",
+        "at-",
+        "best.old",
+        "checkpoints",
+        "checkpoints/best",
+        "last",
+    ]

@@ -1,6 +1,7 @@
 """Fine-tuning at word budgets without per-job overhead: each initialisation loaded once and
 restored in memory for every job, per-word dev losses, models written only when asked, the
-time of each phase, results folders from an older metanmt, and the gap against training tokens."""
+time of each phase, results folders from an older metanmt, the gap against training tokens, draws
+per cell, duplicated rows counted once, and summaries and plots that say what they show."""
 
 import csv
 
@@ -18,7 +19,9 @@ from metanmt.translation.finetuning.budgets import (
     Initialisations,
     LanguageData,
     Results,
+    read_results,
     run_budgets,
+    summarize,
 )
 from metanmt.translation.finetuning.finetune import FinetuneConfig
 from metanmt.translation.model import load_translation_model
@@ -244,3 +247,104 @@ def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):
     said = capsys.readouterr()
     assert "draws_by_budget: 40000 not among the budgets 0; its entry has no effect" in said.out
     assert "draws_by_init: multi not among the inits random; its entry has no effect" in said.out
+
+
+def test_summary_and_plot_say_what_they_show(tmp_path):
+    from matplotlib.figure import Figure
+
+    from metanmt.translation.finetuning.budgets import FIELDS, summarize
+    from metanmt.translation.finetuning.plots import budget_ticks
+
+    rows = [
+        dict(
+            init="random",
+            language="xx",
+            budget=b,
+            words=w,
+            capped=c,
+            draw=0,
+            steps=5,
+            best_step=5,
+            dev_loss=7.0,
+            bleu=0.0,
+            chrf=0.0,
+            tok_bleu=0.0,
+            test_sentences=50,
+            seconds=1,
+            bleu_signature="s",
+            chrf_signature="s",
+            tok_bleu_signature="s",
+            fingerprint="f",
+        )
+        for b, w, c in ((0, 0, False), (4000, 4010, False), (1_000_000, 75_700, True))
+    ]
+    with (tmp_path / "results.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    limits = []
+    original = Figure.savefig
+    Figure.savefig = lambda self, *a, **k: (
+        limits.append(self.axes[0].get_ylim()) or original(self, *a, **k)
+    )
+    try:
+        summary = summarize(tmp_path)
+    finally:
+        Figure.savefig = original
+    assert budget_ticks(summary) == ([0, 4000, 75700], ["0", "4k", "75.7k"])  # no "1000k"
+    assert limits[0] == (0.0, 1.0)  # BLEU: an all-zero curve gets no negative BLEU on the axis
+    assert limits[1][0] > 6  # dev loss: its own range, not from zero
+    text = (tmp_path / "summary.md").read_text()
+    assert "| test sentences |" in text.splitlines()[0]
+    assert "0.00 (1 draw)" in text and "± 0.00" not in text.split("Mean ±")[0]
+    assert "75700 (the whole pool)" in text
+
+
+def test_duplicated_result_rows_count_once(tmp_path):
+    rows = [
+        {
+            **{k: "" for k in FIELDS},
+            "init": "meta",
+            "language": "ro",
+            "budget": "4000",
+            "words": "4000",
+            "capped": "False",
+            "draw": str(draw),
+            "bleu": str(10 + draw),
+            "chrf": "30",
+            "tok_bleu": "11",
+            "dev_loss": "3",
+            "dev_loss_per_word": "4",
+            "test_sentences": "5",
+            "fingerprint": f"f{draw}",
+            **{f"{k}_signature": "sig" for k in ("bleu", "chrf", "tok_bleu")},
+        }
+        for draw in range(3)
+    ]
+    with (tmp_path / "results.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows + rows)  # two processes that once wrote one folder together
+    assert len(read_results(tmp_path / "results.csv")) == 3
+    (summary,) = summarize(tmp_path)
+    assert summary["draws"] == 3 and summary["bleu_std"] == 1.0
+
+
+def test_draws_per_cell_and_capped_budgets_stand_for_what_was_asked(capsys):
+    from metanmt.translation.finetuning.budgets import (
+        BudgetPlan,
+        LanguageData,
+        draws_of,
+        effective_budgets,
+    )
+
+    pool = [(f"s{i}", "one two three four five") for i in range(100)]  # 500 words
+    data = LanguageData(pool=pool, dev=pool[:5], test=pool[:5])
+    cells = effective_budgets([0, 200, 1000, 4000], data, "xx")
+    assert cells == {0: [0], 200: [200], -1: [1000, 4000]}  # both capped ones: the pool, once
+    assert "the budgets 1000, 4000 use all of it" in "".join(capsys.readouterr())
+    plan = BudgetPlan(draws=3, draws_by_budget={"4k": 1}, draws_by_init={"random": 2})
+    assert draws_of(plan, "meta", [0]) == 1
+    assert draws_of(plan, "meta", [200]) == 3 and draws_of(plan, "random", [200]) == 2
+    assert draws_of(plan, "meta", [4000]) == 1
+    assert draws_of(plan, "meta", [1000, 4000]) == 3  # the pool stands for 1000 too: its 3 draws

@@ -1,10 +1,14 @@
-"""The CLI as a user runs it: subprocesses, files written, one clear line for bad input."""
+"""The CLI as a user runs it: subprocesses, files written, one clear line for bad input or ^C."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_of, error_line, train
+
+from metanmt.cli import main
+from metanmt.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -117,3 +121,32 @@ def test_evaluate_refuses_runs_of_different_settings(tmp_path):
         metanmt("train", "--set", f"out_dir={tmp_path / str(k)}", f"sine.k_shot={k}", *TINY)
     result = metanmt("evaluate", tmp_path / "3", tmp_path / "4", check=False)
     assert result.returncode == 2 and "trained on different tasks" in result.stderr
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_continue(sine_run, tmp_path, capsys, monkeypatch):
+    run = copy_of(sine_run, tmp_path)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    assert train(run, "train.steps=6", flags=["--resume"]) == 130
+    line = error_line(capsys, "train")
+    assert "interrupted" in line and "--resume" in line
+    assert (run / "checkpoints" / "last").is_dir()  # the run's checkpoints stay
+
+
+def test_init_from_sets_the_config(capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--print-config",
+                "--set",
+                "family=translation",
+                "translation.init_from=some/model",
+            ]
+        )
+        == 0
+    )
+    assert "init_from: some/model" in capsys.readouterr().out

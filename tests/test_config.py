@@ -1,14 +1,20 @@
 """Configs: every key a recipe or preset gives reaches the object it names (read back from the
-built objects, not from the config), and a key that would reach nothing is refused."""
+built objects, not from the config); a key that would reach nothing, a value out of range and
+settings impossible together are refused; `--resume` refuses a changed setting."""
 
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import SINE_EVERY_2 as SINE
+from helpers import copy_of, error_line, one_error_line, snapshot, train
 
+from metanmt.cli import main
 from metanmt.config import (
+    RESUMABLE,
     TrainConfig,
     build_config,
     config_from_dict,
@@ -322,3 +328,98 @@ def test_bare_no_reaches_a_string_setting():
 
     config = load_config(None, ["family=sine", "train.mixed_precision=no"])
     assert config.train.mixed_precision == "no"
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train.steps=-5", "'train.steps' must be >= 1, got -5"),
+        ("train.eval_tasks=0", "'train.eval_tasks' must be >= 1, got 0"),
+        ("train.checkpoint_every=-1", "'train.checkpoint_every' must be >= 1, got -1"),
+        ("train.eval_every=0", "'train.eval_every' must be >= 1, got 0"),
+    ],
+)
+def test_settings_out_of_range_are_refused_before_a_run_exists(
+    tmp_path, capsys, assignment, message
+):
+    assert main(["train", "--set", f"out_dir={tmp_path / 'run'}", assignment]) == 2
+    assert message in one_error_line(capsys, "train")
+    assert not (tmp_path / "run").exists()
+
+
+def test_sdpa_with_second_order_maml_is_refused_when_the_config_is_read(tmp_path, capsys):
+    # no corpus exists: the refusal comes before anything is loaded
+    assert (
+        main(
+            [
+                "train",
+                "--set",
+                "family=translation",
+                "translation.attention=sdpa",
+                "algorithm.name=maml",
+                f"translation.corpus={tmp_path / 'none'}",
+            ]
+        )
+        == 2
+    )
+    assert "attention=sdpa cannot run algorithm 'maml'" in one_error_line(capsys, "train")
+
+
+@pytest.mark.parametrize(
+    "assignment, old, new",
+    [
+        ("algorithm.name=fomaml", "maml", "fomaml"),
+        ("sine.k_shot=10", "5", "10"),
+        ("train.outer_lr=0.5", "0.001", "0.5"),
+        ("algorithm.inner_lr=0.02", "0.01", "0.02"),
+        ("train.meta_batch=8", "4", "8"),
+        ("train.seed=3", "0", "3"),
+        ("train.lr_schedule=cosine", "constant", "cosine"),
+    ],
+)
+def test_resume_refuses_each_changed_setting_with_old_and_new_value(
+    sine_run, tmp_path, capsys, assignment, old, new
+):
+    run = copy_of(sine_run, tmp_path)
+    before = snapshot(run)
+    assert train(run, "train.steps=6", assignment, flags=["--resume"]) == 2
+    line = error_line(capsys, "train")
+    key = assignment.split("=")[0]
+    assert f"{key}: {old} -> {new}" in line and "--overwrite" in line and "out_dir" in line
+    assert "train.steps" not in line.split("(")[1].split(")")[0]  # a resumable key is no refusal
+    assert snapshot(run) == before  # signature.txt and the checkpoints untouched
+
+
+def test_resumable_settings_are_applied_and_recorded_as_the_objects_hold_them(
+    sine_run, tmp_path, capsys
+):
+    run = copy_of(sine_run, tmp_path)
+    assert "train.steps" in RESUMABLE and "train.outer_lr" not in RESUMABLE
+    trainer = Trainer(
+        load_config(None, [f"out_dir={run}", *SINE, "train.steps=6", "train.log_every=1"])
+    )
+    trainer.fit(resume=True)
+    captured = capsys.readouterr()
+    assert "train.log_every: 2 -> 1; train.steps: 4 -> 6" in captured.out + captured.err
+    saved = json.loads((run / "checkpoints" / "last" / "config.json").read_text())
+    assert saved["train"]["steps"] == 6 and saved["train"]["log_every"] == 1
+    built = json.loads(json.dumps(trainer.settings()))  # as the resumed objects hold them
+    assert {k: built[k] for k in saved["train"]} == saved["train"]
+    assert trainer.step == 6 and built["outer_lr"] == 0.001
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("algorithm.inner_lr=inf", "expects a finite number"),
+        ("train.outer_lr=-inf", "expects a finite number"),
+        ("out_dir=", "out_dir is empty"),
+    ],
+)
+def test_non_finite_settings_and_an_empty_out_dir_are_refused(
+    tmp_path, monkeypatch, capsys, assignment, message
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--threads", "1", "--set", "out_dir=run", *SINE, assignment]) == 2
+    assert message in error_line(capsys, "train")
+    assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,8 @@ from metanmt.translation import (
     write_corpus,
 )
 from metanmt.translation.data.corpus import format_table
-from metanmt.translation.data.languages import Track, part_of
+from metanmt.translation.data.languages import Track, iso639_3, language_name, part_of
+from metanmt.translation.data.sources import expected_path, file_code, language_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +76,37 @@ ROLES = LanguageRoles(
         )
     },
 )
+
+
+# The table that languages.py held before any ISO code was accepted (and that the mirror's file
+# names follow): each of today's 23 languages must still map to exactly these.
+ISO639_3 = {
+    "bg": "bul",
+    "cs": "ces",
+    "da": "dan",
+    "de": "deu",
+    "el": "ell",
+    "es": "spa",
+    "et": "est",
+    "fr": "fra",
+    "hu": "hun",
+    "it": "ita",
+    "lt": "lit",
+    "nl": "nld",
+    "pl": "pol",
+    "pt": "por",
+    "sk": "slk",
+    "sl": "slv",
+    "sv": "swe",
+    "ru": "rus",
+    "ro": "ron",
+    "lv": "lav",
+    "fi": "fin",
+    "tr": "tur",
+    "ko": "kor",
+}
+# FLORES-200 names Standard Latvian, not the macrolanguage.
+FLORES_NAMES = {**ISO639_3, "lv": "lvs"}
 
 
 def write(path: Path, lines) -> None:
@@ -353,7 +385,15 @@ def test_bad_raw_data_is_named(tmp_path, damage, message):
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"train": ["de", "xx"]}, r"unknown language code 'xx'; known codes: bg, cs"),
+        ({"train": ["de", "xx"]}, r"unknown language code 'xx': give an ISO 639-1 code"),
+        ({"train": ["UK"]}, r"unknown language code 'UK'.*codes are lower case: 'uk'"),
+        ({"test": ["kor_Hang"]}, r"'kor_Hang'.*a script or region .* is not part of it"),
+        ({"train": ["ger"]}, r"'ger' is the ISO 639-2/B code of German: use 'de'"),
+        ({"train": ["mul"]}, r"'mul' names no language \(Multiple languages\)"),
+        ({"train": ["iw"]}, r"'iw' is retired: .*Use \[he\] instead"),
+        ({"train": ["de", "en"]}, r"'en' in role 'train' is English, which every language is"),
+        ({"train": ["de", "deu"]}, r"'de' and 'deu' \(role 'train'\) are one language, German"),
+        ({"tracks": {"news": {"dev_sets": {"xx": "a"}}}}, r"unknown language code 'xx'"),
         ({"train": ["de", "de"]}, r"'de' is given twice in role 'train'"),
         ({"train": ["de", "ro"]}, r"'ro' is given in 'train' and in role 'validation'"),
         (
@@ -452,6 +492,13 @@ def test_readers_round_trip_random_pairs(tmp_path_factory, pairs):
     (folder / "pairs.tsv").write_bytes("".join(f"{s}\t{t}\n" for s, t in pairs).encode())
     assert read_parallel(folder / "src", folder / "tgt") == expected
     assert read_tsv(folder / "pairs.tsv") == expected
+
+
+def test_pairs_with_an_empty_side_are_counted_when_dropped(tmp_path, capsys):
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("a\tA\n\tB\nc\tC\nd\t \ne\tE\n")
+    assert read_tsv(tsv) == [("a", "A"), ("c", "C"), ("e", "E")]
+    assert f"{tsv}: dropped 2 of 5 pairs with an empty side (lines 2, 4)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- download and script
@@ -633,3 +680,122 @@ def test_check_leakage_counts_a_dev_sentence_that_is_also_a_test_sentence(prepar
             splits["news.dev"].append(("Ro test two.", "other", "x"))  # ro's test source
         _write_language(copy / lang, splits)
     assert check_leakage(copy) == 1
+
+
+def test_the_23_languages_keep_their_codes_and_mirror_paths(source):
+    """Any ISO code is now a language (iso639-lang); today's 23 still map to the same ISO 639-3
+    codes and the same files of the mirror as the table they had."""
+    root = Path("/data")
+    for lang, code3 in ISO639_3.items():
+        assert iso639_3(lang) == iso639_3(code3) == code3, lang
+        assert file_code(lang) == file_code(lang, "ntrex128") == code3
+        assert file_code(lang, "flores200") == FLORES_NAMES[lang]
+        testsets = root / "opus-mt-testsets/testsets"
+        assert (
+            expected_path(root, lang, "newstest2017")
+            == testsets / f"{code3}-eng/newstest2017.{code3}"
+        )
+        assert expected_path(root, lang, f"eng-{code3}/x") == testsets / f"eng-{code3}/x.{code3}"
+        assert expected_path(root, lang, "flores200-devtest") == (
+            testsets / f"flores200_dataset/devtest/{FLORES_NAMES[lang]}.devtest"
+        )
+        assert expected_path(root, lang, "ntrex128") == (
+            root / "opus-mt-testsets/datasets/microsoft/ntrex/NTREX/NTREX-128"
+            f"/newstest2019-ref.{code3}.txt"
+        )
+    assert list(language_sets(source, "ro")) == [
+        "newstest2016",
+        "tatoeba-test-v2021-08-07",
+        "eng-ron/newstest2016",
+        "flores200-devtest",
+    ]
+    assert (iso639_3("uk"), language_name("uk"), file_code("sw", "flores200")) == (
+        "ukr",
+        "Ukrainian",
+        "swh",
+    )
+
+
+def new_language_roles(tmp_path: Path, **values) -> Path:
+    """A roles file with German and the given languages for training, ro and ko held out."""
+    roles = {
+        "train": ["de"],
+        "validation": ["ro"],
+        "test": ["ko"],
+        "tracks": {"tatoeba": None},  # the layout has no ko Tatoeba
+    }
+    for key, value in values.items():
+        roles[key] = roles.get(key, []) + value if key in ("train", "validation") else value
+    path = tmp_path / "roles.yaml"
+    path.write_text(yaml.safe_dump(roles))
+    return path
+
+
+def test_a_new_language_prepares_from_its_own_files(source, tmp_path):
+    """Ukrainian is in no table and not in the mirror: a roles file names it with its own files."""
+    write(tmp_path / "uk.txt", ["Привіт.", "Тест один.", "Дякую."])
+    write(tmp_path / "en.txt", ["Hello.", "Test one.", "Thank you."])  # "Test one." is ro's test
+    roles = load_roles(
+        new_language_roles(
+            tmp_path,
+            train=["uk"],
+            sources={"uk": [f"files:{tmp_path / 'uk.txt'},{tmp_path / 'en.txt'}"]},
+        )
+    )
+    manifest = prepare_corpus(source, tmp_path / "out", roles, progress=False)
+    corpus = load_corpus(tmp_path / "out")
+    assert corpus.pairs("uk", "train") == [("Привіт.", "Hello."), ("Дякую.", "Thank you.")]
+    assert manifest["languages"]["uk"]["iso639_3"] == "ukr"
+    assert manifest["languages"]["uk"]["dropped"]["leaked"] == 1
+    assert manifest["leakage_check"] == 0
+
+
+def test_a_new_language_placed_in_the_mirror_layout_is_found(tmp_path):
+    """A held-out language that no table lists, whose sets a user put in the mirror layout under
+    its ISO 639-3 code (FLORES under the name mirror.yaml gives: swh)."""
+    root = make_layout(tmp_path / "raw")
+    flores = root / "opus-mt-testsets/testsets/flores200_dataset/devtest"
+    write(flores / "swh.devtest", [f"swh flores {i}" for i in range(3)])
+    test = [("Habari.", "Hello there, friend."), ("Asante.", "Thanks, my friend.")]
+    write_set(root, "swa-eng", "newstest2099", "swa", test)
+    write_set(root, "swa-eng", "bible", "swa", [("Ndiyo.", "Yes indeed.")])
+    sets = {"dev_sets": {"sw": "flores200-devtest"}, "test_sets": {"sw": "newstest2099"}}
+    path = new_language_roles(tmp_path, validation=["sw"], tracks={"tatoeba": None, "news": sets})
+    prepare_corpus(root, tmp_path / "out", load_roles(path), progress=False)
+    corpus = load_corpus(tmp_path / "out")
+    assert corpus.pairs("sw", "news.dev") == [(f"swh flores {i}", FLORES_EN[i]) for i in range(3)]
+    assert corpus.pairs("sw", "news.test") == test
+    assert corpus.pairs("sw", "pool") == [("Ndiyo.", "Yes indeed.")]
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            {"train": ["sw"]},
+            r"no parallel data for 'sw' \(Swahili \(macrolanguage\), swa\) under .*: neither "
+            r"opus-mt-testsets/testsets/swa-eng/ nor eng-swa/ nor its FLORES-200 \(swh.devtest\) "
+            r"or NTREX-128 file.*Give it training data in the roles file: sources: "
+            r"\{sw: \[files:<sw file>,<English file>\]\}",
+        ),
+        (
+            {
+                "validation": ["sw"],
+                "tracks": {
+                    "tatoeba": None,
+                    "news": {"dev_sets": {"sw": "flores200-devtest"}, "test_sets": {"sw": "x"}},
+                },
+                "sources": {"sw": ["tsv:sw.tsv"]},
+            },
+            r"'sw'.*As a validation language its dev and test sets come from the mirror: put "
+            r"each as .*testsets/swa-eng/<set>.swa \+ <set>.eng",
+        ),
+    ],
+)
+def test_a_language_the_mirror_lacks_is_refused_saying_how_to_add_it(
+    source, tmp_path, values, message
+):
+    roles = load_roles(new_language_roles(tmp_path, **values))  # a valid language: accepted
+    with pytest.raises(CorpusError, match=message):
+        prepare_corpus(source, tmp_path / "out", roles, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -1,3 +1,5 @@
+"""Evaluation (metanmt/evaluation): confidence intervals, adaptation curves, the markdown table."""
+
 import pytest
 import torch
 

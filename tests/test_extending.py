@@ -55,11 +55,7 @@ PLUGIN = textwrap.dedent('''
     @register_algorithm("signmaml", SignConfig)
     class SignMAML(ObjectiveAlgorithm):
         """First-order MAML whose inner steps move by the sign of the gradient."""
-        name, order = "signmaml", 1
-
-        @classmethod
-        def from_config(cls, c):
-            return cls(c.inner_steps, c.inner_lr, use_vmap=c.vmap)
+        name, order, Config = "signmaml", 1, SignConfig
 
         def task_objective(self, loss_fn, params, support, query, grad_fn):
             for _ in range(self.inner_steps):
@@ -115,6 +111,40 @@ def test_a_family_and_an_algorithm_from_outside_train_and_evaluate(tmp_path):
         "unknown config key 'line.pointz' for family 'line'; valid keys here: line.points"
         in refused.stderr
     )
+
+
+ROLES = textwrap.dedent("""
+    # Ukrainian is in no table of the package: its ISO 639-1 code and its own files are enough.
+    train: [de, uk]
+    validation: [ro]
+    test: [ko]
+    tracks: {tatoeba: null}
+    sources: {uk: [tsv:uk-en.tsv]}
+""")
+UKRAINIAN = [("Доброго ранку.", "Good morning."), ("Дякую.", "Thank you.")]
+
+
+def test_a_new_language_from_a_roles_file_prepares_through_the_cli(tmp_path, capsys):
+    from metanmt.cli import main
+    from metanmt.translation import load_corpus
+    from tests.test_corpus import make_layout
+
+    data = make_layout(tmp_path / "data")  # the mirror layout, with nothing of Ukrainian
+    (tmp_path / "uk-en.tsv").write_text("".join(f"{u}\t{e}\n" for u, e in UKRAINIAN))
+    (tmp_path / "roles.yaml").write_text(ROLES)
+    args = ["prepare", "--source", data, "--roles", "roles.yaml", "--processes", "1"]
+    prepared = metanmt(tmp_path, *args, "--out", "corpus", "--vocab-size", "600")
+    assert prepared.returncode == 0, prepared.stderr[-2000:]
+    corpus = load_corpus(tmp_path / "corpus")
+    assert corpus.pairs("uk", "train") == UKRAINIAN and corpus.languages("train") == ["de", "uk"]
+    assert corpus.manifest["languages"]["uk"]["iso639_3"] == "ukr"
+    # A code that is no language is refused, saying what a code is.
+    roles = tmp_path / "roles_ua.yaml"
+    roles.write_text(ROLES.replace("uk]", "ua]").replace("{uk:", "{ua:"))
+    assert main([*map(str, args[:3]), "--roles", str(roles), "--out", str(tmp_path / "c2")]) != 0
+    assert not (tmp_path / "c2").exists()
+    refused = capsys.readouterr().err
+    assert "unknown language code 'ua': give an ISO 639-1 code (two letters: uk)" in refused
 
 
 def test_an_unknown_plugin_is_named(tmp_path):

@@ -55,7 +55,7 @@ def test_meta_training_beats_pretraining_after_adaptation_on_held_out_languages(
     assert multi.step == meta.step and multi.cost == meta.cost >= TOKENS
     held_out = multi.family.sample_batch("test", 24, torch.Generator().manual_seed(99))
     assert {t.info["language"] for t in held_out} <= set(multi.family.languages("test"))
-    one_step = MAML(inner_steps=1, inner_lr=0.1, first_order=True, use_vmap=False)
+    one_step = MAML(inner_steps=1, inner_lr=0.1, first_order=True, vmap=False)
 
     def loss_after(trainer, steps):
         trainer.model.eval()

@@ -1,4 +1,5 @@
-"""Omniglot: splits that cannot overlap, the N-way K-shot sampler, the zips, and real learning."""
+"""Omniglot: splits that cannot overlap, the N-way K-shot sampler, the zips, missing data in one
+line, and real learning."""
 
 import io
 import zipfile
@@ -7,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import one_error_line
 from PIL import Image
 
 from metanmt.algorithms import MAML, meta_parameters
+from metanmt.cli import main
 from metanmt.evaluation import adaptation_curve
 from metanmt.tasks.omniglot import OmniglotConfig, OmniglotFamily, split_characters
 from metanmt.tasks.omniglot_data import read_zip
@@ -127,7 +130,10 @@ def test_conv4_second_order_maml_agrees_under_vmap_and_loop(fake, float64):
     # Guards BatchStatNorm2d: native batch norm's double backward is wrong under vmap (torch 2.13).
     family, model, params, tasks = float64_tasks(fake, 8, "train", 3, seed=1)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
-    grads = [MAML(1, 0.4, use_vmap=v).outer_grads(loss_fn, params, tasks, True)[0] for v in (1, 0)]
+    grads = [
+        MAML(inner_steps=1, inner_lr=0.4, vmap=v).outer_grads(loss_fn, params, tasks, True)[0]
+        for v in (1, 0)
+    ]
     for n in params:
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-9, atol=1e-11)
 
@@ -139,7 +145,8 @@ def test_compiled_task_objective_gives_the_eager_gradients(fake, float64, first_
     family, model, params, tasks = float64_tasks(fake, 4, "train", 2, seed=1)
     loss_fn = lambda p, b: family.loss(model, p, b)  # noqa: E731
     eager, compiled = (
-        MAML(1, 0.4, first_order=first_order, use_vmap=False, compile=c) for c in (False, True)
+        MAML(inner_steps=1, inner_lr=0.4, first_order=first_order, vmap=False, compile=c)
+        for c in (False, True)
     )
     expected, stats = eager.outer_grads(loss_fn, params, tasks, True)
     for _ in range(2):  # the second call runs the compiled code without compiling again
@@ -156,13 +163,19 @@ def test_evaluation_follows_the_algorithms_path_with_the_same_numbers(
     """Evaluation adapts on the run's path: the loop (native batch norm, one task at a time)
     gives the vmap path's metrics, and does not call vmap; --no-vmap overrides a vmap run."""
     family, model, params, tasks = float64_tasks(fake, 4, "test", 5, seed=2)
-    vmapped = MAML(1, 0.4, use_vmap=True)
+    vmapped = MAML(inner_steps=1, inner_lr=0.4, vmap=True)
     expected = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3])
     calls = []
     real_vmap = torch.func.vmap
     monkeypatch.setattr(torch.func, "vmap", lambda *a, **k: calls.append(1) or real_vmap(*a, **k))
     looped = adaptation_curve(
-        family, model, MAML(1, 0.4, use_vmap=False), params, tasks, [0, 1, 3], progress=True
+        family,
+        model,
+        MAML(inner_steps=1, inner_lr=0.4, vmap=False),
+        params,
+        tasks,
+        [0, 1, 3],
+        progress=True,
     )
     overridden = adaptation_curve(family, model, vmapped, params, tasks, [0, 1, 3], use_vmap=False)
     assert calls == []
@@ -200,3 +213,35 @@ def test_zip_errors_name_the_file(tmp_path):
         read_zip(wrong, "background", 28)
     with pytest.raises(FileNotFoundError, match="missing.zip"):
         read_zip(tmp_path / "missing.zip", "background", 28)
+
+
+def test_omniglot_without_data_or_network_is_one_line(tmp_path, capsys, monkeypatch):
+    import urllib.request
+
+    monkeypatch.setenv("METANMT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("METANMT_DATA", raising=False)
+    asked = []
+
+    def no_network(url, filename):
+        asked.append(url)
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    assert main(["train", "--set", "family=omniglot", f"out_dir={tmp_path / 'run'}"]) == 2
+    line = one_error_line(capsys, "train")
+    assert "cannot download Omniglot" in line and "METANMT_DATA" in line
+    asked.clear()
+    assert (
+        main(
+            [
+                "train",
+                "--set",
+                "family=omniglot",
+                f"omniglot.data={tmp_path / 'no.npz'}",
+                f"out_dir={tmp_path / 'run'}",
+            ]
+        )
+        == 2
+    )
+    assert f"omniglot.data file not found: {tmp_path / 'no.npz'}" in one_error_line(capsys, "train")
+    assert asked == []  # a named file that is not there is never downloaded

@@ -314,3 +314,17 @@ def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
         for name in ("summary.md", "contrast.md", "all_languages.png", "bleu_vs_words_fi.png"):
             assert (out / track / name).exists(), (track, name)
     assert "paper" not in (out / "metanmt" / "signature.txt").read_text()  # the override reached
+
+
+def test_ci_runs_the_readme_test_command_after_the_readme_install():
+    """CI's last line is the README's test command (ruff, then pytest), and CI installs the
+    project as the README's set-up does: the README stays true when either changes."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```bash\n")
+    setup, tests = blocks[1].split("```")[0].strip(), blocks[2].split("```")[0].strip()
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci[-1] == tests and "ruff check" in tests and "pytest tests" in tests
+    for step in ("pip install torch==2.13.0", "pip install -e '.[dev,serve]'"):
+        assert step in setup
+    assert any("pip install --quiet torch==2.13.0" in line for line in ci)
+    assert any("pip install --quiet -e '.[dev,serve]'" in line for line in ci)

@@ -1,3 +1,5 @@
+"""The sine family (metanmt/tasks/sine.py): the MAML paper's tasks, its model, bad settings."""
+
 import math
 
 import pytest

@@ -1,11 +1,16 @@
-"""The one outer loop: learning, reproducibility, checkpoints, resume, and failures kept safe."""
+"""The one outer loop (metanmt/trainer): learning, reproducibility, checkpoints, resume, a saved run
+never written over, the progress bar's binding limit, and failures kept safe."""
 
+import csv
 import math
 
 import pytest
 import torch
+from helpers import SINE_EVERY_5 as SINE
+from helpers import error_line, one_error_line, snapshot, train
 
 from metanmt.checkpoint import CheckpointError, load_checkpoint
+from metanmt.cli import main
 from metanmt.config import load_config
 from metanmt.run import load_run, load_weights
 from metanmt.trainer import Trainer
@@ -156,3 +161,82 @@ def test_a_failure_in_the_last_validation_loses_no_training(tmp_path, monkeypatc
     assert run.step == 7
     for name, value in final_params(trainer).items():
         torch.testing.assert_close(run.params[name], value)
+
+
+def test_training_into_a_saved_run_is_refused_and_the_run_kept(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(["train", "--threads", "1", "--set", f"out_dir={run}", "train.steps=10", *SINE]) == 0
+    )
+    before = snapshot(run)
+    assert main(["train", "--threads", "1", "--set", f"out_dir={run}", "train.steps=5", *SINE]) == 2
+    line = one_error_line(capsys, "train")
+    assert str(run) in line and "--resume" in line and "--overwrite" in line
+    assert snapshot(run) == before
+    # --overwrite replaces the run whole: the metrics hold the new run's steps only
+    assert (
+        main(
+            [
+                "train",
+                "--threads",
+                "1",
+                "--overwrite",
+                "--set",
+                f"out_dir={run}",
+                "train.steps=5",
+                *SINE,
+            ]
+        )
+        == 0
+    )
+    steps = {int(r["step"]) for r in csv.DictReader((run / "metrics.csv").open())}
+    assert max(steps) == 5
+
+
+def test_resume_on_a_folder_without_a_checkpoint_says_so(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--threads",
+                "1",
+                "--resume",
+                "--set",
+                f"out_dir={tmp_path / 'typo'}",
+                "train.steps=2",
+                *SINE,
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert (
+        f"no checkpoint in {tmp_path / 'typo' / 'checkpoints' / 'last'}"
+        in captured.out + captured.err
+    )
+
+
+def test_progress_counts_against_the_binding_limit(tmp_path):
+    from metanmt.trainer.trainer import Progress
+
+    trainer = Trainer(
+        load_config(
+            None,
+            [f"out_dir={tmp_path}", "train.steps=100000", "train.time_limit_minutes=30", *SINE],
+        ),
+        log=False,
+    )
+    progress = Progress(trainer, enabled=False)
+    trainer.step, trainer.elapsed = 40, 15 * 60
+    assert progress.binding() == ("30 minutes", 0.5)  # not 40 of 100,000 steps
+    trainer.step = 90_000
+    assert progress.binding() == ("100,000 steps", 0.9)
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_behind(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(run, "train.steps=4", "algorithm.inner_lr=1e30") == 2
+    line = error_line(capsys, "train")
+    assert "non-finite" in line and "No checkpoint was saved" in line and "kept in" not in line
+    assert not (run / "metrics.csv").exists() and not (run / "signature.txt").exists()
+    assert train(run, "train.steps=2") == 0  # a plain train into that folder is not blocked

@@ -4,7 +4,8 @@ the config sections they share."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ class InnerLoopConfig:
         True  # batch stackable tasks with torch.func.vmap (the loop gives the same numbers)
     )
     compile: bool = False  # torch.compile each task's objective: a minute to compile, then faster
+
+    def optimizer(self) -> InnerOptimizer:
+        return SGD  # no inner_optimizer key: plain SGD steps
 
 
 @dataclass
@@ -113,31 +117,42 @@ class Algorithm(nn.Module):
     """Turns the meta-parameters and a meta-batch of tasks into an outer gradient.
 
     An ``nn.Module`` only so that learned parts of the algorithm itself (Meta-SGD's rates) are
-    saved, moved and optimised like any other parameters. ``use_vmap`` batches stackable tasks
-    with ``torch.func.vmap``; the Python loop gives the same numbers for any model.
+    saved, moved and optimised like any other parameters. ``vmap`` batches stackable tasks with
+    ``torch.func.vmap``; the Python loop gives the same numbers for any model.
+
+    Built by keyword from its config keys (``Config``'s fields: ``MAML(inner_steps=2, vmap=False)``,
+    or ``from_config``), each held as the attribute of the same name. A key left out takes its
+    default from ``Config``, the one place defaults are declared. ``inner_optimizer`` is held built
+    (an ``InnerOptimizer``, from that key and ``adam_betas``; a built one may also be given).
     """
 
     name = "algorithm"
     order: int | None = None  # how much of the inner loop the outer gradient sees: 2, 1, 0, None
+    Config: type[InnerLoopConfig] = InnerLoopConfig  # the keys it is built from, with defaults
 
-    def __init__(
-        self,
-        inner_steps: int = 1,
-        inner_lr: float = 0.01,
-        inner_optimizer: InnerOptimizer | str = SGD,
-        use_vmap: bool = True,
-        adam_betas: tuple[float, float] = (0.9, 0.999),
-        compile: bool = False,
-    ):
+    def __init__(self, **keys: Any):
         super().__init__()
-        if inner_steps < 0:
-            raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
-        if isinstance(inner_optimizer, str):
-            inner_optimizer = InnerOptimizer(inner_optimizer, tuple(adam_betas))
-        self.inner_steps, self.inner_lr = inner_steps, inner_lr
-        self.inner_optimizer, self.use_vmap = inner_optimizer, use_vmap
-        self.use_compile = compile
+        config = self.Config(**keys)
+        if config.inner_steps < 0:
+            raise ValueError(f"inner_steps must be >= 0, got {config.inner_steps}")
+        for field in dataclasses.fields(config):  # (the attribute compile hides nn.Module's)
+            if field.name not in ("name", "inner_optimizer", "adam_betas"):
+                setattr(self, field.name, getattr(config, field.name))
+        self.name = config.name or self.name
+        optimizer = getattr(config, "inner_optimizer", None)
+        self.inner_optimizer = (
+            optimizer if isinstance(optimizer, InnerOptimizer) else config.optimizer()
+        )
         self._compiled: dict[tuple, tuple] = {}  # (path, id(loss_fn)) -> (loss_fn, compiled)
+
+    @classmethod
+    def from_config(cls, config: InnerLoopConfig) -> Algorithm:
+        """Built from its config section, every key passed by keyword."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
+
+    @property
+    def adam_betas(self) -> tuple[float, float]:
+        return tuple(self.inner_optimizer.betas)
 
     @property
     def second_order(self) -> bool:
@@ -150,15 +165,10 @@ class Algorithm(nn.Module):
 
     def settings(self) -> dict[str, Any]:
         """What this object uses, by config key: read back to check that a config reached it."""
-        return {
-            "name": self.name,
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-            "vmap": self.use_vmap,
-            "compile": self.use_compile,
-            "inner_optimizer": self.inner_optimizer.name,
-            "adam_betas": tuple(self.inner_optimizer.betas),
-        }
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
+        if "inner_optimizer" in values:
+            values["inner_optimizer"] = self.inner_optimizer.name
+        return values
 
     def describe(self) -> str:
         """For a run's signature: name, order and the inner loop as built."""
@@ -175,14 +185,14 @@ class Algorithm(nn.Module):
         """Whether tasks run under vmap: only tasks that stack, and on this algorithm's path
         unless ``use_vmap`` says which (evaluation's override). Training, evaluation and the
         run's signature all decide here."""
-        return stackable and (self.use_vmap if use_vmap is None else use_vmap)
+        return stackable and (self.vmap if use_vmap is None else use_vmap)
 
     def per_task(self, path: str, loss_fn: LossFn, fn):
         """``fn`` (a task's computation on the loop or vmap path) as it runs: itself, or with
         ``compile`` its ``torch.compile``, built once per loss function and path. Compiled, the
         inner gradient is ``torch.func.grad``'s (traceable) and the batch-stat norm's plain ops
         fuse into a few kernels, which is where a small conv net's CPU time goes."""
-        if not self.use_compile:
+        if not self.compile:
             return fn
         key = (path, id(loss_fn))
         if key not in self._compiled:  # loss_fn kept alive with it, so its id is not reused
@@ -230,6 +240,47 @@ class Algorithm(nn.Module):
         """
         raise NotImplementedError
 
+    def over_tasks(
+        self,
+        loss_fn: LossFn,
+        params: Params,
+        tasks: Sequence[Task],
+        stackable: bool,
+        weight_total: float | None,
+        task_fn: Callable[[Params, Batch, Batch, GradFn], Any],
+        stacked: Callable[[Any, Batch, list[float]], tuple[Params, float, list[float]]],
+        one: Callable[[Any, Task], tuple[Params, float]],
+    ) -> tuple[Params, dict]:
+        """The one skeleton of ``outer_grads``: all tasks at once under vmap, or one at a time.
+
+        ``task_fn(params, support, query, grad_fn)`` is a task's computation (compiled with
+        ``compile``). On the vmap path it runs over the stacked tasks and ``stacked(out, query,
+        weights)`` turns its stacked result into (gradient, weighted loss, task losses); on the
+        loop path ``one(out, task)`` turns each task's result into (gradient, loss) on the task's
+        own random stream, and the gradients are added up by the weights.
+        """
+        weights = task_weights(tasks, weight_total)
+        if self.batches_with_vmap(stackable):
+            support = stack_batches([t.support for t in tasks])
+            query = stack_batches([t.query for t in tasks])
+            out = self.per_task(
+                "vmap",
+                loss_fn,
+                lambda p, s, q: vmap_tasks(lambda s, q: task_fn(p, s, q, func_grad), s, q),
+            )(params, support, query)
+            total, mean_loss, task_losses = stacked(out, query, weights)
+        else:  # one task's graph alive at a time
+            grad_fn = func_grad if self.compile else autograd_grad  # autograd.grad: no tracing
+            run_task = self.per_task("loop", loss_fn, lambda p, s, q: task_fn(p, s, q, grad_fn))
+            total, mean_loss, task_losses = None, 0.0, []
+            for task, w in zip(tasks, weights):
+                with task_rng(task):
+                    grads, loss = one(run_task(params, task.support, task.query), task)
+                total = add_scaled(total, grads, w)
+                task_losses.append(loss)
+                mean_loss += w * loss
+        return total, {"loss": mean_loss, "task_losses": task_losses}
+
 
 class ObjectiveAlgorithm(Algorithm):
     """An algorithm whose outer gradient is the gradient of a per-task objective (MAML & co.)."""
@@ -240,31 +291,24 @@ class ObjectiveAlgorithm(Algorithm):
         raise NotImplementedError
 
     def outer_grads(self, loss_fn, params, tasks, stackable=False, weight_total=None):
-        weights = task_weights(tasks, weight_total)
         own = {f"algo.{n}": p for n, p in self.named_parameters()}
         targets = {**params, **own}
-        if self.batches_with_vmap(stackable):
-            support = stack_batches([t.support for t in tasks])
-            query = stack_batches([t.query for t in tasks])
-            losses = self.per_task(
-                "vmap",
-                loss_fn,
-                lambda p, s, q: vmap_tasks(
-                    lambda s, q: self.task_objective(loss_fn, p, s, q, func_grad), s, q
-                ),
-            )(params, support, query)
-            loss = (losses * torch.tensor(weights, dtype=losses.dtype, device=losses.device)).sum()
-            total, mean_loss, task_losses = gradients(loss, targets), loss.item(), losses.tolist()
-        else:  # one backward per task, so only one task's graph is alive at a time
-            grad_fn = func_grad if self.use_compile else autograd_grad  # autograd.grad: no tracing
-            objective = self.per_task(
-                "loop", loss_fn, lambda p, s, q: self.task_objective(loss_fn, p, s, q, grad_fn)
-            )
-            total, mean_loss, task_losses = None, 0.0, []
-            for task, w in zip(tasks, weights):
-                with task_rng(task):
-                    loss = objective(params, task.support, task.query)
-                    total = add_scaled(total, gradients(loss, targets), w)
-                task_losses.append(loss.item())
-                mean_loss += w * task_losses[-1]
-        return total, {"loss": mean_loss, "task_losses": task_losses}
+
+        def stacked(losses, query, weights):
+            w = torch.tensor(weights, dtype=losses.dtype, device=losses.device)
+            loss = (losses * w).sum()
+            return gradients(loss, targets), loss.item(), losses.tolist()
+
+        def one(loss, task):  # one backward per task
+            return gradients(loss, targets), loss.item()
+
+        return self.over_tasks(
+            loss_fn,
+            params,
+            tasks,
+            stackable,
+            weight_total,
+            lambda p, s, q, grad_fn: self.task_objective(loss_fn, p, s, q, grad_fn),
+            stacked,
+            one,
+        )

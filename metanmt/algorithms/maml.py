@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metanmt.algorithms.base import ObjectiveAlgorithm, OptimizedInnerConfig
-from metanmt.algorithms.functional import SGD, InnerOptimizer, adapt
+from metanmt.algorithms.functional import adapt
 
 
 @dataclass
@@ -29,30 +29,14 @@ class MAML(ObjectiveAlgorithm):
     """
 
     name = "maml"
+    Config = MAMLConfig  # FOMAMLConfig's keys are among its keys
 
-    def __init__(
-        self,
-        inner_steps: int = 1,
-        inner_lr: float = 0.01,
-        first_order: bool = False,
-        use_vmap: bool = True,
-        inner_optimizer: InnerOptimizer | str = SGD,
-        adam_betas: tuple[float, float] = (0.9, 0.999),
-        compile: bool = False,
-    ):
-        super().__init__(inner_steps, inner_lr, inner_optimizer, use_vmap, adam_betas, compile)
-        self.first_order = first_order
-        self.order = 1 if first_order else 2
-        if first_order:
+    def __init__(self, **keys):
+        super().__init__(**keys)
+        self.first_order = self.first_order or self.name == "fomaml"  # fomaml: no such key
+        self.order = 1 if self.first_order else 2
+        if self.first_order and self.name == "maml":
             self.name = "fomaml"
-
-    @classmethod
-    def from_config(cls, c: MAMLConfig | FOMAMLConfig) -> MAML:
-        first_order = c.name == "fomaml" or getattr(c, "first_order", False)
-        return cls(c.inner_steps, c.inner_lr, first_order, c.vmap, c.optimizer(), compile=c.compile)
-
-    def settings(self):
-        return {**super().settings(), "first_order": self.first_order}
 
     def task_objective(self, loss_fn, params, support, query, grad_fn):
         adapted = adapt(

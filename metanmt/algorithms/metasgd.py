@@ -22,26 +22,14 @@ class MetaSGDConfig(InnerLoopConfig):
 
 class MetaSGD(MAML):
     name = "metasgd"
+    Config = MetaSGDConfig
 
-    def __init__(
-        self,
-        params: Params | None = None,
-        inner_steps: int = 1,
-        inner_lr: float = 0.01,
-        first_order: bool = False,
-        use_vmap: bool = True,
-        compile: bool = False,
-    ):
-        super().__init__(inner_steps, inner_lr, first_order, use_vmap, compile=compile)
-        self.name = "metasgd"
+    def __init__(self, params: Params | None = None, **keys):
+        super().__init__(**keys)
         self.rates = nn.ParameterDict()
         self._names: dict[str, str] = {}  # rate key -> parameter name
         if params is not None:
             self.setup(params)
-
-    @classmethod
-    def from_config(cls, c: MetaSGDConfig) -> MetaSGD:
-        return cls(None, c.inner_steps, c.inner_lr, c.first_order, c.vmap, c.compile)
 
     def setup(self, params: Params) -> None:
         # ParameterDict keys may not contain dots; index keys keep the mapping reversible whatever
@@ -53,11 +41,6 @@ class MetaSGD(MAML):
                 for key, name in self._names.items()
             }
         )
-
-    def settings(self):
-        values = super().settings()
-        del values["inner_optimizer"], values["adam_betas"]
-        return values
 
     def learning_rate(self):
         return {self._names[key]: rate for key, rate in self.rates.items()}

@@ -22,10 +22,7 @@ class PretrainConfig(OptimizedInnerConfig):
 class Pretrain(ObjectiveAlgorithm):
     name = "pretrain"
     order = None
-
-    @classmethod
-    def from_config(cls, c: PretrainConfig) -> Pretrain:
-        return cls(c.inner_steps, c.inner_lr, c.optimizer(), c.vmap, compile=c.compile)
+    Config = PretrainConfig
 
     def task_objective(self, loss_fn, params, support, query, grad_fn):
         return 0.5 * (loss_fn(params, support) + loss_fn(params, query))

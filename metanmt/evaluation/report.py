@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from metanmt.checkpoint import load_checkpoint
+from metanmt.run_folder import RunFolder
 
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
@@ -54,7 +55,7 @@ def training_rows(folders: Sequence[str | Path]) -> list[dict]:
     and the signature written from the objects that were built."""
     rows = []
     for folder in map(Path, folders):
-        _, config, state = load_checkpoint(folder / "checkpoints" / "last")
+        _, config, state = load_checkpoint(RunFolder(folder).last)
         cost, unit = state["cost"], state["cost_unit"]
         rows.append(
             {

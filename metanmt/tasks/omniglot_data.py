@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from metanmt.files import atomic_write
+
 ZIPS = {"background": "images_background.zip", "evaluation": "images_evaluation.zip"}
 CHARACTERS = {"background": 964, "evaluation": 659}
 DRAWINGS = 20
@@ -42,19 +44,18 @@ def download(folder: Path) -> Path:
         if not target.exists():
             url = URL.format(name)
             print(f"downloading {url}")
-            partial = target.with_suffix(".part")
-            try:
-                urllib.request.urlretrieve(url, partial)
-            except (urllib.error.URLError, OSError) as error:
-                partial.unlink(missing_ok=True)
-                raise ValueError(
-                    f"cannot download Omniglot from {url} "
-                    f"({getattr(error, 'reason', error)}); no network? Point "
-                    f"METANMT_DATA at a folder holding omniglot/{ZIPS['background']} "
-                    f"and omniglot/{ZIPS['evaluation']}, or run "
-                    f"data_scripts/prepare_omniglot.py --source FOLDER"
-                ) from None
-            partial.rename(target)
+            # written whole or not at all (a failed download is removed)
+            with atomic_write(target, tmp=target.with_suffix(".part")) as partial:
+                try:
+                    urllib.request.urlretrieve(url, partial)
+                except (urllib.error.URLError, OSError) as error:
+                    raise ValueError(
+                        f"cannot download Omniglot from {url} "
+                        f"({getattr(error, 'reason', error)}); no network? Point "
+                        f"METANMT_DATA at a folder holding omniglot/{ZIPS['background']} "
+                        f"and omniglot/{ZIPS['evaluation']}, or run "
+                        f"data_scripts/prepare_omniglot.py --source FOLDER"
+                    ) from None
     return folder
 
 
@@ -125,16 +126,16 @@ def prepare_omniglot(source: Path | None = None, out: Path | None = None, size: 
             f"character {bad} has {counts[names.index(bad)]} drawings, expected {DRAWINGS}"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp.npz")  # concurrent preparers do not collide
-    np.savez_compressed(
-        tmp,
-        images=np.concatenate(all_images),
-        character=character_of,
-        names=np.asarray(names),
-        alphabet=np.asarray(alphabets, dtype=np.int16),
-        background=np.asarray(background),
-    )
-    tmp.replace(out)
+    # concurrent preparers do not collide; the name ends in .npz, or numpy would add it
+    with atomic_write(out, tmp=out.with_name(f"{out.name}.{os.getpid()}.tmp.npz")) as tmp:
+        np.savez_compressed(
+            tmp,
+            images=np.concatenate(all_images),
+            character=character_of,
+            names=np.asarray(names),
+            alphabet=np.asarray(alphabets, dtype=np.int16),
+            background=np.asarray(background),
+        )
     return out
 
 

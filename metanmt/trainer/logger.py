@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from metanmt.run_folder import RunFolder
+
 
 class MetricLogger:
     def __init__(self, folder: Path, enabled: bool = True, resume_step: int | None = None):
@@ -13,7 +15,7 @@ class MetricLogger:
         if not enabled:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "metrics.csv"
+        self.path = RunFolder(folder).metrics
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
         new = not self.path.exists()
@@ -24,7 +26,7 @@ class MetricLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(folder / "tensorboard"))
+            self.writer = SummaryWriter(str(RunFolder(folder).tensorboard))
         except ImportError:  # TensorBoard is optional; the CSV is always written
             self.writer = None
 

@@ -25,8 +25,10 @@ from metanmt.algorithms.base import raw_weight
 from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metanmt.config import RunConfig, config_to_dict, resume_differences
 from metanmt.evaluation.evaluate import adaptation_curve
+from metanmt.files import previous
 from metanmt.folder_lock import hold_folder, writable_folder
 from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
+from metanmt.run_folder import CHECKPOINTS, METRICS, RunFolder
 from metanmt.schema import check_defaults
 from metanmt.tasks import Task, TaskFamily
 from metanmt.trainer.distributed import (
@@ -90,14 +92,6 @@ def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def checkpoint_at(cost: int) -> str:
-    """The checkpoint kept where the training cost first reached ``cost``."""
-    return f"at-{cost}"
-
-
-RUN_FILES = ("checkpoints", "metrics.csv", "tensorboard", "signature.txt", "model")
 
 
 class RunExistsError(ValueError):
@@ -195,6 +189,7 @@ class Trainer:
         )
         self.val_metric, self.val_higher = self.family.validation_metric()
         self.out = Path(config.out_dir)
+        self.run_folder = RunFolder(self.out)
         self.log_enabled = log and self.accelerator.is_main_process
         self.logger: MetricLogger | None = None
         self.schedule = build_schedule(
@@ -242,10 +237,11 @@ class Trainer:
             "rng": rng_states(),
         }
 
-    def save(self, name: str) -> None:
+    def save(self, folder: Path) -> None:
+        """The checkpoint ``folder`` (one of ``self.run_folder``'s), written by the main process."""
         if self.accelerator.is_main_process:
             save_checkpoint(
-                self.out / "checkpoints" / name,
+                folder,
                 self.run.tensors(),
                 config_to_dict(self.config),
                 self.state(),
@@ -253,11 +249,11 @@ class Trainer:
 
     def resume(self) -> bool:
         """Continue from ``checkpoints/last`` if there is one; return whether it did."""
-        folder = self.out / "checkpoints" / "last"
+        folder = self.run_folder.last
         try:
             tensors, saved_config, state = load_checkpoint(folder)
         except CheckpointError:
-            if folder.exists() or folder.with_name("last.old").exists():
+            if folder.exists() or previous(folder).exists():
                 raise
             return False
         if saved_config.get("family") != self.config.family:
@@ -390,8 +386,8 @@ class Trainer:
             return
         also = f" after {self.skipped} skipped steps" if self.skipped else ""
         kept = (
-            f"The last good checkpoint is kept in {self.out / 'checkpoints'}"
-            if (self.out / "checkpoints").is_dir()
+            f"The last good checkpoint is kept in {self.run_folder.checkpoints}"
+            if self.run_folder.checkpoints.is_dir()
             else "No checkpoint was saved before it, so there is nothing to resume"
         )
         raise FloatingPointError(
@@ -444,14 +440,13 @@ class Trainer:
 
     def saved_run_here(self) -> bool:
         """Whether out_dir already holds a run (on any process: they share the folder)."""
-        here = (self.out / "checkpoints").exists() or (self.out / "metrics.csv").exists()
+        here = self.run_folder.holds_run()
         return any_process(here, self.device)
 
     def remove_run_files(self) -> None:
         """Remove what a run writes into out_dir (nothing else there)."""
         if self.accelerator.is_main_process:
-            for name in RUN_FILES:
-                path = self.out / name
+            for path in self.run_folder.training_outputs():
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
     def clear(self) -> None:
@@ -473,20 +468,20 @@ class Trainer:
         if resume:
             if not self.resume() and self.log_enabled:
                 tqdm.write(
-                    f"no checkpoint in {self.out / 'checkpoints' / 'last'} to resume from: "
+                    f"no checkpoint in {self.run_folder.last} to resume from: "
                     f"starting a new run there"
                 )
         elif self.saved_run_here():
             if not overwrite:
                 raise RunExistsError(
-                    f"{self.out} already holds a run (checkpoints/, metrics.csv): "
+                    f"{self.out} already holds a run ({CHECKPOINTS}/, {METRICS}): "
                     f"--resume continues it, --overwrite replaces it, or choose "
                     f"another out_dir"
                 )
             self.clear()
         self.logger = MetricLogger(self.out, self.log_enabled, self.step if resume else None)
         if self.log_enabled:  # what is being trained, written from the built objects
-            (self.out / "signature.txt").write_text(self.signature() + "\n")
+            self.run_folder.signature.write_text(self.signature() + "\n")
         if self.log_enabled and self.accelerator.num_processes > 1:
             tqdm.write(
                 f"{self.accelerator.num_processes} processes "
@@ -497,7 +492,7 @@ class Trainer:
             self.loop()
         except BaseException:
             self.logger.close()
-            if not (self.out / "checkpoints").exists():  # nothing to resume: leave no half run
+            if not self.run_folder.checkpoints.exists():  # nothing to resume: leave no half run
                 self.remove_run_files()
             raise
         return self.run
@@ -541,10 +536,10 @@ class Trainer:
                 out_of_budget = 0 < t.max_cost <= self.cost
                 for milestone in t.keep_checkpoints_at:
                     if cost_before < milestone <= self.cost:
-                        self.save(checkpoint_at(milestone))
+                        self.save(self.run_folder.checkpoint_at(milestone))
                 done = self.step == t.steps or out_of_time or out_of_budget
                 if done:  # saved before the last validation too: a failure there loses no training
-                    self.save("last")
+                    self.save(self.run_folder.last)
                 if self.step % t.eval_every == 0 or done:
                     value = self.validate()
                     self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
@@ -556,9 +551,9 @@ class Trainer:
                         )
                     if self._better(value):
                         self.best = value
-                        self.save("best")
+                        self.save(self.run_folder.best)
                 if self.step % t.checkpoint_every == 0 or done:
-                    self.save("last")
+                    self.save(self.run_folder.last)
                 if out_of_time or out_of_budget:
                     reached = (
                         f"time limit of {t.time_limit_minutes} minutes"

@@ -8,17 +8,20 @@ from pathlib import Path
 import yaml
 
 import metanmt
-
-METRICS = (("bleu", "BLEU"), ("chrf", "chrF"))
+from metanmt.run_folder import RunFolder
+from metanmt.translation.finetuning.metrics import headline_metrics
 
 
 def init_signature(source: str) -> str:
     """What an initialisation was: a run's signature (of the run a checkpoint belongs to, and
     which checkpoint), else the source as given (``random:cpu``, a model folder)."""
     folder = Path(source)
-    for run, note in ((folder, ""), (folder.parent.parent, f" (checkpoint {folder.name})")):
-        if (run / "signature.txt").is_file():
-            return (run / "signature.txt").read_text(encoding="utf-8").strip() + note
+    for run, note in (
+        (RunFolder(folder), ""),
+        (RunFolder.of_checkpoint(folder), f" (checkpoint {folder.name})"),
+    ):
+        if run.signature.is_file():
+            return run.signature.read_text(encoding="utf-8").strip() + note
     return source
 
 
@@ -33,7 +36,7 @@ def model_card(row: dict, source: str, test_set: str) -> str:
         "tags": ["translation", "metanmt", "marian"],
         "library_name": "transformers",
         "pipeline_tag": "translation",
-        "metrics": [key for key, _ in METRICS],
+        "metrics": [m.name for m in headline_metrics()],
         "model-index": [
             {
                 "name": name,
@@ -43,12 +46,12 @@ def model_card(row: dict, source: str, test_set: str) -> str:
                         "dataset": {"type": test_set or "test set", "name": test_set or "test set"},
                         "metrics": [
                             {
-                                "type": key,
-                                "name": label,
-                                "value": float(row[key]),
-                                "args": row[f"{key}_signature"],
+                                "type": m.name,
+                                "name": m.label,
+                                "value": float(row[m.name]),
+                                "args": row[f"{m.name}_signature"],
                             }
-                            for key, label in METRICS
+                            for m in headline_metrics()
                         ],
                     }
                 ],
@@ -56,8 +59,8 @@ def model_card(row: dict, source: str, test_set: str) -> str:
         ],
     }
     scores = "\n".join(
-        f"| {label} | {float(row[key]):.2f} | `{row[f'{key}_signature']}` |"
-        for key, label in METRICS
+        f"| {m.label} | {float(row[m.name]):.{m.digits}f} | `{row[f'{m.name}_signature']}` |"
+        for m in headline_metrics()
     )
     return (
         f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n"

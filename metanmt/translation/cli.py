@@ -8,9 +8,10 @@ import itertools
 import sys
 from pathlib import Path
 
+from metanmt.config import resolve_sources
 from metanmt.folder_lock import writable_folder
 from metanmt.registry import register_commands
-from metanmt.schema import check_defaults
+from metanmt.schema import apply, check_defaults
 from metanmt.threads import THREADS_HELP, set_threads, threads_arg
 from metanmt.translation.comparison import Comparison, load_compare
 from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
@@ -31,20 +32,23 @@ from metanmt.translation.finetuning.budgets import (
     spread,
     translate_and_score,
 )
-from metanmt.translation.finetuning.decode import translate
+from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.finetune import FinetuneConfig
+from metanmt.translation.finetuning.metrics import METRICS
 from metanmt.translation.finetuning.scoring import score
 from metanmt.translation.model import check_init
 
 RESUMES = "the same command resumes: finished parts are kept"
 
 
-def parse_budget(text: str) -> int:
-    """``parse_budget`` for argparse: its message instead of argparse's generic one."""
+def budget_word(text: str) -> str:
+    """A --budgets word checked by ``parse_budget`` (its message instead of argparse's generic
+    one) and kept as given: the plan parses it as a YAML or --set value would be."""
     try:
-        return budgets.parse_budget(text)
+        budgets.parse_budget(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def parse_inits(values: list[str]) -> dict[str, str]:
@@ -144,31 +148,53 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+# `metanmt finetune` flags -> the fine-tuning plan key each sets (sugar over --set KEY=VALUE)
+FINETUNE_FLAGS = {
+    "budgets": "budgets",
+    "draws": "draws",
+    "test_sentences": "test_sentences",
+    "beams": "beams",
+    "length_penalty": "length_penalty",
+    "seed": "seed",
+    "save_models": "save_models",
+    "device": "device",
+    **{
+        flag: f"finetune.{flag}"
+        for flag in (
+            "subset",
+            "lr",
+            "warmup_steps",
+            "max_epochs",
+            "max_steps",
+            "batch_tokens",
+            "eval_every",
+            "patience",
+        )
+    },
+}
+
+
+def finetune_plan(config: str | None, assignments: list[str], flags: dict) -> BudgetPlan:
+    """The plan's defaults, then the --config YAML (its ``base:`` files first), then --set, then
+    the flags given (``flags``: FINETUNE_FLAGS names -> values; None = not given)."""
+    values = resolve_sources(config or [], assignments)
+    for flag, value in flags.items():
+        if value is not None:
+            *sections, leaf = FINETUNE_FLAGS[flag].split(".")
+            node = values
+            for name in sections:
+                node = node.setdefault(name, {})
+            node[leaf] = value
+    plan = apply(BudgetPlan(), values, owner="the fine-tuning plan")
+    check_defaults(plan)
+    return plan
+
+
 def cmd_finetune(args) -> int:
     set_threads(args.threads)
     writable_folder(args.out, "--out")
-    finetune = FinetuneConfig(
-        subset=args.subset,
-        lr=args.lr,
-        warmup_steps=args.warmup_steps,
-        max_epochs=args.max_epochs,
-        max_steps=args.max_steps,
-        batch_tokens=args.batch_tokens,
-        eval_every=args.eval_every,
-        patience=args.patience,
-    )
-    plan = BudgetPlan(
-        budgets=tuple(args.budgets),
-        draws=args.draws,
-        test_sentences=args.test_sentences,
-        beams=args.beams,
-        length_penalty=args.length_penalty,
-        seed=args.seed,
-        save_models=args.save_models,
-        device=args.device,
-        finetune=finetune,
-    )
-    check_defaults(plan)
+    flags = {flag: getattr(args, flag) for flag in FINETUNE_FLAGS}
+    plan = finetune_plan(args.config, args.assignments, flags)
     inits = parse_inits(args.init)
     vocab = vocabulary(args)
     for source in inits.values():  # every initialisation, before any work
@@ -181,10 +207,13 @@ def cmd_finetune(args) -> int:
     )
     summary = run_budgets(inits, language_data(args), plan, args.out, vocab, test_set)
     for row in summary:
-        bleu = spread(row["bleu"], row["bleu_std"], row["draws"])
+        first, *others = METRICS  # the first with its spread over draws, the others' means
+        scores = [
+            f"{first.short} {spread(row[first.name], row[first.name + '_std'], row['draws'])}"
+        ]
+        scores += [f"{m.short} {row[m.name]:5.{m.digits}f}" for m in others]
         print(
-            f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} BLEU {bleu}  "
-            f"chrF {row['chrf']:5.2f}  tok-BLEU {row['tok_bleu']:5.2f}  "
+            f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} {'  '.join(scores)}  "
             f"({row['draws']} draw{'s' if row['draws'] > 1 else ''})"
         )
     print(f"wrote {args.out}/results.csv, summary.csv, summary.md and BLEU-vs-words plots")
@@ -238,12 +267,9 @@ def cmd_translate(args) -> int:
 
 
 def print_scores(result: dict, prefix: str = "") -> None:
-    print(
-        f"{prefix}BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  "
-        f"tok-BLEU {result['tok_bleu']:.2f}"
-    )
-    for key in ("bleu", "chrf", "tok_bleu"):
-        print(f"  {key}: {result[key + '_signature']}")
+    print(prefix + "  ".join(f"{m.short} {result[m.name]:.{m.digits}f}" for m in METRICS))
+    for m in METRICS:
+        print(f"  {m.name}: {result[m.name + '_signature']}")
 
 
 def cmd_score(args) -> int:
@@ -329,8 +355,15 @@ def add_decoding_arguments(parser, engine: bool = False) -> None:
             "by `metanmt export`); auto: whichever the --model folder is",
         )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--beams", type=int, default=4, help="beam size (MetaNMT: 4)")
-    parser.add_argument("--length-penalty", type=float, default=0.6, help="(MetaNMT: 0.6)")
+    parser.add_argument(
+        "--beams", type=int, default=DECODING.beams, help=f"beam size (MetaNMT: {DECODING.beams})"
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=DECODING.length_penalty,
+        help=f"(MetaNMT: {DECODING.length_penalty})",
+    )
     parser.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
 
 
@@ -399,47 +432,60 @@ def add_translation_commands(commands) -> None:
     )
     add_own_language_arguments(finetune)
     finetune.add_argument(
+        "--config",
+        help="a YAML of fine-tuning plan keys (budgets, draws, beams, finetune.lr, ...; "
+        "`base:` files allowed); the flags below set the same keys",
+    )
+    finetune.add_argument(
+        "--set",
+        dest="assignments",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override plan keys, e.g. draws=1 finetune.subset=emb+enc draws_by_budget={40k: 1}",
+    )
+    plan, tuning = BudgetPlan(), FinetuneConfig()
+    finetune.add_argument(
         "--budgets",
         nargs="+",
-        type=parse_budget,
-        default=list(BudgetPlan.budgets),
+        type=budget_word,
         help="English words: 0 = zero-shot, 16000 or 16k, all = whole pool (default: 0 4k 16k)",
     )
     finetune.add_argument(
-        "--draws",
-        type=int,
-        default=BudgetPlan.draws,
-        help=f"random draws per budget (default {BudgetPlan.draws})",
+        "--draws", type=int, help=f"random draws per budget (default {plan.draws})"
     )
-    finetune.add_argument("--subset", default="all", help="all | emb+enc | emb")
-    finetune.add_argument("--lr", type=float, default=FinetuneConfig.lr)
-    finetune.add_argument("--warmup-steps", type=int, default=FinetuneConfig.warmup_steps)
+    finetune.add_argument("--subset", help=f"all | emb+enc | emb (default {tuning.subset})")
+    finetune.add_argument("--lr", type=float, help=f"Adam's rate (default {tuning.lr})")
+    finetune.add_argument("--warmup-steps", type=int, help=f"(default {tuning.warmup_steps})")
     finetune.add_argument(
         "--max-epochs",
         type=int,
-        default=FinetuneConfig.max_epochs,
-        help="passes over the drawn data, at most (early stopping ends sooner)",
+        help=f"passes over the drawn data, at most; early stopping ends sooner "
+        f"(default {tuning.max_epochs})",
     )
     finetune.add_argument(
         "--max-steps",
         type=int,
-        default=FinetuneConfig.max_steps,
-        help="a cap on updates, whatever the epochs say",
+        help=f"a cap on updates, whatever the epochs say (default {tuning.max_steps})",
     )
-    finetune.add_argument("--batch-tokens", type=int, default=FinetuneConfig.batch_tokens)
+    finetune.add_argument("--batch-tokens", type=int, help=f"(default {tuning.batch_tokens})")
     finetune.add_argument(
         "--eval-every",
         type=int,
-        default=FinetuneConfig.eval_every,
-        help="updates between dev-loss checks",
+        help=f"updates between dev-loss checks (default {tuning.eval_every})",
     )
-    finetune.add_argument("--patience", type=int, default=FinetuneConfig.patience)
-    finetune.add_argument("--test-sentences", type=int, default=0, help="first N only (0 = all)")
-    finetune.add_argument("--seed", type=int, default=0)
-    finetune.add_argument("--save-models", action="store_true", help="keep every draw's model")
+    finetune.add_argument("--patience", type=int, help=f"(default {tuning.patience})")
+    finetune.add_argument("--test-sentences", type=int, help="first N only (default 0 = all)")
+    finetune.add_argument("--seed", type=int, help=f"(default {plan.seed})")
+    finetune.add_argument(
+        "--save-models", action="store_true", default=None, help="keep every draw's model"
+    )
     finetune.add_argument("--out", required=True, help="results folder (resumes if it exists)")
     add_decoding_arguments(finetune)
-    finetune.set_defaults(func=cmd_finetune, on_interrupt=RESUMES)
+    # Not given = the plan's value (its default, --config or --set): a flag overrides only if given.
+    finetune.set_defaults(
+        func=cmd_finetune, on_interrupt=RESUMES, beams=None, length_penalty=None, device=None
+    )
 
     translate_parser = commands.add_parser(
         "translate", help="translate a file or stdin into English"

@@ -25,12 +25,11 @@ from metanmt.checkpoint import load_checkpoint
 from metanmt.config import ConfigError, build_config, merge, parse_cost, read_yaml, resolve_sources
 from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.folder_lock import hold_folder
-from metanmt.run import run_folder_checkpoint
+from metanmt.run_folder import RunFolder, checkpoint_of
 from metanmt.schema import apply, setting, to_dict
 from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command
-from metanmt.trainer.trainer import checkpoint_at
 from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.data.languages import LanguageRoles, load_roles
 from metanmt.translation.data.prepare import prepare
@@ -122,7 +121,7 @@ def cost_label(cost: int) -> str:
 
 def trained_cost(run: str) -> int:
     """The training cost of the weights a run folder gives as an initialisation (its best)."""
-    _, _, state = load_checkpoint(run_folder_checkpoint(Path(run)))
+    _, _, state = load_checkpoint(checkpoint_of(run))
     return int(state["cost"])
 
 
@@ -189,7 +188,8 @@ class Comparison:
         }
 
     # -- the three parts -----------------------------------------------------------------------
-    def prepare_corpus(self) -> None:
+    def ensure_corpus(self) -> None:
+        """Prepare the corpus unless it is there (then check its vocabulary size)."""
         spec = self.config.corpus
         entries = self.corpus / "vocab" / "vocab.json"
         if entries.is_file():
@@ -227,7 +227,7 @@ class Comparison:
                 name = pending.pop(0)
                 folder = self.out / name
                 folder.mkdir(parents=True, exist_ok=True)
-                config_file = folder / "config.yaml"
+                config_file = RunFolder(folder).config_file
                 config_file.write_text(yaml.safe_dump(self.run_sources[name], sort_keys=False))
                 args = [
                     "--config",
@@ -237,9 +237,9 @@ class Comparison:
                     str(self.config.threads),
                 ]
                 command = launch_command(processes, port, args, accelerate_config)
-                log = open(folder / "train.log", "a") if at_once > 1 else None
+                log = open(RunFolder(folder).log, "a") if at_once > 1 else None
                 if log:
-                    print(f"training {name} (progress in {folder / 'train.log'})")
+                    print(f"training {name} (progress in {RunFolder(folder).log})")
                 running[name] = subprocess.Popen(command, stdout=log, stderr=log), log
             name = next((n for n, (child, _) in running.items() if child.poll() is not None), None)
             if name is None:
@@ -250,7 +250,7 @@ class Comparison:
                 log.close()
             if child.returncode != 0:
                 where = (
-                    f"its messages are in {self.out / name / 'train.log'}"
+                    f"its messages are in {RunFolder(self.out / name).log}"
                     if log
                     else "its own messages are above"
                 )
@@ -272,7 +272,7 @@ class Comparison:
             inits.update(
                 {
                     f"{name}@{cost_label(cost)}": str(
-                        self.out / name / "checkpoints" / checkpoint_at(cost)
+                        RunFolder(self.out / name).checkpoint_at(cost)
                     )
                     for name in self.run_configs
                 }
@@ -362,7 +362,7 @@ class Comparison:
         port: int,
         new_language: dict[str, LanguageData] | None,
     ) -> list[dict]:
-        self.prepare_corpus()
+        self.ensure_corpus()
         self.train(list(self.run_configs), processes, accelerate_config, port)  # equal cost
         if new_language:
             summaries = {

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForSeq2SeqLM, MarianConfig, MarianMTModel, PreTrainedModel
+from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME
 from transformers.utils import logging as transformers_logging
 
 from metanmt.checkpoint import WEIGHTS, find_checkpoint, load_checkpoint
-from metanmt.run import load_run, run_folder_checkpoint
+from metanmt.run import load_run
+from metanmt.run_folder import checkpoint_of, is_run
 from metanmt.translation.data.vocab import EOS, PAD, SPM_FILE, load_tokenizer
 
 transformers_logging.disable_progress_bar()  # its per-load weight bars would bury ours
@@ -102,8 +104,8 @@ def preset_of(model: PreTrainedModel) -> str:
 def load_pretrained(folder: str | Path, attn_implementation: str = "sdpa") -> PreTrainedModel:
     """Any local seq2seq checkpoint saved with ``save_pretrained`` (no hub access)."""
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} is not a saved transformers model (no config.json)")
+    if not (folder / CONFIG_NAME).is_file():
+        raise FileNotFoundError(f"{folder} is not a saved transformers model (no {CONFIG_NAME})")
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(
             str(folder), local_files_only=True, attn_implementation=attn_implementation
@@ -157,11 +159,6 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def is_run(folder: Path) -> bool:
-    """A metanmt training run folder, or one of its checkpoint folders."""
-    return (folder / "checkpoints").is_dir() or (folder / "trainer_state.pt").is_file()
-
-
 def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
     """Check that ``source`` names an initialisation that will load, without loading a model,
     and return what identifies it (the weights' sha256, or the size and vocabulary): a result
@@ -185,14 +182,14 @@ def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
     if not folder.exists():
         raise FileNotFoundError(f"no model, run or checkpoint at {folder}")
     if is_run(folder):
-        checkpoint = find_checkpoint(run_folder_checkpoint(folder))
+        checkpoint = find_checkpoint(checkpoint_of(folder))
         _, config, _ = load_checkpoint(checkpoint, with_state=False)  # checksums checked too
         if config.get("family") != "translation":
             raise ValueError(f"{folder} is a {config.get('family')!r} run, not a translation run")
         return {"run": str(checkpoint.resolve()), "weights": file_sha256(checkpoint / WEIGHTS)}
     missing = [
         name
-        for name in ("config.json", "model.safetensors", "vocab.json", SPM_FILE)
+        for name in (CONFIG_NAME, SAFE_WEIGHTS_NAME, "vocab.json", SPM_FILE)
         if not (folder / name).is_file()
     ]
     if missing:
@@ -200,7 +197,7 @@ def check_init(source: str | Path, vocab: str | Path | None = None) -> dict:
             f"{folder} is neither a metanmt run nor a save_pretrained model with its "
             f"tokenizer (missing {', '.join(missing)})"
         )
-    return {"model": str(folder.resolve()), "weights": file_sha256(folder / "model.safetensors")}
+    return {"model": str(folder.resolve()), "weights": file_sha256(folder / SAFE_WEIGHTS_NAME)}
 
 
 def file_sha256(path: Path) -> str:

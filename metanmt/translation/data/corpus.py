@@ -39,6 +39,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from tqdm.auto import tqdm
 
+from metanmt.files import fresh_dir, swap_in
 from metanmt.translation.data.filtering import (
     DROP_REASONS,
     Rules,
@@ -59,7 +60,9 @@ from metanmt.translation.data.sources import (
     default_cache,
     download_sources,
     expected_path,
+    file_code,
     language_sets,
+    no_mirror_data,
 )
 from metanmt.translation.data.streams import batched, describe, read_source
 
@@ -159,16 +162,6 @@ def _check_replaceable(out: Path) -> None:
         )
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the complete ``tmp`` with renames, so ``out`` is never half-written."""
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 class CorpusBuilder:
     """A corpus built in ``out.tmp``, language by language, then leakage-checked and renamed into
     place (an existing corpus at ``out`` is replaced only then; on any error it stays)."""
@@ -176,10 +169,9 @@ class CorpusBuilder:
     def __init__(self, out: Path, roles: LanguageRoles, source: str, settings: dict | None = None):
         self.out, self.roles = Path(out), roles
         _check_replaceable(self.out)
-        self.tmp = self.out.with_name(self.out.name + ".tmp")
+        self.tmp = fresh_dir(self.out)  # (emptied: a crashed earlier run)
         self.scratch = self.tmp / ".streams"
-        shutil.rmtree(self.tmp, ignore_errors=True)  # a crashed earlier run
-        self.scratch.mkdir(parents=True)
+        self.scratch.mkdir()
         self.manifest = {
             "format_version": FORMAT_VERSION,
             "source": source,
@@ -239,7 +231,7 @@ class CorpusBuilder:
             )
         self.manifest["leakage_check"] = leaked
         (self.tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
-        _swap_in(self.tmp, self.out)
+        swap_in(self.tmp, self.out)  # synced, then renamed: never half-written
         return self.manifest
 
 
@@ -329,6 +321,19 @@ def default_processes() -> int:
     )
 
 
+def _how_to_add(roles: LanguageRoles, lang: str, root: Path) -> str:
+    """What a language the mirror lacks needs, by its role (for the error that refuses it)."""
+    sources = f"sources: {{{lang}: [files:<{lang} file>,<English file>]}} (or tsv:, moses:, hf:)"
+    if roles.role_of(lang) == "train":
+        return f"Give it training data in the roles file: {sources}."
+    folder = expected_path(root, lang, "SET").parent
+    return (
+        f"As a {roles.role_of(lang)} language its dev and test sets come from the mirror: put "
+        f"each as {folder}/<set>.{file_code(lang)} + <set>.eng and name <set> in "
+        f"the roles file's tracks; its pool may come from {sources}."
+    )
+
+
 def prepare_corpus(
     source: str | Path | None = None,
     out: str | Path | None = None,
@@ -362,11 +367,7 @@ def prepare_corpus(
     catalogs = {lang: language_sets(root, lang) for lang in roles.languages()}
     for lang, sets in catalogs.items():
         if not sets and (roles.role_of(lang) != "train" or not specs[lang]):
-            raise CorpusError(
-                f"no parallel data for {lang!r} under {root} (looked for "
-                f"{expected_path(root, lang, 'SET').parent}/ and the other layouts "
-                f"of the shared data README)"
-            )
+            raise no_mirror_data(root, lang, _how_to_add(roles, lang, root))
     drops = {lang: dict.fromkeys(DROP_REASONS, 0) for lang in roles.languages()}
     evaluation = _read_evaluation_sets(root, roles, catalogs, drops)
     rules = Rules(

@@ -10,13 +10,13 @@ of every training and pool split, in one folder.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import datasets
 import numpy as np
 
+from metanmt.files import atomic_dir
 from metanmt.translation.data.corpus import load_corpus, prepare_corpus
 from metanmt.translation.data.languages import LanguageRoles
 from metanmt.translation.data.tokens import write_tokens
@@ -65,22 +65,18 @@ def prepare_vocabulary(
     corpus_dir = Path(corpus_dir)
     corpus = load_corpus(corpus_dir)
     sentences = training_sentences(corpus, max_sentences, seed)
-    tmp = corpus_dir / (VOCAB + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer = train_vocabulary(sentences, tmp, vocab_size, max_sentences, seed)
-    held_out = corpus.languages("validation") + corpus.languages("test")
-    report = vocabulary_report(
-        tokenizer,
-        {
-            f"{lang} ({track})": [s for s, _ in corpus.track_pairs(lang, track)[2]]
-            for lang in held_out
-            for track in corpus.tracks()
-        },
-    )
-    (tmp / "report.json").write_text(json.dumps(report, indent=1))
-    final = corpus_dir / VOCAB
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_dir(corpus_dir / VOCAB) as tmp:
+        tokenizer = train_vocabulary(sentences, tmp, vocab_size, max_sentences, seed)
+        held_out = corpus.languages("validation") + corpus.languages("test")
+        report = vocabulary_report(
+            tokenizer,
+            {
+                f"{lang} ({track})": [s for s, _ in corpus.track_pairs(lang, track)[2]]
+                for lang in held_out
+                for track in corpus.tracks()
+            },
+        )
+        (tmp / "report.json").write_text(json.dumps(report, indent=1))
     print(f"vocabulary: {len(tokenizer)} entries, trained on {len(sentences)} sentences")
     for row in report:
         print(

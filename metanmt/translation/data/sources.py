@@ -12,6 +12,10 @@ The source folder is laid out like the public repositories (and like ``$METANMT_
                                                 (set ids: park-train, park-dev, park-test)
     korean-parallel-corpora/korean-english-jhe/jhe-koen-{dev,eval}.{ko,en}
                                                                      (set ids: jhe-dev, jhe-eval)
+
+<xxx> is the language's ISO 639-3 code (``languages.iso639_3``): any language is looked for, none
+is listed in code. The few FLORES-200 and NTREX-128 files named otherwise upstream (``lvs`` for
+Latvian) are data, in ``mirror.yaml`` beside this file.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from metanmt.translation.data.languages import ENGLISH_3, FLORES_NAMES, CorpusError, iso639_3
+import yaml
+
+from metanmt.files import atomic_write
+from metanmt.translation.data.languages import ENGLISH_3, CorpusError, iso639_3, language_name
 
 OPUS = "opus-mt-testsets"
 TESTSETS = f"{OPUS}/testsets"
@@ -49,6 +56,26 @@ REPOSITORIES = {
 }
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{ref}/{path}"
 TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{ref}:{path}"
+
+# collection -> {ISO 639-3 code: file name upstream}, where the name is not the code itself
+FILE_NAMES = yaml.safe_load((Path(__file__).parent / "mirror.yaml").read_text(encoding="utf-8"))
+
+
+def file_code(lang: str, collection: str = "testsets") -> str:
+    """The name ``lang``'s files have in a collection of the mirror (``testsets``, ``flores200``,
+    ``ntrex128``): its ISO 639-3 code unless mirror.yaml names them otherwise."""
+    code3 = iso639_3(lang)
+    return FILE_NAMES.get(collection, {}).get(code3, code3)
+
+
+def no_mirror_data(root: Path, lang: str, needs: str) -> CorpusError:
+    """The error for a language the mirror under ``root`` has nothing of, saying how to add it."""
+    code3, flores = file_code(lang), expected_path(Path(root), lang, "flores200-devtest")
+    return CorpusError(
+        f"no parallel data for {lang!r} ({language_name(lang)}, {code3}) under {root}: neither "
+        f"{TESTSETS}/{code3}-eng/ nor eng-{code3}/ nor its FLORES-200 ({flores.name}) or "
+        f"NTREX-128 file (the layout of the shared data README). {needs}"
+    )
 
 
 # ---------------------------------------------------------------- line-aligned readers
@@ -188,11 +215,11 @@ def _pair_dir_sets(folder: Path, code3: str, prefix: str) -> dict[str, ParallelS
 
 def expected_path(root: Path, lang: str, set_id: str) -> Path:
     """Where the source side of ``set_id`` of ``lang`` should be (for error messages)."""
-    code3 = iso639_3(lang)
+    code3 = file_code(lang)
     if set_id == "flores200-devtest":
-        return root / FLORES_DIR / f"{FLORES_NAMES[lang]}.devtest"
+        return root / FLORES_DIR / f"{file_code(lang, 'flores200')}.devtest"
     if set_id == "ntrex128":
-        return root / NTREX_DIR / f"newstest2019-ref.{code3}.txt"
+        return root / NTREX_DIR / f"newstest2019-ref.{file_code(lang, 'ntrex128')}.txt"
     if set_id in KOREAN_SETS:
         kind, split = KOREAN_SETS[set_id]
         return root / (PARK.format(split) if kind == "park" else JHE.format(split, "ko"))
@@ -204,20 +231,20 @@ def expected_path(root: Path, lang: str, set_id: str) -> Path:
 def language_sets(root: Path, lang: str) -> dict[str, ParallelSet]:
     """Every set of ``lang`` (into or out of English) found under ``root``, by set id, in a fixed
     order: <xxx>-eng sets, eng-<xxx> sets, FLORES, NTREX, then the Korean corpora."""
-    root, code3 = Path(root), iso639_3(lang)
+    root, code3 = Path(root), file_code(lang)
     sets = _pair_dir_sets(root / TESTSETS / f"{code3}-eng", code3, "")
     sets.update(_pair_dir_sets(root / TESTSETS / f"eng-{code3}", code3, f"eng-{code3}/"))
-    flores = root / FLORES_DIR / f"{FLORES_NAMES[lang]}.devtest"
+    flores = expected_path(root, lang, "flores200-devtest")
     if flores.is_file():
         sets["flores200-devtest"] = ParallelSet(
             "flores200-devtest", flores, root / FLORES_DIR / f"{ENGLISH_3}.devtest"
         )
-    ntrex = root / NTREX_DIR / f"newstest2019-ref.{code3}.txt"
+    ntrex = expected_path(root, lang, "ntrex128")
     if ntrex.is_file():
         sets["ntrex128"] = ParallelSet(
             "ntrex128", ntrex, root / NTREX_DIR / f"newstest2019-src.{ENGLISH_3}.txt"
         )
-    if lang == "ko":
+    if code3 == "kor":
         for set_id, (kind, split) in KOREAN_SETS.items():
             path = expected_path(root, lang, set_id)
             if path.is_file():
@@ -251,7 +278,8 @@ def _fetch(url: str) -> bytes:
 
 
 def _download_file(url: str, target: Path) -> bool:
-    """Fetch ``url`` into ``target`` through a ``.part`` file; False when it is absent (404)."""
+    """Fetch ``url`` into ``target`` (written whole, through a ``.part`` file); False when it is
+    absent (404)."""
     absent = target.with_name(target.name + ".absent")  # so a rerun does not ask again
     if target.is_file() or absent.is_file():
         return target.is_file()
@@ -263,9 +291,8 @@ def _download_file(url: str, target: Path) -> bool:
             absent.write_text("")
             return False
         raise CorpusError(f"download failed: {url}: HTTP {error.code} {error.reason}") from None
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(target)  # a half-written file never takes the real name
+    with atomic_write(target, target.with_name(target.name + ".part")) as partial:
+        partial.write_bytes(data)  # a half-written file never takes the real name
     return True
 
 
@@ -321,15 +348,15 @@ def download_sources(
     root = Path(root) if root else default_cache() / "translation-sources"
     singles = [f"{FLORES_DIR}/{ENGLISH_3}.devtest", f"{NTREX_DIR}/newstest2019-src.{ENGLISH_3}.txt"]
     for lang in languages:
-        code3 = iso639_3(lang)
+        code3 = file_code(lang)
         print(f"{lang} ({code3}): downloading the files not yet in {root}")
         for pair in (f"{code3}-eng", f"eng-{code3}"):
             _download_pair_dir(root, code3, pair)
         singles += [
-            f"{FLORES_DIR}/{FLORES_NAMES[lang]}.devtest",
-            f"{NTREX_DIR}/newstest2019-ref.{code3}.txt",
+            f"{FLORES_DIR}/{file_code(lang, 'flores200')}.devtest",
+            f"{NTREX_DIR}/newstest2019-ref.{file_code(lang, 'ntrex128')}.txt",
         ]
-        if lang == "ko":
+        if code3 == "kor":
             singles += [PARK.format("dev"), PARK.format("test")]
             singles += [
                 PARK.format(KOREAN_SETS[s][1])

@@ -28,6 +28,7 @@ import sentencepiece as spm
 from datasets import Features, List, Value
 from tqdm.auto import tqdm
 
+from metanmt.files import fresh_dir, swap_in
 from metanmt.translation.data.corpus import default_processes, is_evaluation, load_corpus
 
 TOKENS = "tokens"
@@ -104,10 +105,10 @@ def write_tokens(
         raise FileNotFoundError(f"{model_file} not found: train the vocabulary first")
     num_proc = num_proc or default_processes()
     encoder = _Encoder(str(model_file))
-    tmp = corpus_dir / (TOKENS + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    final = corpus_dir / TOKENS
+    tmp = fresh_dir(final)
     scratch = tmp / ".map"
-    scratch.mkdir(parents=True)
+    scratch.mkdir()
     jobs = [
         (lang, split)
         for lang in corpus.languages()
@@ -168,9 +169,7 @@ def write_tokens(
             datasets.utils.enable_progress_bars()
     shutil.rmtree(scratch)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    final = corpus_dir / TOKENS
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    swap_in(tmp, final)
     return manifest
 
 

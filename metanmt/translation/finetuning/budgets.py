@@ -27,7 +27,7 @@ from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_
 from metanmt.translation.cards import model_card
 from metanmt.translation.data.batches import EncodedPairs
 from metanmt.translation.data.vocab import encode_pairs
-from metanmt.translation.finetuning.decode import translate
+from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.finetune import (
     DEV_BATCH_SCALE,
     FinetuneConfig,
@@ -36,7 +36,12 @@ from metanmt.translation.finetuning.finetune import (
     finetune,
     sentence_losses,
 )
-from metanmt.translation.finetuning.plots import plot_all_languages, plot_budget_curves
+from metanmt.translation.finetuning.metrics import METRICS
+from metanmt.translation.finetuning.plots import (
+    curve_metrics,
+    plot_all_languages,
+    plot_budget_curves,
+)
 from metanmt.translation.finetuning.scoring import score
 from metanmt.translation.model import (
     check_init,
@@ -47,34 +52,36 @@ from metanmt.translation.model import (
 
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
-FIELDS = [
-    "init",
-    "language",
-    "budget",
-    "words",
-    "capped",
-    "draw",
-    "steps",
-    "epochs",
-    "best_step",
-    "dev_loss",
-    "dev_loss_per_word",
-    "bleu",
-    "chrf",
-    "tok_bleu",
-    "test_sentences",
-    "seconds",
-    "load_seconds",
-    "train_seconds",
-    "dev_seconds",
-    "decode_seconds",
-    "peak_rss_mib",
-    "bleu_signature",
-    "chrf_signature",
-    "tok_bleu_signature",
-    "fingerprint",
-]
-SCORES = ("bleu", "chrf", "tok_bleu")
+
+
+def fields() -> list[str]:
+    """The columns of results.csv: a score and a signature for each metric of ``METRICS``."""
+    return [
+        "init",
+        "language",
+        "budget",
+        "words",
+        "capped",
+        "draw",
+        "steps",
+        "epochs",
+        "best_step",
+        "dev_loss",
+        "dev_loss_per_word",
+        *(m.name for m in METRICS),
+        "test_sentences",
+        "seconds",
+        "load_seconds",
+        "train_seconds",
+        "dev_seconds",
+        "decode_seconds",
+        "peak_rss_mib",
+        *(f"{m.name}_signature" for m in METRICS),
+        "fingerprint",
+    ]
+
+
+FIELDS = fields()  # with the built-in metrics
 
 
 @dataclass
@@ -118,8 +125,8 @@ class BudgetPlan:
     draws_by_budget: dict = setting({})  # budget -> draws, instead of ``draws`` (e.g. {40k: 1})
     draws_by_init: dict = setting({})  # initialisation name -> at most this many draws
     test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
-    beams: int = setting(4, low=1)
-    length_penalty: float = 0.6
+    beams: int = setting(DECODING.beams, low=1)
+    length_penalty: float = DECODING.length_penalty
     seed: int = 0
     save_models: bool = False  # save_pretrained every fine-tuned model in OUT/models/
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: cuda when there is one
@@ -184,9 +191,10 @@ class Results:
                 reader = csv.DictReader(handle)
                 for r in reader:
                     self.rows[(r["init"], r["language"], int(r["budget"]), int(r["draw"]))] = r
-            if reader.fieldnames != FIELDS:  # written by an older metanmt: new columns left empty
+            columns = fields()
+            if reader.fieldnames != columns:  # by an older metanmt: new columns left empty
                 write_csv(
-                    [{k: r.get(k, "") for k in FIELDS} for r in self.rows.values()], self.path
+                    [{k: r.get(k, "") for k in columns} for r in self.rows.values()], self.path
                 )
         self.keys = json.loads(self.keys_path.read_text()) if self.keys_path.is_file() else {}
 
@@ -216,7 +224,7 @@ class Results:
         self.keys_path.write_text(json.dumps(self.keys, indent=1, ensure_ascii=False))
         new_file = not self.path.is_file()  # the header comes with the first row, never alone
         with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, FIELDS)
+            writer = csv.DictWriter(handle, fields())
             if new_file:
                 writer.writeheader()
             writer.writerow({**row, "fingerprint": fingerprint})
@@ -429,7 +437,7 @@ def one_job(
         "best_step": info["best_step"],
         "dev_loss": round(nats / losses[:, 1].sum(), 4),
         "dev_loss_per_word": round(nats / losses[:, 2].sum(), 4),
-        **{k: scores[k] for k in SCORES},
+        **{m.name: scores[m.name] for m in METRICS},
         "test_sentences": len(test),
         "seconds": round(time.perf_counter() - start, 1),
         "load_seconds": round(loaded - start, 2),
@@ -437,7 +445,7 @@ def one_job(
         "dev_seconds": round(dev_seconds, 2),
         "decode_seconds": round(decoded - tuned, 2),
         "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
-        **{f"{k}_signature": scores[f"{k}_signature"] for k in SCORES},
+        **{f"{m.name}_signature": scores[f"{m.name}_signature"] for m in METRICS},
     }
     if plan.save_models and budget != 0:
         (out / "models" / job / "README.md").write_text(
@@ -447,7 +455,11 @@ def one_job(
 
 
 def translate_and_score(
-    model, tokenizer, test, beams: int = 4, length_penalty: float = 0.6
+    model,
+    tokenizer,
+    test,
+    beams: int = DECODING.beams,
+    length_penalty: float = DECODING.length_penalty,
 ) -> dict:
     """Decode the source side of ``test`` pairs and score it against their English side."""
     hypotheses = translate(model, tokenizer, [s for s, _ in test], beams, length_penalty)
@@ -477,9 +489,12 @@ def summarize(out: Path) -> list[dict]:
             "draws": len(members),
             "test_sentences": int(members[0]["test_sentences"]),
         }
-        for key in (*SCORES, "dev_loss", "dev_loss_per_word"):
+        columns = [(m.name, m.digits) for m in METRICS] + [
+            ("dev_loss", 4),
+            ("dev_loss_per_word", 4),
+        ]
+        for key, digits in columns:
             values = [float(m.get(key) or math.nan) for m in members]  # nan: an older row
-            digits = 2 if key in SCORES else 4
             entry[key] = round(statistics.mean(values), digits)
             entry[f"{key}_std"] = (
                 round(statistics.stdev(values), digits) if len(values) > 1 else 0.0
@@ -494,7 +509,9 @@ def summarize(out: Path) -> list[dict]:
             "words": f"{s['words']} (the whole pool)" if s["capped"] else s["words"],
             "draws": s["draws"],
             "test sentences": s["test_sentences"],
-            **{k: spread(s[k], s[k + "_std"], s["draws"]) for k in SCORES},
+            **{
+                m.name: spread(s[m.name], s[m.name + "_std"], s["draws"], m.digits) for m in METRICS
+            },
             "dev loss": spread(s["dev_loss"], s["dev_loss_std"], s["draws"], 3),
             "dev loss / word": spread(
                 s["dev_loss_per_word"], s["dev_loss_per_word_std"], s["draws"], 3
@@ -502,7 +519,7 @@ def summarize(out: Path) -> list[dict]:
         }
         for s in summary
     ]
-    footer = "; ".join(f"{k}: {rows[0][k + '_signature']}" for k in SCORES)
+    footer = "; ".join(f"{m.name}: {rows[0].get(m.name + '_signature', '')}" for m in METRICS)
     (out / "summary.md").write_text(
         plain_table(table) + f"\nMean ± standard deviation over "
         f"draws; dev loss in nats per target token and per English "
@@ -512,7 +529,7 @@ def summarize(out: Path) -> list[dict]:
         encoding="utf-8",
     )
     curves = [s for s in summary if "@" not in s["init"]]  # runs part-way: gap_vs_tokens.png
-    for metric in ("bleu", "dev_loss"):
+    for metric in curve_metrics():
         plot_budget_curves(curves, out, metric)
     plot_all_languages(curves, out)
     return summary

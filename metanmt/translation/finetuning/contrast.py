@@ -1,7 +1,8 @@
 """MetaNMT against MultiNMT (any two initialisations A and B), language by language and budget by
-budget: the dev-loss, BLEU and chrF differences A - B with 95% intervals and p-values, from the
-translations and per-sentence dev losses that each fine-tuning kept (see significance.py for how
-draws are combined). Written to contrast.csv and contrast.md beside the summary."""
+budget: the differences A - B in dev loss and in every headline metric (metrics.py: BLEU and
+chrF) with 95% intervals and p-values, from the translations and per-sentence dev losses that each
+fine-tuning kept (see significance.py for how draws are combined). Written to contrast.csv and
+contrast.md beside the summary."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import numpy as np
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.translation.finetuning.budgets import WHOLE_POOL, job_name, read_results
+from metanmt.translation.finetuning.metrics import headline_metrics
 from metanmt.translation.finetuning.plots import plot_gap
 from metanmt.translation.finetuning.significance import loss_difference, score_difference
 
-# "No difference" is itself a finding when the interval is this narrow (issue 14's goal).
-NARROW = {"bleu": 0.5, "dev_loss": 0.02}
+# "No difference" is itself a finding when the interval is this narrow (issue 14's goal); a
+# metric's own is its ``narrow``.
+NARROW = {"dev_loss": 0.02}
 
 
 def verdict(result: dict, narrow: float, higher_is_better: bool, digits: int = 2) -> str:
@@ -30,9 +33,9 @@ def verdict(result: dict, narrow: float, higher_is_better: bool, digits: int = 2
 
 def paired_results(out: Path, a: str, b: str, references: dict[str, list[str]]) -> list[dict]:
     """For every (language, budget) where A and B share draws: the paired differences A - B
-    (``dev_loss``, ``dev_loss_per_word`` where the jobs kept words, ``bleu``, ``chrf``: each a
-    dict of diff, low, high, p). ``references`` holds each language's English test references,
-    in the order the jobs translated them."""
+    (``dev_loss``, ``dev_loss_per_word`` where the jobs kept words, then each headline metric by
+    name, ``bleu``, ``chrf``: each a dict of diff, low, high, p). ``references`` holds each
+    language's English test references, in the order the jobs translated them."""
     rows = read_results(out / "results.csv")
     draws: dict[tuple, dict[str, list[int]]] = {}
     words: dict[tuple, list[float]] = {}
@@ -68,8 +71,7 @@ def paired_results(out: Path, a: str, b: str, references: dict[str, list[str]]) 
                 "dev_loss_per_word": loss_difference(losses[a], losses[b], per=2)
                 if losses[a].shape[1] > 2
                 else None,  # jobs kept before words were
-                "bleu": scores["bleu"],
-                "chrf": scores["chrf"],
+                **scores,
             }
         )
     return sorted(
@@ -84,17 +86,27 @@ def contrast(out: Path, a: str, b: str, references: dict[str, list[str]]) -> lis
     if table:
         write_csv(table, out / "contrast.csv")
         (out / "contrast.md").write_text(
-            f"{a} (A) against {b} (B): {HOW}\n\n" + plain_table(table), encoding="utf-8"
+            f"{a} (A) against {b} (B): {how()}\n\n" + plain_table(table), encoding="utf-8"
         )
     return table
 
 
-HOW = (
-    "differences A - B, draws paired and concatenated, 95% paired-bootstrap intervals; p for "
-    "BLEU and chrF from sacreBLEU's paired bootstrap (1000 resamples, B the baseline), for dev "
-    "loss from the same resampling of dev sentences (nats per target token; per English word "
-    "in its own columns). Lower dev loss is better."
-)
+def how() -> str:
+    """What the table holds (its first line)."""
+    scores = f"for {listed(m.label for m in headline_metrics())} from sacreBLEU's paired bootstrap"
+    lower = ["dev loss", *(m.label for m in headline_metrics() if not m.higher_is_better)]
+    return (
+        f"differences A - B, draws paired and concatenated, 95% paired-bootstrap intervals; p "
+        f"{scores} (1000 resamples, B the baseline), for dev loss from the same resampling of "
+        f"dev sentences (nats per target token; per English word in its own columns). Lower "
+        f"{listed(lower)} {'is' if len(lower) == 1 else 'are'} better."
+    )
+
+
+def listed(words) -> str:
+    """Words joined: "a", "a and b", "a, b and c"."""
+    words = list(words)
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def table_row(r: dict) -> dict:
@@ -104,12 +116,17 @@ def table_row(r: dict) -> dict:
         "words": r["words"],
         "draws": r["draws"],
         "test sentences": r["test sentences"],
-        **cells("dev_loss", r["dev_loss"], 3),
-        **(cells("dev_loss_per_word", r["dev_loss_per_word"], 3) if r["dev_loss_per_word"] else {}),
-        **cells("bleu", r["bleu"], 2),
-        **cells("chrf", r["chrf"], 2),
+        **cells("dev loss", r["dev_loss"], 3),
+        **(cells("dev loss/word", r["dev_loss_per_word"], 3) if r["dev_loss_per_word"] else {}),
+        **{
+            k: v for m in headline_metrics() for k, v in cells(m.label, r[m.name], m.digits).items()
+        },
         "dev loss verdict": verdict(r["dev_loss"], NARROW["dev_loss"], False, 3),
-        "BLEU verdict": verdict(r["bleu"], NARROW["bleu"], True),
+        **{
+            f"{m.label} verdict": verdict(r[m.name], m.narrow, m.higher_is_better, m.digits)
+            for m in headline_metrics()
+            if m.narrow is not None
+        },
     }
 
 
@@ -131,19 +148,14 @@ def gap(
     ]
     write_csv(table, out / "gap.csv")
     (out / "gap.md").write_text(
-        f"The gap A - B at each point of training: {HOW}\n\n" + plain_table(table), encoding="utf-8"
+        f"The gap A - B at each point of training: {how()}\n\n" + plain_table(table),
+        encoding="utf-8",
     )
     plot_gap(rows, out / "gap_vs_tokens.png")
     return table
 
 
-def cells(name: str, result: dict, digits: int) -> dict:
-    label = {
-        "dev_loss": "dev loss",
-        "dev_loss_per_word": "dev loss/word",
-        "bleu": "BLEU",
-        "chrf": "chrF",
-    }[name]
+def cells(label: str, result: dict, digits: int) -> dict:
     return {
         f"{label} A-B": f"{result['diff']:+.{digits}f} [{result['low']:+.{digits}f}, "
         f"{result['high']:+.{digits}f}]",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -13,6 +14,24 @@ from tqdm.auto import tqdm
 from metanmt.translation.data.vocab import encode
 
 WORD_START = "\u2581"  # sentencepiece's mark of a piece that begins a word
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """The decoding defaults (MetaNMT's: beam 4, length penalty 0.6), read by ``translate``,
+    ``BudgetPlan`` (the `finetune`/`compare` keys) and the CLI's --beams and --length-penalty."""
+
+    beams: int = 4
+    length_penalty: float = 0.6
+
+    @staticmethod
+    def max_new_tokens(source_tokens: int, limit: int) -> int:
+        """New tokens a batch whose longest source has ``source_tokens`` tokens may generate:
+        1.5 times as many and 10 more, at most the model's ``limit`` positions."""
+        return min(limit, source_tokens * 3 // 2 + 10)
+
+
+DECODING = Decoding()
 
 
 def pieces(ids: list[int], limit: int, tokenizer) -> list[list[int]]:
@@ -60,8 +79,8 @@ def translate(
     model,
     tokenizer,
     sentences: Sequence[str],
-    beams: int = 4,
-    length_penalty: float = 0.6,
+    beams: int = DECODING.beams,
+    length_penalty: float = DECODING.length_penalty,
     batch_tokens: int = 4000,
     progress: bool = True,
 ) -> list[str]:
@@ -101,7 +120,8 @@ def translate(
         width = len(ids[order[start]])
         count = max(1, batch_tokens // (width * beams))
         chunk = order[start : start + count]
-        texts = run([ids[i] for i in chunk], beams, length_penalty, min(limit, width * 3 // 2 + 10))
+        max_new = DECODING.max_new_tokens(width, limit)
+        texts = run([ids[i] for i in chunk], beams, length_penalty, max_new)
         for i, text in zip(chunk, texts):
             out[i] = text
         bar.update(len(chunk))

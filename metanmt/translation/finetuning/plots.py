@@ -1,4 +1,5 @@
-"""BLEU against the size of the fine-tuning data, as in Gu et al.'s figure."""
+"""BLEU (each metric of metrics.py with ``curves``) against the size of the fine-tuning data, as in
+Gu et al.'s figure; the A - B gap against training tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from metanmt.evaluation.plots import plt
+from metanmt.translation.finetuning.metrics import METRICS, headline_metrics
 
 
 def budget_ticks(rows: Sequence[dict]) -> tuple[list[float], list[str]]:
@@ -15,12 +17,18 @@ def budget_ticks(rows: Sequence[dict]) -> tuple[list[float], list[str]]:
     return ticks, [f"{w / 1000:.3g}k" if w >= 1000 else f"{w:g}" for w in ticks]
 
 
-LABELS = {
-    "bleu": "BLEU",
-    "chrf": "chrF",
-    "tok_bleu": "tokenized BLEU",
-    "dev_loss": "dev loss (nats per token)",
-}
+DEV_LOSS = "dev loss (nats per token)"
+
+
+def curve_metrics() -> list[str]:
+    """What the budget figures plot, a row each: the metrics with ``curves``, then dev loss."""
+    return [m.name for m in METRICS if m.curves] + ["dev_loss"]
+
+
+def label(metric: str) -> str:
+    return next(
+        (m.label for m in METRICS if m.name == metric), DEV_LOSS if metric == "dev_loss" else metric
+    )
 
 
 def draw_curves(ax, rows: Sequence[dict], metric: str) -> None:
@@ -39,7 +47,7 @@ def draw_curves(ax, rows: Sequence[dict], metric: str) -> None:
     if metric != "dev_loss":  # scores are never negative (an all-zero curve included)
         ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
     ax.set_xlabel("English words of fine-tuning data")
-    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.set_ylabel(label(metric))
     ax.grid(alpha=0.3)
 
 
@@ -61,9 +69,11 @@ def plot_budget_curves(summary: Sequence[dict], out: Path, metric: str = "bleu")
 
 
 def plot_all_languages(
-    summary: Sequence[dict], out: Path, metrics: Sequence[str] = ("bleu", "dev_loss")
+    summary: Sequence[dict], out: Path, metrics: Sequence[str] | None = None
 ) -> Path:
-    """Every language side by side: a row per metric, a column per language."""
+    """Every language side by side: a row per metric (``curve_metrics()`` by default), a column
+    per language."""
+    metrics = curve_metrics() if metrics is None else metrics
     languages = list(dict.fromkeys(r["language"] for r in summary))
     fig, axes = plt.subplots(
         len(metrics),
@@ -86,19 +96,21 @@ def plot_all_languages(
     return path
 
 
-GAP_METRICS = (
-    ("dev_loss_per_word", "dev loss A - B (nats / word)"),
-    ("chrf", "chrF A - B"),
-    ("bleu", "BLEU A - B"),
-)
+def gap_metrics() -> list[tuple[str, str]]:
+    """The gap figure's panels: dev loss per word, then the headline metrics (last first: chrF,
+    BLEU)."""
+    return [("dev_loss_per_word", "dev loss A - B (nats / word)")] + [
+        (m.name, f"{m.label} A - B") for m in reversed(headline_metrics())
+    ]
 
 
 def plot_gap(rows: Sequence[dict], path: Path) -> Path:
     """A - B against training tokens, a panel per metric, a curve per (language, budget), with
     95% intervals; the zero line is "no difference"."""
-    fig, axes = plt.subplots(1, len(GAP_METRICS), figsize=(4.2 * len(GAP_METRICS), 3.6))
+    panels = gap_metrics()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     cells = dict.fromkeys((r["language"], r["budget"]) for r in rows)
-    for ax, (metric, label) in zip(axes, GAP_METRICS):
+    for ax, (metric, name) in zip(axes, panels):
         for language, budget in cells:
             points = sorted(
                 (r["training tokens"] / 1e6, r[metric])
@@ -117,7 +129,7 @@ def plot_gap(rows: Sequence[dict], path: Path) -> Path:
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{language} {words}")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel("training target tokens (M)")
-        ax.set_ylabel(label)
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     a, b = rows[0]["A"].split("@")[0], rows[0]["B"].split("@")[0]

@@ -11,6 +11,7 @@ from metanmt.evaluation.evaluate import adaptation_curve, mean_ci95
 from metanmt.evaluation.plots import plot_learning_curves
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
+from metanmt.run_folder import RunFolder
 
 
 def signature(run: Run) -> str:
@@ -87,7 +88,7 @@ def evaluate_runs(
         (out / "results.md").write_text(text)
         plot_learning_curves(
             out / "learning_curves.png",
-            {name: d / "metrics.csv" for name, d in folders.items()},
+            {name: RunFolder(d).metrics for name, d in folders.items()},
             f"test/{metric}",
             f"{metric} on fixed test tasks, after adaptation",
         )
