@@ -111,7 +111,7 @@ def decode_speed(source: str, family, sentences: int) -> tuple[float, str]:
     language = family.languages("val")[0]
     pool = family.corpus.track_pairs(language)[2][:sentences]
     start = time.perf_counter()
-    translate(model, tokenizer, [s for s, _ in pool], beams=4, length_penalty=0.6, progress=False)
+    translate(model, tokenizer, [s for s, _ in pool], progress=False)  # DECODING: beam 4, lp 0.6
     return len(pool) / (time.perf_counter() - start), language
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from metanmt.files import atomic_write
 from metanmt.run_folder import RunFolder
 
 
@@ -35,8 +36,8 @@ class MetricLogger:
         with self.path.open(newline="") as f:
             rows = list(csv.reader(f))
         kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
-        with self.path.open("w", newline="") as f:
-            csv.writer(f).writerows(kept)
+        with atomic_write(self.path) as tmp, tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(kept)  # a crash here leaves the whole old curve
 
     def log(self, step: int, seconds: float, values: dict[str, float]) -> None:
         if not self.enabled:
