@@ -2,8 +2,9 @@
 # Fine-tune trained models on a language they never saw, from your own parallel files, at several
 # English-word budgets; scores (sacreBLEU, chrF, tokenized BLEU, mean ± std over draws) and
 # BLEU- and dev-loss-vs-words plots. Any script works: the shared vocabulary falls back to bytes
-# for characters it has never seen. Each of train, dev and test is two line-aligned files (yours,
-# English) or a TSV.
+# for characters it has never seen, and --extend-vocab N adds up to N source pieces learnt from
+# each draw's training side instead (README: when it helps). Each of train, dev and test is two
+# line-aligned files (yours, English) or a TSV.
 #
 # From a comparison preset's MetaNMT and MultiNMT (trained first if they are not yet), with that
 # preset's budgets, draws and fine-tuning; writes OUT/<language>/ as the preset writes a track:

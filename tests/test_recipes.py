@@ -242,10 +242,13 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
         "20",
         "--target-tokens",
         "60000",
+        "--extend-vocab",
+        "60",
         "--set",
         "random=''",
     )
     assert preset.returncode == 0, preset.stderr[-2000:]
+    assert "metanmt-chr-300-1: extend_vocab added" in preset.stdout + preset.stderr
     assert steps_line(result) == steps_line(preset)  # the runs as they were
     for name in ("summary.md", "contrast.md", "bleu_vs_words_chr.png", "dev_loss_vs_words_chr.png"):
         assert (out / "chr" / name).exists(), name

@@ -169,6 +169,7 @@ FINETUNE_FLAGS = {
             "batch_tokens",
             "eval_every",
             "patience",
+            "extend_vocab",
         )
     },
 }
@@ -303,6 +304,7 @@ COMPARE_FLAGS = {
     "draws": "draws",
     "test_sentences": "test_sentences",
     "target_tokens": "shared.train.max_target_tokens",
+    "extend_vocab": "finetune.extend_vocab",
 }
 
 
@@ -321,6 +323,16 @@ def cmd_compare(args) -> int:
         return 0
     comparison.run(args.processes, args.accelerate_config, args.port, new_language)
     return 0
+
+
+def add_extend_vocab_argument(parser) -> None:
+    parser.add_argument(
+        "--extend-vocab",
+        type=int,
+        metavar="N",
+        help="add up to N source pieces learnt from each draw's training side (for a script "
+        "the shared vocabulary spells in bytes); part of each result's key (default 0: none)",
+    )
 
 
 def add_own_language_arguments(parser) -> None:
@@ -475,6 +487,7 @@ def add_translation_commands(commands) -> None:
         help=f"updates between dev-loss checks (default {tuning.eval_every})",
     )
     finetune.add_argument("--patience", type=int, help=f"(default {tuning.patience})")
+    add_extend_vocab_argument(finetune)
     finetune.add_argument("--test-sentences", type=int, help="first N only (default 0 = all)")
     finetune.add_argument("--seed", type=int, help=f"(default {plan.seed})")
     finetune.add_argument(
@@ -563,6 +576,7 @@ def add_translation_commands(commands) -> None:
     compare.add_argument("--draws", help="random draws per budget")
     compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")
     compare.add_argument("--target-tokens", help="train every run to this many target tokens")
+    add_extend_vocab_argument(compare)
     compare.add_argument(
         "--processes",
         type=int,

@@ -28,6 +28,8 @@ from metanmt.translation.cards import model_card
 from metanmt.translation.data.batches import EncodedPairs
 from metanmt.translation.data.vocab import encode_pairs
 from metanmt.translation.finetuning.decode import DECODING, translate
+from metanmt.translation.finetuning.extend_vocab import METHOD as EXTENSION_METHOD
+from metanmt.translation.finetuning.extend_vocab import extend_vocabulary
 from metanmt.translation.finetuning.finetune import (
     DEV_BATCH_SCALE,
     FinetuneConfig,
@@ -152,8 +154,17 @@ def job_key(init: dict, data: dict, budget: int, draw: int, plan: BudgetPlan) ->
         "length_penalty": plan.length_penalty,
         "seed": plan.seed,
         "device": plan.device,
-        "finetune": asdict(plan.finetune),
+        "finetune": finetune_key(plan.finetune),
     }
+
+
+def finetune_key(config: FinetuneConfig) -> dict:
+    """The fine-tuning settings of a job's key. Without extension the key is what it was before
+    ``extend_vocab`` existed (results made then still resume); with it, how pieces are chosen."""
+    key = asdict(config)
+    if not key.pop("extend_vocab"):
+        return key
+    return {**key, "extend_vocab": config.extend_vocab, "extension": EXTENSION_METHOD}
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -358,8 +369,11 @@ class Initialisations:
             )
             model.to(self.device)
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            self.loaded[name] = model, tokenizer, state
-        model, tokenizer, state = self.loaded[name]
+            rows = model.get_input_embeddings().num_embeddings
+            self.loaded[name] = model, tokenizer, state, rows
+        model, tokenizer, state, rows = self.loaded[name]
+        if model.get_input_embeddings().num_embeddings != rows:  # the last job extended it
+            model.resize_token_embeddings(rows, mean_resizing=False)
         model.load_state_dict(state)
         return model, tokenizer
 
@@ -395,6 +409,15 @@ def one_job(
     if budget != 0:
         wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
         train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
+        if plan.finetune.extend_vocab:
+            tokenizer, pieces = extend_vocabulary(
+                model, tokenizer, [s for s, _ in train], plan.finetune.extend_vocab, plan.seed
+            )
+            tqdm.write(
+                f"{job}: extend_vocab added {len(pieces)} of {plan.finetune.extend_vocab} pieces"
+                + (" (the shared vocabulary covers its training side)" if not pieces else "")
+            )
+            dev_data = encode_pairs(tokenizer, dev, plan.finetune.max_length)  # its sources
         info = finetune(
             model,
             tokenizer,

@@ -49,6 +49,9 @@ class FinetuneConfig:
     dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
     max_length: int = setting(128, low=2)
     dropout: bool = True  # keep the model's dropout on while fine-tuning
+    # Add up to this many source pieces learnt from the drawn training side, for a language the
+    # shared vocabulary spells in bytes (extend_vocab.py); 0: the vocabulary as it is
+    extend_vocab: int = setting(0, low=0)
 
 
 # Dev checks take no gradient, so their batches can hold this many times the training batch's
