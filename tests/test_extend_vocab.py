@@ -12,11 +12,12 @@ from helpers import one_error_line
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from metanmt.cli import main
-from metanmt.translation.data.vocab import load_tokenizer
+from metanmt.translation.data.vocab import encode_pairs, load_tokenizer
 from metanmt.translation.finetuning.budgets import finetune_key
 from metanmt.translation.finetuning.extend_vocab import (
     NEVER,
     extend_vocabulary,
+    extended_tokenizer,
     new_pieces,
     old_split,
     token_counts,
@@ -44,7 +45,7 @@ def tsv(path, pairs) -> str:
     return str(path)
 
 
-def test_pieces_come_after_the_old_ids_and_english_tokenizes_as_before(toy_corpus):
+def test_pieces_come_after_the_old_ids_and_english_tokenizes_as_before(toy_corpus, tmp_path):
     model, tokenizer = load_translation_model("random:tiny", toy_corpus / "vocab", seed=0)
     sources = [s for s, _ in made_up_pairs(200, 0)]
     old_rows = model.get_input_embeddings().weight.detach().clone()
@@ -60,6 +61,15 @@ def test_pieces_come_after_the_old_ids_and_english_tokenizes_as_before(toy_corpu
     assert after["tokens_per_sentence"] < before["tokens_per_sentence"] / 2
     english = ["The big red house is near the river.", "Ünïcödé and 123 too"]
     assert extended(text_target=english)["input_ids"] == tokenizer(text_target=english)["input_ids"]
+    # the fast path fine-tuning reads: English ids as before, even where a source piece would
+    # match English text (a Latin-script language's pieces do)
+    latin = extended_tokenizer(tokenizer, [("\u2581Toms", -1.0)], tmp_path / "latin")
+    assert latin.spm_source.encode("Toms") == [old_size]  # a source uses the new piece
+    pairs = [("Toms", "Toms is here.")] + [(s, e) for s, e in zip(sources, english * 5)]
+    for new in (latin, extended):
+        ours, theirs = encode_pairs(new, pairs, 64), encode_pairs(tokenizer, pairs, 64)
+        for i in range(len(pairs)):
+            assert ours.target(i).tolist() == theirs.target(i).tolist()
     # each new row is the mean of the rows of the pieces the old tokenizer splits it into
     rows = model.get_input_embeddings().weight
     assert torch.equal(rows[:old_size], old_rows) and len(rows) == old_size + len(pieces)

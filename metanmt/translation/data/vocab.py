@@ -93,7 +93,9 @@ def encode_pairs(
 ) -> EncodedPairs:
     """Both sides of ``pairs`` encoded; what was cut to ``max_length`` is said in one line."""
     sources, cut_sources = _encode(tokenizer, [s for s, _ in pairs], max_length)
-    targets, cut_targets = _encode(tokenizer, [t for _, t in pairs], max_length)
+    # English by the target model: the same as the source one, unless the vocabulary was
+    # extended for a new language (its pieces are for sources only)
+    targets, cut_targets = _encode(tokenizer, [t for _, t in pairs], max_length, target=True)
     report_cut((cut_sources, cut_targets), len(pairs), max_length, what)
     return EncodedPairs(sources, targets)
 
@@ -108,8 +110,9 @@ def report_cut(cut: tuple[int, int], n: int, max_length: int, what: str) -> None
         )
 
 
-def _encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int):
-    ids = tokenizer.spm_source.encode(list(texts))
+def _encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int, target=False):
+    processor = tokenizer.spm_target if target else tokenizer.spm_source
+    ids = processor.encode(list(texts))
     eos = tokenizer.eos_token_id
     cut = sum(len(seq) >= max_length for seq in ids)
     return [seq[: max_length - 1] + [eos] for seq in ids], cut
