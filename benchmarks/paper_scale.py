@@ -30,27 +30,10 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from metanmt.translation.data.languages import DEFAULT_TRAIN
+
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = [
-    "bg",
-    "cs",
-    "da",
-    "de",
-    "el",
-    "es",
-    "et",
-    "fr",
-    "hu",
-    "it",
-    "lt",
-    "nl",
-    "pl",
-    "pt",
-    "sk",
-    "sl",
-    "sv",
-    "ru",
-]
+TRAIN = DEFAULT_TRAIN  # the 18 training languages of the default roles
 ROW_GROUP = 50_000
 
 
