@@ -2,8 +2,8 @@
 # Fine-tune trained models on a language they never saw, from your own parallel files, at several
 # English-word budgets; scores (sacreBLEU, chrF, tokenized BLEU, mean ± std over draws) and
 # BLEU- and dev-loss-vs-words plots. Any script works: the shared vocabulary falls back to bytes
-# for characters it has never seen, and --extend-vocab N adds up to N source pieces learnt from
-# each draw's training side instead (README: when it helps). Each of train, dev and test is two
+# for characters it has never seen, and --extend-vocab N adds up to N source pieces holding them,
+# learnt from each draw's training side (README: when it helps, and which N). Each of train, dev and test is two
 # line-aligned files (yours, English) or a TSV.
 #
 # From a comparison preset's MetaNMT and MultiNMT (trained first if they are not yet), with that

@@ -4,6 +4,7 @@ model any transformers user loads."""
 
 import csv
 import random
+import tempfile
 from dataclasses import asdict
 
 import pytest
@@ -20,6 +21,7 @@ from metanmt.translation.finetuning.extend_vocab import (
     extended_tokenizer,
     new_pieces,
     old_split,
+    spelled_in_bytes,
     token_counts,
 )
 from metanmt.translation.finetuning.finetune import FinetuneConfig
@@ -95,6 +97,34 @@ def test_a_language_the_vocabulary_covers_adds_nothing_and_pieces_are_reproducib
     assert extend_vocabulary(model, tokenizer, covered, 40) == (tokenizer, [])
     assert model.get_input_embeddings().num_embeddings == size  # the model untouched
     assert new_pieces([], tokenizer, 40) == [] and new_pieces(sources, tokenizer, 0) == []
+
+
+def test_only_words_with_a_character_spelled_in_bytes_segment_differently(
+    toy_corpus, tmp_path, monkeypatch
+):
+    """A Latin-script language the vocabulary mostly covers (Latvian's ā, ē, ī are bytes): every
+    piece added holds such a character, the other words keep their pieces, and the extension
+    leaves no files behind."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tokenizer = load_tokenizer(toy_corpus / "vocab")
+    words = [p[1:] for p in tokenizer.get_vocab() if p[0] == "\u2581" and p[1:].isalpha()][:12]
+    # words the vocabulary spells in two pieces, and the same with ǭ, which no piece holds
+    compounds = [a + b for a, b in zip(words, words[1:])]
+    marked = [w[:2] + "\u01ed" + w[2:] for w in compounds]
+    assert spelled_in_bytes(tokenizer, set("".join(compounds + marked))) == {"\u01ed"}
+    rng = random.Random(0)
+    sources = [" ".join(rng.choice(compounds + marked) for _ in range(6)) for _ in range(300)]
+    model, _ = load_translation_model("random:tiny", toy_corpus / "vocab", seed=0)
+    extended, pieces = extend_vocabulary(model, tokenizer, sources, 200)
+    assert pieces and all("\u01ed" in piece for piece in pieces)
+    plain = " ".join(compounds)
+    assert extended.spm_source.encode(plain) == tokenizer.spm_source.encode(plain)
+    after, before = token_counts(extended, marked), token_counts(tokenizer, marked)
+    assert after["byte_share"] == 0 < before["byte_share"]
+    assert list(tmp_path.iterdir()) == []
+    extended.save_pretrained(tmp_path / "saved")  # from the models held in memory
+    again = AutoTokenizer.from_pretrained(tmp_path / "saved")
+    assert again.spm_source.encode(sources[:5]) == extended.spm_source.encode(sources[:5])
 
 
 def test_the_extension_is_part_of_a_results_key_and_no_extension_keeps_the_old_key():

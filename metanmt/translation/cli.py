@@ -330,8 +330,9 @@ def add_extend_vocab_argument(parser) -> None:
         "--extend-vocab",
         type=int,
         metavar="N",
-        help="add up to N source pieces learnt from each draw's training side (for a script "
-        "the shared vocabulary spells in bytes); part of each result's key (default 0: none)",
+        help="add up to N source pieces learnt from each draw's training side, each holding a "
+        "character the shared vocabulary spells in bytes (README: 2000 for a script it lacks, "
+        "500 for a few missing letters); part of each result's key (default 0: none)",
     )
 
 

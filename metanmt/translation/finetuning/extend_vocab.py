@@ -3,9 +3,13 @@ lacks, added to the source side before fine-tuning (instead of spelling it in UT
 
 1. A sentencepiece unigram model is trained on the drawn training sources only (never dev or
    test), seeded with the plan's seed.
-2. Its pieces that the shared vocabulary lacks, best-scored first, up to N, are appended to the
-   *source* sentencepiece model with their scores, and to vocab.json after the old ids: every old
-   id keeps its meaning, and English (the target side, target.spm) tokenizes as before.
+2. Its pieces that the shared vocabulary lacks *and that hold a character the vocabulary spells
+   in UTF-8 bytes*, best-scored first, up to N, are appended to the *source* sentencepiece model
+   with their scores, and to vocab.json after the old ids: every old id keeps its meaning, and
+   English (the target side, target.spm) tokenizes as before. Only words with such a character
+   segment differently: for Korean that is every word, for Latvian a third (ā, ē, ī, ķ, ļ, ņ),
+   and the words the pre-trained model already spells in known pieces keep them (adding pieces
+   for every word cost Latvian 0.9 BLEU; BENCHMARKS.md, "Vocabulary extension").
 3. Each new embedding row starts as the mean of the rows of the pieces the old tokenizer splits
    it into (its bytes, for a script the vocabulary never saw). Marian ties the output projection
    to these embeddings, so the new rows are also output rows: their ``final_logits_bias`` is set
@@ -26,7 +30,7 @@ import torch
 from sentencepiece import sentencepiece_model_pb2 as model_pb2
 from transformers import MarianTokenizer
 
-METHOD = "unigram-v1"  # how pieces are chosen and rows initialised: part of a job's fingerprint
+METHOD = "unigram-v2"  # how pieces are chosen and rows initialised: part of a job's fingerprint
 NEVER = -1e4  # the logit bias of a source-only piece: exp(-1e4) is 0 in float32
 NORMAL = model_pb2.ModelProto.SentencePiece.NORMAL
 WORD_START = "\u2581"  # sentencepiece's word boundary
@@ -36,9 +40,11 @@ def new_pieces(
     sources: Sequence[str], tokenizer: MarianTokenizer, size: int, seed: int = 0
 ) -> list[tuple[str, float]]:
     """Up to ``size`` (piece, score) pairs of a unigram model trained on ``sources`` that the
-    tokenizer's vocabulary lacks, best-scored first."""
+    tokenizer's vocabulary lacks and that hold a character it spells in bytes, best-scored
+    first."""
     sources = [s for s in sources if s.strip()]
-    if not sources or size <= 0:
+    in_bytes = spelled_in_bytes(tokenizer, set("".join(sources)))
+    if not in_bytes or size <= 0:
         return []
     buffer = io.BytesIO()
     spm.set_random_generator_seed(seed)
@@ -59,9 +65,24 @@ def new_pieces(
     proto = model_pb2.ModelProto()
     proto.ParseFromString(buffer.getvalue())
     known = tokenizer.get_vocab()
-    found = [(p.piece, p.score) for p in proto.pieces if p.type == NORMAL and p.piece not in known]
+    found = [
+        (p.piece, p.score)
+        for p in proto.pieces
+        if p.type == NORMAL and p.piece not in known and not in_bytes.isdisjoint(p.piece)
+    ]
     found.sort(key=lambda item: -item[1])  # stable: ties keep the model's order
     return found[:size]
+
+
+def spelled_in_bytes(tokenizer: MarianTokenizer, characters: set[str]) -> set[str]:
+    """The characters the tokenizer's source model spells in UTF-8 bytes (or as unknown)."""
+    processor = tokenizer.spm_source
+    return {
+        c
+        for c in characters
+        if not c.isspace()
+        and any(processor.is_byte(i) or processor.is_unknown(i) for i in processor.encode(c))
+    }
 
 
 def extended_tokenizer(
@@ -123,8 +144,10 @@ def extend_vocabulary(
     pieces = new_pieces(sources, tokenizer, size, seed)
     if not pieces:
         return tokenizer, []
-    folder = Path(tempfile.mkdtemp(prefix="metanmt-vocab-"))  # save_pretrained copies it
-    extended = extended_tokenizer(tokenizer, pieces, folder)
+    # the tokenizer holds its sentencepiece models in memory, and save_pretrained writes them
+    # from there once these files are gone
+    with tempfile.TemporaryDirectory(prefix="metanmt-vocab-") as folder:
+        extended = extended_tokenizer(tokenizer, pieces, folder)
     extend_model(model, tokenizer, pieces)
     return extended, [piece for piece, _ in pieces]
 
