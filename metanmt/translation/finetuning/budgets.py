@@ -29,7 +29,7 @@ from metanmt.translation.data.batches import EncodedPairs
 from metanmt.translation.data.vocab import encode_pairs
 from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.extend_vocab import METHOD as EXTENSION_METHOD
-from metanmt.translation.finetuning.extend_vocab import extend_vocabulary
+from metanmt.translation.finetuning.extend_vocab import extend_vocabulary, token_counts
 from metanmt.translation.finetuning.finetune import (
     DEV_BATCH_SCALE,
     FinetuneConfig,
@@ -410,12 +410,19 @@ def one_job(
         wanted = english_words(data.pool) if budget == WHOLE_POOL else budget
         train, words, capped = draw_budget(data.pool, wanted, draw, plan.seed)
         if plan.finetune.extend_vocab:
+            sources = [s for s, _ in train]
+            before = token_counts(tokenizer, sources)["byte_share"]
             tokenizer, pieces = extend_vocabulary(
-                model, tokenizer, [s for s, _ in train], plan.finetune.extend_vocab, plan.seed
+                model, tokenizer, sources, plan.finetune.extend_vocab, plan.seed
             )
+            after = token_counts(tokenizer, sources)["byte_share"]
             tqdm.write(
                 f"{job}: extend_vocab added {len(pieces)} of {plan.finetune.extend_vocab} pieces"
-                + (" (the shared vocabulary covers its training side)" if not pieces else "")
+                + (
+                    f" (bytes: {before:.0%} -> {after:.0%} of its training sources' tokens)"
+                    if pieces
+                    else " (the shared vocabulary covers its training side)"
+                )
             )
             dev_data = encode_pairs(tokenizer, dev, plan.finetune.max_length)  # its sources
         info = finetune(
