@@ -35,6 +35,11 @@ def train(run, *assignments, flags=()):
     )
 
 
+def finetune(*args) -> int:
+    """``metanmt finetune ARGS`` (paths given as they are)."""
+    return main(["finetune", *map(str, args)])
+
+
 def error_line(capsys, command: str) -> str:
     """The one line ``metanmt COMMAND: ...`` on stderr, and no traceback."""
     err = capsys.readouterr().err

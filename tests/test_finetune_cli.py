@@ -5,7 +5,7 @@ import argparse
 import csv
 
 import pytest
-from helpers import one_error_line, own_files, pairs_file
+from helpers import finetune, one_error_line, own_files, pairs_file
 
 from metanmt.cli import main
 from metanmt.translation.cli import budget_word
@@ -18,18 +18,15 @@ def test_every_init_is_checked_before_any_fine_tuning(toy_maml_run, tmp_path, ca
     out = tmp_path / "ft"
     # the README's own example without --corpus: random:cpu has no vocabulary to size it
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                f"multi={run}",
-                "random=random:cpu",
-                "--language",
-                "xx",
-                *own_files(tmp_path),
-                "--out",
-                str(out),
-            ]
+        finetune(
+            "--init",
+            f"multi={run}",
+            "random=random:cpu",
+            "--language",
+            "xx",
+            *own_files(tmp_path),
+            "--out",
+            out,
         )
         == 2
     )
@@ -41,20 +38,17 @@ def test_every_init_is_checked_before_any_fine_tuning(toy_maml_run, tmp_path, ca
         (str(tmp_path / "nowhere"), "no model, run or checkpoint at"),
     ):
         assert (
-            main(
-                [
-                    "finetune",
-                    "--init",
-                    f"multi={run}",
-                    init,
-                    "--language",
-                    "xx",
-                    *own_files(tmp_path),
-                    "--vocab",
-                    str(corpus / "vocab"),
-                    "--out",
-                    str(out),
-                ]
+            finetune(
+                "--init",
+                f"multi={run}",
+                init,
+                "--language",
+                "xx",
+                *own_files(tmp_path),
+                "--vocab",
+                corpus / "vocab",
+                "--out",
+                out,
             )
             == 2
         )
@@ -68,23 +62,20 @@ def test_random_init_finds_the_default_corpus_vocabulary(toy_maml_run, tmp_path,
     (cache / "translation").symlink_to(corpus)  # the default corpus folder
     monkeypatch.setenv("METANMT_CACHE", str(cache))
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                "random:tiny",
-                "--language",
-                "xx",
-                *own_files(tmp_path),
-                "--budgets",
-                "0",
-                "--test-sentences",
-                "5",
-                "--threads",
-                "1",
-                "--out",
-                str(tmp_path / "ft"),
-            ]
+        finetune(
+            "--init",
+            "random:tiny",
+            "--language",
+            "xx",
+            *own_files(tmp_path),
+            "--budgets",
+            "0",
+            "--test-sentences",
+            "5",
+            "--threads",
+            "1",
+            "--out",
+            tmp_path / "ft",
         )
         == 0
     )
@@ -109,41 +100,14 @@ def test_partial_or_contradictory_own_language_flags_are_refused(
     toy_maml_run, tmp_path, capsys, flags, message
 ):
     corpus, run = toy_maml_run
-    assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--corpus",
-                str(corpus),
-                *flags,
-                "--out",
-                str(tmp_path / "ft"),
-            ]
-        )
-        == 2
-    )
+    assert finetune("--init", run, "--corpus", corpus, *flags, "--out", tmp_path / "ft") == 2
     line = one_error_line(capsys, "finetune")
     assert message in line
     assert not (tmp_path / "ft").exists()
 
 
 def test_errors_point_at_metanmt_prepare(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                "random:tiny",
-                "--corpus",
-                str(tmp_path),
-                "--out",
-                str(tmp_path / "ft"),
-            ]
-        )
-        == 2
-    )
+    assert finetune("--init", "random:tiny", "--corpus", tmp_path, "--out", tmp_path / "ft") == 2
     assert "`metanmt prepare`" in one_error_line(capsys, "finetune")
 
 
@@ -246,21 +210,18 @@ def test_a_failed_fine_tuning_leaves_no_header_only_results(
     )
     out = tmp_path / "ft"
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--language",
-                "xx",
-                *own_files(tmp_path),
-                "--budgets",
-                "200",
-                "--draws",
-                "1",
-                "--out",
-                str(out),
-            ]
+        finetune(
+            "--init",
+            run,
+            "--language",
+            "xx",
+            *own_files(tmp_path),
+            "--budgets",
+            "200",
+            "--draws",
+            "1",
+            "--out",
+            out,
         )
         == 2
     )
@@ -270,19 +231,16 @@ def test_a_failed_fine_tuning_leaves_no_header_only_results(
 def test_zero_fine_tuning_steps_are_refused(toy_maml_run, tmp_path, capsys):
     corpus, run = toy_maml_run
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--language",
-                "xx",
-                *own_files(tmp_path),
-                "--max-steps",
-                "0",
-                "--out",
-                str(tmp_path / "ft"),
-            ]
+        finetune(
+            "--init",
+            run,
+            "--language",
+            "xx",
+            *own_files(tmp_path),
+            "--max-steps",
+            "0",
+            "--out",
+            tmp_path / "ft",
         )
         == 2
     )
@@ -303,30 +261,27 @@ def test_cut_training_sentences_are_counted_and_long_test_sources_are_not_cut(
         + "".join(f"kebu {i}\tword {i}\n" for i in range(30))
     )
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--language",
-                "xx",
-                "--train-tsv",
-                str(train),
-                "--dev-tsv",
-                pairs_file(tmp_path / "dev.tsv", 10),
-                "--test-tsv",
-                pairs_file(tmp_path / "test.tsv", 5),
-                "--budgets",
-                "all",
-                "--draws",
-                "1",
-                "--max-steps",
-                "2",
-                "--threads",
-                "1",
-                "--out",
-                str(tmp_path / "ft"),
-            ]
+        finetune(
+            "--init",
+            run,
+            "--language",
+            "xx",
+            "--train-tsv",
+            train,
+            "--dev-tsv",
+            pairs_file(tmp_path / "dev.tsv", 10),
+            "--test-tsv",
+            pairs_file(tmp_path / "test.tsv", 5),
+            "--budgets",
+            "all",
+            "--draws",
+            "1",
+            "--max-steps",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            tmp_path / "ft",
         )
         == 0
     )
@@ -402,21 +357,18 @@ def test_own_language_files_and_their_errors(toy_multinmt_run, tmp_path, capsys)
     src, eng = tmp_path / "train.xx", tmp_path / "train.en"
     src.write_text("a\nb\nc\n")
     eng.write_text("one\ntwo\n")
-    code = main(
-        [
-            "finetune",
-            "--init",
-            str(run),
-            "--train-files",
-            str(src),
-            str(eng),
-            "--dev-tsv",
-            str(tmp_path / "dev.tsv"),
-            "--test-tsv",
-            str(tmp_path / "t.tsv"),
-            "--out",
-            str(tmp_path / "o"),
-        ]
+    code = finetune(
+        "--init",
+        run,
+        "--train-files",
+        src,
+        eng,
+        "--dev-tsv",
+        tmp_path / "dev.tsv",
+        "--test-tsv",
+        tmp_path / "t.tsv",
+        "--out",
+        tmp_path / "o",
     )
     err = capsys.readouterr().err
     assert code == 2 and "train.xx" in err and "train.en" in err and "3" in err and "2" in err
@@ -428,49 +380,43 @@ def test_own_language_files_and_their_errors(toy_multinmt_run, tmp_path, capsys)
     for name in ("train", "dev", "test"):
         (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{e}\n" for s, e in pairs))
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--train-tsv",
-                str(tmp_path / "train.tsv"),
-                "--dev-tsv",
-                str(tmp_path / "dev.tsv"),
-                "--test-tsv",
-                str(bad),
-                "--out",
-                str(tmp_path / "o"),
-            ]
+        finetune(
+            "--init",
+            run,
+            "--train-tsv",
+            tmp_path / "train.tsv",
+            "--dev-tsv",
+            tmp_path / "dev.tsv",
+            "--test-tsv",
+            bad,
+            "--out",
+            tmp_path / "o",
         )
         == 2
     )
     assert "bad.tsv" in capsys.readouterr().err
     assert (
-        main(
-            [
-                "finetune",
-                "--init",
-                str(run),
-                "--language",
-                "xx",
-                "--budgets",
-                "100000",
-                "--draws",
-                "1",
-                "--max-steps",
-                "2",
-                "--train-tsv",
-                str(tmp_path / "train.tsv"),
-                "--dev-tsv",
-                str(tmp_path / "dev.tsv"),
-                "--test-tsv",
-                str(tmp_path / "test.tsv"),
-                "--test-sentences",
-                "5",
-                "--out",
-                str(tmp_path / "o2"),
-            ]
+        finetune(
+            "--init",
+            run,
+            "--language",
+            "xx",
+            "--budgets",
+            "100000",
+            "--draws",
+            "1",
+            "--max-steps",
+            "2",
+            "--train-tsv",
+            tmp_path / "train.tsv",
+            "--dev-tsv",
+            tmp_path / "dev.tsv",
+            "--test-tsv",
+            tmp_path / "test.tsv",
+            "--test-sentences",
+            "5",
+            "--out",
+            tmp_path / "o2",
         )
         == 0
     )
