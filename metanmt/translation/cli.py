@@ -331,8 +331,8 @@ def add_extend_vocab_argument(parser) -> None:
         type=int,
         metavar="N",
         help="add up to N source pieces learnt from each draw's training side, each holding a "
-        "character the shared vocabulary spells in bytes (README: 2000 for a script it lacks, "
-        "500 for a few missing letters); part of each result's key (default 0: none)",
+        "character the shared vocabulary spells in bytes (README: 2000 for a script it lacks; "
+        "not for a few missing letters); part of each result's key (default 0: none)",
     )
 
 
