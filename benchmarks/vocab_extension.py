@@ -113,7 +113,7 @@ def cmd_contrast(args) -> None:
         for lang in languages
     }
     summarize(out)
-    table = contrast(out, args.init + args.tag, args.init, references)
+    table = contrast(out, [(args.init + args.tag, args.init)], references)
     print((out / "contrast.md").read_text() if table else "no shared draws")
 
 

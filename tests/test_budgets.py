@@ -218,19 +218,36 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
     )
     comparison = Comparison(config)
     assert set(comparison.inits()) == {"metanmt", "multinmt", "metanmt@8k", "multinmt@8k"}
+    config.seeds = (3, 4)  # two training runs of each method
+    comparison = Comparison(config)
+    assert list(comparison.run_configs) == [
+        "metanmt_s3",
+        "multinmt_s3",
+        "metanmt_s4",
+        "multinmt_s4",
+    ]
+    assert [c.train.seed for c in comparison.run_configs.values()] == [3, 3, 4, 4]
+    assert comparison.contrast_pairs("metanmt@8k", "multinmt@8k") == [
+        ("metanmt_s3@8k", "multinmt_s3@8k"),
+        ("metanmt_s4@8k", "multinmt_s4@8k"),
+    ]
     comparison.run()
-    for name in ("metanmt", "multinmt"):  # trained side by side, each in its own process
-        assert "max_target_tokens:16000" in (out / name / "signature.txt").read_text()
+    for name in comparison.run_configs:  # trained side by side, each in its own process
+        signature = (out / name / "signature.txt").read_text()
+        assert "max_target_tokens:16000" in signature and f"seed:{name[-1]}|" in signature
         assert "target tokens reached" in (out / name / "train.log").read_text()
     with (out / "news" / "gap.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["training tokens"], r["A"], r["B"]) for r in rows] == [
+    points = list(dict.fromkeys((r["training tokens"], r["A"], r["B"]) for r in rows))
+    assert points == [
         ("8000", "metanmt@8k", "multinmt@8k"),
-        (rows[1]["training tokens"], "metanmt", "multinmt"),
+        (points[1][0], "metanmt", "multinmt"),
     ]
-    assert int(rows[1]["training tokens"]) >= 16000
+    assert int(points[1][0]) >= 16000
     assert (out / "news" / "gap_vs_tokens.png").is_file()
-    assert "dev loss/word A-B" in (out / "news" / "gap.md").read_text()
+    assert {r["runs"] for r in rows} == {"2"}  # A and B paired run by run
+    assert "| dev loss/word |" in (out / "news" / "gap.md").read_text()
+    assert (out / "news" / "contrast_fi.png").is_file()
 
 
 def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):

@@ -81,3 +81,16 @@ def test_compare_refuses_an_unknown_language_before_any_work(toy_corpus, tmp_pat
         line = error_line(capsys, "compare")
         assert "'zz' is not a validation or test language" in line and "ro" in line
     assert not out.exists()
+
+
+def test_compare_seeds_flag_trains_each_run_once_per_seed(toy_corpus, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    common = ["compare", "--config", QUICK, "--out", str(out), "--corpus", str(toy_corpus)]
+    assert main([*common, "--seeds", "1", "2", "--dry-run"]) == 0
+    runs = [
+        line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("run ")
+    ]
+    assert runs == ["metanmt_s1", "multinmt_s1", "metanmt_s2", "multinmt_s2"]
+    assert main([*common, "--seeds", "1", "1", "--dry-run"]) == 2
+    assert "seeds: [1, 1] names a seed twice" in error_line(capsys, "compare")
+    assert not out.exists()

@@ -3,6 +3,7 @@ cards, and translation streamed in chunks."""
 
 import csv
 import io
+import re
 import sys
 
 import pytest
@@ -168,6 +169,9 @@ def test_saved_fine_tuned_models_carry_a_card_that_follows_them_into_the_export(
     signature = (run / "signature.txt").read_text().strip()
     assert signature in card and "metanmt 0." in card
     assert f"on {row['words']} English words of ro-en pairs (a budget of 300, draw 0" in card
+    bleu = re.search(r"\| BLEU \| (\S+) \| \[(\S+), (\S+)\] \|", card)  # test sentences only
+    assert bleu and float(bleu[2]) <= float(bleu[1]) <= float(bleu[3])
+    assert "says nothing about which initialisation is better" in card
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     AutoModelForSeq2SeqLM.from_pretrained(model), AutoTokenizer.from_pretrained(model)

@@ -1,6 +1,7 @@
 """The translation metrics and decoding defaults, each declared once: a metric added to the list
 from outside the package reaches every column, table, card, printout and plot (ARCHITECTURE.md,
-"Extending"); the CLI decodes with the declared defaults; the paired comparison is sacreBLEU's."""
+"Extending"); the CLI decodes with the declared defaults; each draw's score and its resamples
+are sacreBLEU's."""
 
 import csv
 import inspect
@@ -9,10 +10,10 @@ import re
 
 import numpy as np
 import pytest
-from sacrebleu.metrics import BLEU, CHRF, TER
-from sacrebleu.significance import PairedTest
+from sacrebleu.metrics import TER
 
 from metanmt.cli import build_parser, main
+from metanmt.evaluation.verdicts import verdict
 from metanmt.translation.cards import model_card
 from metanmt.translation.finetuning.budgets import (
     FIELDS,
@@ -23,12 +24,16 @@ from metanmt.translation.finetuning.budgets import (
     summarize,
     translate_and_score,
 )
-from metanmt.translation.finetuning.contrast import contrast, verdict
+from metanmt.translation.finetuning.contrast import contrast
 from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.metrics import METRICS, Metric, add_metric
 from metanmt.translation.finetuning.plots import gap_metrics
 from metanmt.translation.finetuning.scoring import score
-from metanmt.translation.finetuning.significance import resample_indices, score_difference
+from metanmt.translation.finetuning.significance import (
+    metric_difference,
+    metric_scores,
+    resample_counts,
+)
 
 WORDS = "the a cat dog house ran quickly over under blue red big small is was and".split()
 
@@ -50,7 +55,7 @@ def noisy(rng: random.Random, texts: list[str], p: float) -> list[str]:
 def ter():
     """A user's metric: translation edit rate, lower is better, with a verdict and curves."""
     metric = add_metric(
-        Metric("ter", "TER", "TER", TER, higher_is_better=False, narrow=1.0, curves=True)
+        Metric("ter", "TER", "TER", TER, higher_is_better=False, equivalence=1.0, curves=True)
     )
     yield metric
     METRICS.remove(metric)
@@ -91,25 +96,32 @@ def test_a_new_metric_reaches_every_table_card_printout_and_plot(ter, tmp_path, 
     assert "| tok_bleu | ter | dev loss |" in text and "ter: nrefs:1|" in text
     assert (tmp_path / "ter_vs_words_xx.png").is_file()
 
-    table = contrast(tmp_path, "a", "b", {"xx": references})
-    assert list(table[0])[-7:] == [
-        "chrF A-B",
-        "chrF p",
-        "TER A-B",
-        "TER p",
-        "dev loss verdict",
-        "BLEU verdict",
-        "TER verdict",
+    table = contrast(tmp_path, [("a", "b")], {"xx": references})
+    assert list(dict.fromkeys(r["metric"] for r in table)) == [
+        "dev loss",
+        "dev loss/word",
+        "BLEU",
+        "chrF",
+        "TER",
     ]
-    pooled = [h for d in range(2) for h in hyps[job_name("a", "xx", 300, d)]]
-    against = [h for d in range(2) for h in hyps[job_name("b", "xx", 300, d)]]
-    direct = score_difference(pooled, against, references * 2, metrics=[ter])["ter"]
-    assert table[1]["TER A-B"] == (
-        f"{direct['diff']:+.2f} [{direct['low']:+.2f}, {direct['high']:+.2f}]"
+    hyps_a = [[hyps[job_name("a", "xx", 300, d)] for d in range(2)]]
+    hyps_b = [[hyps[job_name("b", "xx", 300, d)] for d in range(2)]]
+    direct = metric_difference(ter, hyps_a, hyps_b, references, resample_counts(len(references)))
+    ter_rows = [r for r in table if r["metric"] == "TER"]
+    assert [(r["budget"], r["draws"]) for r in ter_rows] == [(0, 1), (300, 2)]
+    assert (ter_rows[1]["estimate"], ter_rows[1]["low"], ter_rows[1]["high"]) == (
+        direct.estimate,
+        direct.low,
+        direct.high,
     )
-    assert direct["diff"] < 0 and table[1]["TER verdict"] == verdict(direct, 1.0, False)
-    first = (tmp_path / "contrast.md").read_text().splitlines()[0]
-    assert "p for BLEU, chrF and TER" in first and "Lower dev loss and TER are better" in first
+    assert direct.estimate < 0 and ter_rows[1]["a_wins"] == 2
+    assert ter_rows[1]["verdict"] == verdict(direct, 1.0, False, ter_rows[1]["p_holm"])
+    assert ter_rows[0]["verdict"].endswith("(test sentences only)")  # zero-shot: one draw
+    text = (tmp_path / "contrast.md").read_text()
+    assert "Lower dev loss and TER are better" in text.splitlines()[0]
+    assert "across the 2 cells of this table, per metric" in text
+    assert "BLEU 0.5, chrF 1 and TER 1" in text
+    assert (tmp_path / "contrast_xx.png").is_file()
     assert ("ter", "TER A - B") in gap_metrics()
 
     with (tmp_path / "results.csv").open(newline="") as handle:
@@ -122,7 +134,9 @@ def test_a_new_metric_reaches_every_table_card_printout_and_plot(ter, tmp_path, 
     hyp, ref = str(tmp_path / "hyp.txt"), str(tmp_path / "ref.txt")
     assert main(["score", "--hyp", hyp, "--ref", ref]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"tok-BLEU \d+\.\d\d  TER \d+\.\d\d\n", printed)
+    assert re.search(r"tok-BLEU \d+\.\d\d  TER \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]\n", printed)
+    assert re.search(r"BLEU \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]  chrF", printed)
+    assert "intervals over the test sentences only: one model on one draw" in printed
     assert "\n  ter: nrefs:1|" in printed
 
 
@@ -135,16 +149,14 @@ def test_without_the_new_metric_the_tables_are_as_before(tmp_path):
     ]
     references = sentences(random.Random(0), 12)
     write_results(tmp_path, references)
-    table = contrast(tmp_path, "a", "b", {"xx": references})
-    assert [k for k in table[0] if "BLEU" in k or "chrF" in k or "verdict" in k] == [
-        "BLEU A-B",
-        "BLEU p",
-        "chrF A-B",
-        "chrF p",
-        "dev loss verdict",
-        "BLEU verdict",
+    table = contrast(tmp_path, [("a", "b")], {"xx": references})
+    assert list(dict.fromkeys(r["metric"] for r in table)) == [
+        "dev loss",
+        "dev loss/word",
+        "BLEU",
+        "chrF",
     ]
-    assert "p for BLEU and chrF from" in (tmp_path / "contrast.md").read_text()
+    assert "BLEU 0.5 and chrF 1" in (tmp_path / "contrast.md").read_text()
 
 
 def test_the_decoding_defaults_are_the_clis(tmp_path):
@@ -163,32 +175,20 @@ def test_the_decoding_defaults_are_the_clis(tmp_path):
     assert (DECODING.beams, DECODING.length_penalty) == (4, 0.6)  # MetaNMT's
 
 
-def test_significance_is_a_direct_sacrebleu_computation():
-    """p from sacreBLEU's PairedTest; the difference and each end of the interval from
-    ``corpus_score`` itself, on every resample of the paired sentences: equal to the digit."""
+def test_each_draws_score_and_its_resamples_are_sacrebleus_own():
+    """Each unit's score is sacreBLEU's corpus_score of its translations, and its score on a
+    resample is corpus_score of the resampled texts: equal to the digit."""
     rng = random.Random(5)
     references = sentences(rng, 30)
-    a, b = noisy(rng, references, 0.2), noisy(rng, references, 0.35)
-    result = score_difference(a, b, references, samples=40)
-    _, table = PairedTest(
-        [("B", b), ("A", a)],
-        {"bleu": BLEU(), "chrf": CHRF()},
-        [references],
-        test_type="bs",
-        n_samples=40,
-    )()
-    rows = [row for key, row in table.items() if key != "System"]
-    for (name, metric), row in zip((("bleu", BLEU), ("chrf", CHRF)), rows):
-        assert result[name]["p"] == row[1].p_value
-
-        def value(hyps, refs, metric=metric):
-            return metric().corpus_score(hyps, [refs]).score
-
-        assert result[name]["diff"] == value(a, references) - value(b, references)
-        diffs = [
-            value([a[i] for i in idx], [references[i] for i in idx])
-            - value([b[i] for i in idx], [references[i] for i in idx])
-            for idx in resample_indices(len(references), 40)
-        ]
-        low, high = np.percentile(diffs, [2.5, 97.5])
-        assert (result[name]["low"], result[name]["high"]) == (low, high)
+    draws = [noisy(rng, references, 0.2), noisy(rng, references, 0.35)]
+    counts = resample_counts(len(references), 20)
+    for metric in (m for m in METRICS if m.name in ("bleu", "chrf")):
+        values, resampled = metric_scores(metric, [draws], references, counts)
+        for d, hyps in enumerate(draws):
+            assert values[0, d] == metric.build().corpus_score(hyps, [references]).score
+            for b, row in enumerate(counts):
+                picked = [i for i, n in enumerate(row) for _ in range(int(n))]
+                texts = [hyps[i] for i in picked], [references[i] for i in picked]
+                assert resampled[b, 0, d] == pytest.approx(
+                    metric.build().corpus_score(texts[0], [texts[1]]).score, abs=1e-9
+                )

@@ -10,6 +10,7 @@ import yaml
 import metanmt
 from metanmt.run_folder import RunFolder
 from metanmt.translation.finetuning.metrics import headline_metrics
+from metanmt.translation.finetuning.scoring import interval_text
 
 
 def init_signature(source: str) -> str:
@@ -25,9 +26,10 @@ def init_signature(source: str) -> str:
     return source
 
 
-def model_card(row: dict, source: str, test_set: str) -> str:
+def model_card(row: dict, source: str, test_set: str, intervals: dict | None = None) -> str:
     """The card of one fine-tuned model: languages, initialisation, budget, scores with their
-    sacreBLEU signatures, and the metanmt version."""
+    sacreBLEU signatures (and their intervals over the test sentences, from ``intervals``:
+    ``bleu_low``, ``bleu_high``, ...), and the metanmt version."""
     language, words = row["language"], int(row["words"])
     budget = "the whole pool" if int(row["budget"]) < 0 else f"a budget of {int(row['budget']):,}"
     name = f"metanmt-{row['init']}-{language}-en-{words}w-draw{row['draw']}"
@@ -58,8 +60,10 @@ def model_card(row: dict, source: str, test_set: str) -> str:
             }
         ],
     }
+    intervals = intervals or {}
     scores = "\n".join(
-        f"| {m.label} | {float(row[m.name]):.{m.digits}f} | `{row[f'{m.name}_signature']}` |"
+        f"| {m.label} | {float(row[m.name]):.{m.digits}f} | {interval_text(intervals, m) or '-'} | "
+        f"`{row[f'{m.name}_signature']}` |"
         for m in headline_metrics()
     )
     return (
@@ -72,7 +76,11 @@ def model_card(row: dict, source: str, test_set: str) -> str:
         f"- Initialisation: `{init_signature(source)}`\n"
         f"- Test set: {test_set or 'the test set'}, {row['test_sentences']} sentences; dev "
         f"loss {row['dev_loss']} nats per target token\n\n"
-        f"| metric | score | sacreBLEU signature |\n|---|---:|---|\n{scores}\n\n"
+        f"| metric | score | 95% interval | sacreBLEU signature |\n|---|---:|---|---|\n{scores}\n\n"
+        f"One draw of fine-tuning data from one training run: the interval counts the test "
+        f"sentences only, not the spread between draws or training runs, so this card alone "
+        f"says nothing about which initialisation is better (`metanmt compare`'s contrast.md "
+        f"does).\n\n"
         f"Load it with `AutoModelForSeq2SeqLM.from_pretrained` and `AutoTokenizer`, or "
         f"`metanmt translate --model FOLDER`; `metanmt export FOLDER --to ctranslate2 --out "
         f"DIR` makes a faster CPU model of it.\n"

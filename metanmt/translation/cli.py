@@ -35,7 +35,7 @@ from metanmt.translation.finetuning.budgets import (
 from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.finetune import FinetuneConfig
 from metanmt.translation.finetuning.metrics import METRICS
-from metanmt.translation.finetuning.scoring import score
+from metanmt.translation.finetuning.scoring import interval_text, score
 from metanmt.translation.model import check_init
 
 RESUMES = "the same command resumes: finished parts are kept"
@@ -268,9 +268,16 @@ def cmd_translate(args) -> int:
 
 
 def print_scores(result: dict, prefix: str = "") -> None:
-    print(prefix + "  ".join(f"{m.short} {result[m.name]:.{m.digits}f}" for m in METRICS))
+    shown = (f"{m.short} {result[m.name]:.{m.digits}f} {interval_text(result, m)}" for m in METRICS)
+    print(prefix + "  ".join(text.rstrip() for text in shown))
     for m in METRICS:
         print(f"  {m.name}: {result[m.name + '_signature']}")
+
+
+SCORE_INTERVALS = (
+    "[95% intervals over the test sentences only: one model on one draw; whether one "
+    "initialisation beats another needs several draws (metanmt compare's contrast.md)]"
+)
 
 
 def cmd_score(args) -> int:
@@ -279,9 +286,9 @@ def cmd_score(args) -> int:
     if args.hyp:
         if not args.ref:
             raise ValueError("--hyp needs --ref (one reference line per hypothesis line)")
-        print_scores(
-            score(read_lines(Path(args.hyp), strip=False), read_lines(Path(args.ref), strip=False))
-        )
+        hyps, refs = (read_lines(Path(path), strip=False) for path in (args.hyp, args.ref))
+        print_scores(score(hyps, refs, intervals=True))
+        print(SCORE_INTERVALS)
         return 0
     if not args.model:
         raise ValueError("give --hyp FILE --ref FILE, or --model MODEL to translate test sets")
@@ -289,8 +296,11 @@ def cmd_score(args) -> int:
     model, tokenizer = load_for_translation(args.model, args.engine, args.device)
     for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
         test = corpus.track_pairs(language, args.track)[2][: args.test_sentences or None]
-        result = translate_and_score(model, tokenizer, test, args.beams, args.length_penalty)
+        result = translate_and_score(
+            model, tokenizer, test, args.beams, args.length_penalty, intervals=True
+        )
         print_scores(result, f"{language} ({len(test)} sentences): ")
+    print(SCORE_INTERVALS)
     return 0
 
 
@@ -305,6 +315,7 @@ COMPARE_FLAGS = {
     "test_sentences": "test_sentences",
     "target_tokens": "shared.train.max_target_tokens",
     "extend_vocab": "finetune.extend_vocab",
+    "seeds": "seeds",
 }
 
 
@@ -577,6 +588,13 @@ def add_translation_commands(commands) -> None:
     compare.add_argument("--draws", help="random draws per budget")
     compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")
     compare.add_argument("--target-tokens", help="train every run to this many target tokens")
+    compare.add_argument(
+        "--seeds",
+        nargs="+",
+        metavar="SEED",
+        help="train each run once per seed (<run>_s<seed>); contrasts pair A and B seed by "
+        "seed and count the spread between runs",
+    )
     add_extend_vocab_argument(compare)
     compare.add_argument(
         "--processes",

@@ -84,6 +84,10 @@ class CompareConfig(BudgetPlan):
     # Runs trained side by side, each in its own process (on a 2-core CPU two 1-thread runs
     # train ~1.2x faster together than one after another at 2 threads); with --processes N, one
     runs_at_once: int = setting(1, low=1)
+    # Train each run once per seed (its config's ``seed``), named <run>_s<seed> (metanmt_s1,
+    # metanmt_s1@1M): contrasts pair A and B run by run and count the spread between runs;
+    # () = one run each, with its own config's seed, named as in ``runs``
+    seeds: tuple[int, ...] = setting((), parse=int)
 
 
 def read_compare_yaml(path: Path) -> dict:
@@ -119,6 +123,14 @@ def cost_label(cost: int) -> str:
     return f"{cost / 1e6:g}M" if cost >= 1_000_000 else f"{cost / 1e3:g}k"
 
 
+def seeded(name: str, seed: int | None) -> str:
+    """A run's name for one seed: metanmt -> metanmt_s1, metanmt@1M -> metanmt_s1@1M."""
+    if seed is None:
+        return name
+    run, at, cost = name.partition("@")
+    return f"{run}_s{seed}{at}{cost}"
+
+
 def trained_cost(run: str) -> int:
     """The training cost of the weights a run folder gives as an initialisation (its best)."""
     _, _, state = load_checkpoint(checkpoint_of(run))
@@ -142,8 +154,12 @@ class Comparison:
                 for f in dataclasses.fields(BudgetPlan)
             }
         )
+        if len(set(config.seeds)) != len(config.seeds):
+            raise ConfigError(f"seeds: {list(config.seeds)} names a seed twice")
         self.run_sources = {
-            name: self.run_sources_of(name, path) for name, path in config.runs.items()
+            seeded(name, seed): self.run_sources_of(seeded(name, seed), path, seed)
+            for seed in config.seeds or (None,)  # seed by seed: whole pairs finish first
+            for name, path in config.runs.items()
         }
         self.run_configs = {
             name: build_config(copy.deepcopy(values)) for name, values in self.run_sources.items()
@@ -157,12 +173,17 @@ class Comparison:
                     f"them to shared.train.keep_checkpoints_at"
                 )
 
-    def run_sources_of(self, name: str, path: str) -> dict:
-        """The keys given for one run: its YAML, the shared keys, then where it goes."""
+    def run_sources_of(self, name: str, path: str, seed: int | None = None) -> dict:
+        """The keys given for one run: its YAML, the shared keys, then where it goes (and its
+        seed, when the comparison trains several)."""
         values = merge(read_yaml(Path(path)), copy.deepcopy(self.config.shared))
-        return merge(
-            values, {"out_dir": str(self.out / name), "translation": {"corpus": str(self.corpus)}}
-        )
+        own = {"out_dir": str(self.out / name), "translation": {"corpus": str(self.corpus)}}
+        return merge(values, own if seed is None else {**own, "train": {"seed": seed}})
+
+    def contrast_pairs(self, a: str, b: str) -> list[tuple[str, str]]:
+        """(A, B) for each training run: A and B of the same seed (``a``, ``b`` may carry an
+        ``@cost``); one pair when the comparison trains one run of each."""
+        return [(seeded(a, seed), seeded(b, seed)) for seed in self.config.seeds or (None,)]
 
     def settings(self) -> dict:
         """What the comparison uses, by key (read back to check that its YAML reached it)."""
@@ -170,9 +191,7 @@ class Comparison:
         return {
             "out_dir": str(self.out),
             "corpus": {**vars(spec), "path": str(self.corpus)},
-            "runs": {
-                name: path for name, path in self.config.runs.items() if name in self.run_configs
-            },
+            "runs": dict(self.config.runs),
             "random": self.config.random,
             "languages": self.config.languages,
             "tracks": self.config.tracks,
@@ -184,6 +203,7 @@ class Comparison:
             ),
             "threads": self.config.threads,
             "runs_at_once": self.config.runs_at_once,
+            "seeds": self.config.seeds,
             **dataclasses.asdict(self.plan),
         }
 
@@ -303,18 +323,22 @@ class Comparison:
         inits = self.inits()
         summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab", test_set)
         a, b = (self.config.contrast + ("", ""))[:2]
-        if a in inits and b in inits:
+        pairs = self.contrast_pairs(a, b)
+        if all(name in inits for pair in pairs for name in pair):
             tests = {
                 lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
                 for lang, d in data.items()
             }
-            contrast(out, a, b, tests)
+            contrast(out, pairs, tests)
             if self.config.checkpoints:
                 points = [
-                    (cost, f"{a}@{cost_label(cost)}", f"{b}@{cost_label(cost)}")
+                    (
+                        cost,
+                        self.contrast_pairs(f"{a}@{cost_label(cost)}", f"{b}@{cost_label(cost)}"),
+                    )
                     for cost in self.config.checkpoints
                 ]
-                gap(out, points + [(trained_cost(inits[a]), a, b)], tests)
+                gap(out, points + [(trained_cost(inits[pairs[0][0]]), pairs)], tests)
         return summary
 
     def roles(self) -> LanguageRoles:

@@ -446,7 +446,7 @@ def one_job(
     test = data.test[: plan.test_sentences or None]
     hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
     decoded = time.perf_counter()
-    scores = score(hypotheses, [t for _, t in test])
+    scores = score(hypotheses, [t for _, t in test], intervals=plan.save_models)  # for cards
     for folder in ("hyps", "dev"):
         (out / folder).mkdir(exist_ok=True)
     (out / "hyps" / f"{job}.txt").write_text(
@@ -479,7 +479,7 @@ def one_job(
     }
     if plan.save_models and budget != 0:
         (out / "models" / job / "README.md").write_text(
-            model_card(row, initialisations.sources[name], test_set), encoding="utf-8"
+            model_card(row, initialisations.sources[name], test_set, scores), encoding="utf-8"
         )
     return row
 
@@ -490,10 +490,12 @@ def translate_and_score(
     test,
     beams: int = DECODING.beams,
     length_penalty: float = DECODING.length_penalty,
+    intervals: bool = False,
 ) -> dict:
-    """Decode the source side of ``test`` pairs and score it against their English side."""
+    """Decode the source side of ``test`` pairs and score it against their English side (with
+    ``intervals``: each headline metric's interval over the test sentences, as ``score``)."""
     hypotheses = translate(model, tokenizer, [s for s, _ in test], beams, length_penalty)
-    return score(hypotheses, [t for _, t in test])
+    return score(hypotheses, [t for _, t in test], intervals)
 
 
 def spread(mean: float, std: float, draws: int, digits: int = 2) -> str:

@@ -1,77 +1,105 @@
 """MetaNMT against MultiNMT (any two initialisations A and B), language by language and budget by
-budget: the differences A - B in dev loss and in every headline metric (metrics.py: BLEU and
-chrF) with 95% intervals and p-values, from the translations and per-sentence dev losses that each
-fine-tuning kept (see significance.py for how draws are combined). Written to contrast.csv and
-contrast.md beside the summary."""
+budget: the difference A - B in dev loss and in every headline metric (metrics.py: BLEU and
+chrF), draw by draw and training run by training run, with the verdicts of
+``evaluation.verdicts`` (a t interval over draws, runs and test sentences, a two-sided p-value,
+Holm's correction across the cells of a table, equivalence by the 90% interval). Written to
+contrast.csv, contrast.md and a figure per language (contrast_<language>.png) beside the summary;
+gap.csv, gap.md and gap_vs_tokens.png for the same at several points of training."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from metanmt.evaluation.report import plain_table, write_csv
+from metanmt.evaluation.verdicts import Difference, holm, verdict, wins
 from metanmt.translation.finetuning.budgets import WHOLE_POOL, job_name, read_results
-from metanmt.translation.finetuning.metrics import headline_metrics
-from metanmt.translation.finetuning.plots import plot_gap
-from metanmt.translation.finetuning.significance import loss_difference, score_difference
+from metanmt.translation.finetuning.metrics import DEV_LOSS_EQUIVALENCE, headline_metrics
+from metanmt.translation.finetuning.plots import plot_contrast, plot_gap
+from metanmt.translation.finetuning.significance import (
+    SAMPLES,
+    loss_difference,
+    metric_difference,
+    resample_counts,
+)
 
-# "No difference" is itself a finding when the interval is this narrow (issue 14's goal); a
-# metric's own is its ``narrow``.
-NARROW = {"dev_loss": 0.02}
-
-
-def verdict(result: dict, narrow: float, higher_is_better: bool, digits: int = 2) -> str:
-    """ "A better" / "B better" where p < 0.05; else "no difference" when the interval is
-    narrower than ±``narrow``, "undecided" when it is not."""
-    if result["p"] < 0.05:
-        return "A better" if (result["diff"] > 0) == higher_is_better else "B better"
-    half = (result["high"] - result["low"]) / 2
-    return f"no difference (±{half:.{digits}f})" if half < narrow else "undecided"
+Pairs = list[tuple[str, str]]  # (A, B) for each training run: A and B of the same seed
 
 
-def paired_results(out: Path, a: str, b: str, references: dict[str, list[str]]) -> list[dict]:
-    """For every (language, budget) where A and B share draws: the paired differences A - B
+@dataclass(frozen=True)
+class Compared:
+    """What a contrast compares: a key of each cell, its label, rounding, equivalence margin."""
+
+    name: str
+    label: str
+    digits: int
+    equivalence: float | None
+    higher_is_better: bool
+
+
+def compared() -> list[Compared]:
+    """Dev loss per token and per English word, then each headline metric."""
+    return [
+        Compared("dev_loss", "dev loss", 3, DEV_LOSS_EQUIVALENCE, False),
+        Compared("dev_loss_per_word", "dev loss/word", 3, DEV_LOSS_EQUIVALENCE, False),
+    ] + [
+        Compared(m.name, m.label, m.digits, m.equivalence, m.higher_is_better)
+        for m in headline_metrics()
+    ]
+
+
+def shared_draws(rows: list[dict], pairs: Pairs, key: tuple) -> tuple[Pairs, list[int]]:
+    """The training runs whose A and B both have this cell, and the draws all of them share."""
+    draws: dict[str, set[int]] = {}
+    for r in rows:
+        if (r["language"], int(r["budget"])) == key:
+            draws.setdefault(r["init"], set()).add(int(r["draw"]))
+    present = [(a, b) for a, b in pairs if draws.get(a) and draws.get(b)]
+    common = set.intersection(*(draws[a] & draws[b] for a, b in present)) if present else set()
+    return (present, sorted(common)) if common else ([], [])
+
+
+def paired_results(out: Path, pairs: Pairs, references: dict[str, list[str]]) -> list[dict]:
+    """For every (language, budget) where A and B share draws: the differences A - B
     (``dev_loss``, ``dev_loss_per_word`` where the jobs kept words, then each headline metric by
-    name, ``bleu``, ``chrf``: each a dict of diff, low, high, p). ``references`` holds each
+    name, ``bleu``, ``chrf``: each a ``Difference`` over runs x draws). ``references`` holds each
     language's English test references, in the order the jobs translated them."""
     rows = read_results(out / "results.csv")
-    draws: dict[tuple, dict[str, list[int]]] = {}
-    words: dict[tuple, list[float]] = {}
-    for r in rows:
-        key = (r["language"], int(r["budget"]))
-        draws.setdefault(key, {}).setdefault(r["init"], []).append(int(r["draw"]))
-        if r["init"] in (a, b):
-            words.setdefault(key, []).append(float(r["words"]))
+    inits = {name for pair in pairs for name in pair}
     found = []
-    for (language, budget), by_init in draws.items():
-        shared = sorted(set(by_init.get(a, [])) & set(by_init.get(b, [])))
-        if not shared or language not in references:
+    for language, budget in dict.fromkeys((r["language"], int(r["budget"])) for r in rows):
+        runs, draws = shared_draws(rows, pairs, (language, budget))
+        if not draws or language not in references:
             continue
-        jobs = {init: [job_name(init, language, budget, d) for d in shared] for init in (a, b)}
-        hyps = {
-            init: [line for job in jobs[init] for line in read_lines(out / "hyps" / f"{job}.txt")]
-            for init in (a, b)
-        }
-        losses = {
-            init: np.concatenate([np.load(out / "dev" / f"{job}.npy") for job in jobs[init]])
-            for init in (a, b)
-        }
-        refs = references[language][: len(hyps[a]) // len(shared)] * len(shared)
-        scores = score_difference(hyps[a], hyps[b], refs)
+
+        grids = [
+            [[job_name(pair[side], language, budget, d) for d in draws] for pair in runs]
+            for side in (0, 1)
+        ]
+        hyps = [[[read_lines(out / "hyps" / f"{j}.txt") for j in run] for run in g] for g in grids]
+        losses = [[[np.load(out / "dev" / f"{j}.npy") for j in run] for run in g] for g in grids]
+        refs = references[language][: len(hyps[0][0][0])]
+        tests, devs = resample_counts(len(refs)), resample_counts(len(losses[0][0][0]))
+        words = [
+            float(r["words"])
+            for r in rows
+            if r["init"] in inits and (r["language"], int(r["budget"])) == (language, budget)
+        ]
         found.append(
             {
                 "language": language,
                 "budget": budget,
-                "words": round(float(np.mean(words[(language, budget)]))),
-                "draws": len(shared),
-                "test sentences": len(refs) // len(shared),
-                "dev_loss": loss_difference(losses[a], losses[b]),
-                "dev_loss_per_word": loss_difference(losses[a], losses[b], per=2)
-                if losses[a].shape[1] > 2
+                "words": round(float(np.mean(words))),
+                "runs": [a for a, _ in runs],
+                "test sentences": len(refs),
+                "dev_loss": loss_difference(*losses, devs),
+                "dev_loss_per_word": loss_difference(*losses, devs, per=2)
+                if losses[0][0][0].shape[1] > 2
                 else None,  # jobs kept before words were
-                **scores,
+                **{m.name: metric_difference(m, *hyps, refs, tests) for m in headline_metrics()},
             }
         )
     return sorted(
@@ -79,27 +107,153 @@ def paired_results(out: Path, a: str, b: str, references: dict[str, list[str]]) 
     )
 
 
-def contrast(out: Path, a: str, b: str, references: dict[str, list[str]]) -> list[dict]:
-    """contrast.csv and contrast.md: A - B for every (language, budget) where they share draws,
-    with the verdict of each cell."""
-    table = [table_row(r) for r in paired_results(out, a, b, references)]
-    if table:
-        write_csv(table, out / "contrast.csv")
-        (out / "contrast.md").write_text(
-            f"{a} (A) against {b} (B): {how()}\n\n" + plain_table(table), encoding="utf-8"
-        )
+def verdict_rows(cells: list[dict], lead: tuple[str, ...] = ()) -> list[dict]:
+    """One row per (cell, compared quantity), long format, with Holm's correction across the
+    cells per quantity; ``lead`` keys of each cell come first (the gap's training tokens)."""
+    table = []
+    for what in compared():
+        present = [c for c in cells if c[what.name] is not None]
+        adjusted = holm([c[what.name].p for c in present])
+        for cell, p_holm in zip(present, adjusted):
+            d: Difference = cell[what.name]
+            table.append(
+                {
+                    **{k: cell[k] for k in lead},
+                    "language": cell["language"],
+                    "budget": "whole pool" if cell["budget"] == WHOLE_POOL else cell["budget"],
+                    "words": cell["words"],
+                    "metric": what.label,
+                    "estimate": d.estimate,
+                    "low": d.low,
+                    "high": d.high,
+                    "df": d.df,
+                    "p": d.p,
+                    "p_holm": p_holm,
+                    "low90": d.low90,
+                    "high90": d.high90,
+                    "draws": d.draws,
+                    "runs": d.runs,
+                    "draw_sd": d.draw_sd,
+                    "run_sd": d.run_sd,
+                    "sentence_se": d.sentence_se,
+                    "a_wins": wins(d, what.higher_is_better),
+                    "verdict": verdict(d, what.equivalence, what.higher_is_better, p_holm),
+                    "digits": what.digits,
+                }
+            )
     return table
+
+
+def markdown_row(row: dict, lead: tuple[str, ...] = ()) -> dict:
+    digits = row["digits"]
+
+    def number(value: float) -> str:
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+    df = "∞" if math.isinf(row["df"]) else f"{row['df']:.1f}"
+    return {
+        **{k: row[k] for k in lead},
+        "language": row["language"],
+        "budget": row["budget"],
+        "words": row["words"],
+        "metric": row["metric"],
+        "A-B [95%] (df)": f"{row['estimate']:+.{digits}f} [{row['low']:+.{digits}f}, "
+        f"{row['high']:+.{digits}f}] ({df})",
+        "p (Holm)": f"{p_text(row['p'])} ({p_text(row['p_holm'])})",
+        "draws x runs": f"{row['draws']} x {row['runs']}",
+        "draw sd": number(row["draw_sd"]),
+        "run sd": number(row["run_sd"]),
+        "sentence se": number(row["sentence_se"]),
+        "A wins": f"{row['a_wins']} of {row['draws'] * row['runs']}",
+        "verdict": row["verdict"],
+    }
+
+
+def p_text(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def write_tables(rows: list[dict], out: Path, name: str, title: str, lead=()) -> None:
+    write_csv([{k: v for k, v in r.items() if k != "digits"} for r in rows], out / f"{name}.csv")
+    text = f"{title}: {how()}\n\n" + plain_table([markdown_row(r, lead) for r in rows])
+    (out / f"{name}.md").write_text(text + "\n" + notes(rows), encoding="utf-8")
+
+
+def contrast(out: Path, pairs: Pairs, references: dict[str, list[str]]) -> list[dict]:
+    """contrast.csv, contrast.md and contrast_<language>.png: A - B for every (language, budget)
+    where they share draws, with the verdict of each cell; ``pairs`` names A and B for each
+    training run (one pair: these two checkpoints)."""
+    cells = paired_results(out, pairs, references)
+    rows = verdict_rows(cells)
+    if rows:
+        a, b = (base_name(name) for name in pairs[0])
+        write_tables(rows, out, "contrast", f"{a} (A) against {b} (B)")
+        for language in dict.fromkeys(c["language"] for c in cells):
+            plot_contrast(
+                [c for c in cells if c["language"] == language],
+                compared(),
+                out / f"contrast_{language}.png",
+                f"{a} - {b}, {language} → en",
+            )
+    return rows
+
+
+def gap(out: Path, points: list[tuple[int, Pairs]], references: dict[str, list[str]]) -> list[dict]:
+    """The A - B gap against training tokens: ``points`` holds (training tokens, the (A, B) pairs
+    at that point); gap.csv, gap.md and gap_vs_tokens.png, one curve per (language, budget)."""
+    cells = [
+        {"training tokens": tokens, "A": base_name(pairs[0][0]), "B": base_name(pairs[0][1]), **c}
+        for tokens, pairs in sorted(points)
+        for c in paired_results(out, pairs, references)
+    ]
+    if not cells:
+        return []
+    lead = ("training tokens", "A", "B")
+    rows = verdict_rows(cells, lead)
+    write_tables(rows, out, "gap", "The gap A - B at each point of training", lead)
+    plot_gap(cells, out / "gap_vs_tokens.png")
+    return rows
+
+
+def base_name(init: str) -> str:
+    """metanmt_s1@1M -> metanmt@1M: the method, whichever run."""
+    run, at, cost = init.partition("@")
+    stem, _, seed = run.rpartition("_s")
+    return (stem if stem and seed.isdigit() else run) + at + cost
 
 
 def how() -> str:
     """What the table holds (its first line)."""
-    scores = f"for {listed(m.label for m in headline_metrics())} from sacreBLEU's paired bootstrap"
     lower = ["dev loss", *(m.label for m in headline_metrics() if not m.higher_is_better)]
     return (
-        f"differences A - B, draws paired and concatenated, 95% paired-bootstrap intervals; p "
-        f"{scores} (1000 resamples, B the baseline), for dev loss from the same resampling of "
-        f"dev sentences (nats per target token; per English word in its own columns). Lower "
-        f"{listed(lower)} {'is' if len(lower) == 1 else 'are'} better."
+        f"differences A - B with the draw and the training run as units (each draw's own corpus "
+        f"score or dev loss, A and B on the same data sample and seed; runs paired by seed). "
+        f"Lower {listed(lower)} {'is' if len(lower) == 1 else 'are'} better."
+    )
+
+
+def notes(rows: list[dict]) -> str:
+    """Under the table: how the interval, p and verdicts were made."""
+    margins = [f"dev loss {DEV_LOSS_EQUIVALENCE:g} nats"] + [
+        f"{m.label} {m.equivalence:g}" for m in headline_metrics() if m.equivalence is not None
+    ]
+    cells = len({(r["language"], r["budget"], r.get("training tokens")) for r in rows})
+    single = any("test sentences only" in r["verdict"] for r in rows)
+    return (
+        f"The interval is Student's t with Satterthwaite's degrees of freedom over the variance "
+        f"between training runs and draws (crossed) plus the test-set variance (a bootstrap of "
+        f"{SAMPLES} resamples whose sentence indices every draw and both systems share); p is "
+        f"two-sided from the same t. p (Holm): Holm's correction across the {cells} cells of "
+        f'this table, per metric; the verdict uses it. "no difference": the 90% interval lies '
+        f'inside ±the margin ({listed(margins)}); otherwise "undecided". A row of one training '
+        f"run per method speaks for these checkpoints, not for the method."
+        + (
+            ' "(test sentences only)": one draw of one run, whose interval counts the test '
+            "sentences alone."
+            if single
+            else ""
+        )
+        + "\n"
     )
 
 
@@ -107,60 +261,6 @@ def listed(words) -> str:
     """Words joined: "a", "a and b", "a, b and c"."""
     words = list(words)
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
-
-
-def table_row(r: dict) -> dict:
-    return {
-        "language": r["language"],
-        "budget": "whole pool" if r["budget"] == WHOLE_POOL else r["budget"],
-        "words": r["words"],
-        "draws": r["draws"],
-        "test sentences": r["test sentences"],
-        **cells("dev loss", r["dev_loss"], 3),
-        **(cells("dev loss/word", r["dev_loss_per_word"], 3) if r["dev_loss_per_word"] else {}),
-        **{
-            k: v for m in headline_metrics() for k, v in cells(m.label, r[m.name], m.digits).items()
-        },
-        "dev loss verdict": verdict(r["dev_loss"], NARROW["dev_loss"], False, 3),
-        **{
-            f"{m.label} verdict": verdict(r[m.name], m.narrow, m.higher_is_better, m.digits)
-            for m in headline_metrics()
-            if m.narrow is not None
-        },
-    }
-
-
-def gap(
-    out: Path, pairs: list[tuple[int, str, str]], references: dict[str, list[str]]
-) -> list[dict]:
-    """The A - B gap against training tokens: ``pairs`` holds (training tokens, A's name at that
-    point, B's); gap.csv, gap.md and gap_vs_tokens.png, one curve per (language, budget)."""
-    rows = [
-        {"training tokens": tokens, "A": a, "B": b, **r}
-        for tokens, a, b in sorted(pairs)
-        for r in paired_results(out, a, b, references)
-    ]
-    if not rows:
-        return []
-    table = [
-        {"training tokens": r["training tokens"], "A": r["A"], "B": r["B"], **table_row(r)}
-        for r in rows
-    ]
-    write_csv(table, out / "gap.csv")
-    (out / "gap.md").write_text(
-        f"The gap A - B at each point of training: {how()}\n\n" + plain_table(table),
-        encoding="utf-8",
-    )
-    plot_gap(rows, out / "gap_vs_tokens.png")
-    return table
-
-
-def cells(label: str, result: dict, digits: int) -> dict:
-    return {
-        f"{label} A-B": f"{result['diff']:+.{digits}f} [{result['low']:+.{digits}f}, "
-        f"{result['high']:+.{digits}f}]",
-        f"{label} p": "<0.001" if result["p"] < 0.001 else f"{result['p']:.3f}",
-    }
 
 
 def read_lines(path: Path) -> list[str]:

@@ -1,12 +1,13 @@
 """The translation metrics, declared once. results.csv and summary.csv/.md (a column each), the
-`finetune` and `score` printouts, contrast.md and gap.md (the headline metrics, with sacreBLEU's
-paired test), model cards and the plots all read ``METRICS``; a metric appended to it (with
+`finetune` and `score` printouts, contrast.md and gap.md (the headline metrics, draw by draw,
+with their verdicts), model cards and the plots all read ``METRICS``; a metric appended to it (with
 ``add_metric``) appears in every one of them (ARCHITECTURE.md, "Extending").
 
 Dev loss is not in the list: it is not a score of translations against references but the
 model's per-sentence losses kept by fine-tuning (nats over target tokens or English words), and
-it is compared by resampling those rows (``significance.loss_difference``), not by sacreBLEU's
-paired test; its columns stay beside the metrics' (lower is better)."""
+it is compared from those rows (``significance.loss_difference``), draw by draw like the metrics;
+its columns stay beside the metrics' (lower is better), and its equivalence margin is
+``DEV_LOSS_EQUIVALENCE``."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ class Metric:
     signature_prefix: str = ""  # says what ``preprocess`` did, before sacreBLEU's signature
     higher_is_better: bool = True
     headline: bool = True  # contrasted A - B (contrast.md, gap.md, the gap plot); on model cards
-    narrow: float | None = None  # a verdict column: "no difference" within ±narrow (p >= 0.05)
+    # the equivalence margin of its verdicts: "no difference" when the 90% interval of A - B lies
+    # inside ±equivalence (evaluation/verdicts.py); None: "A better", "B better" or "undecided"
+    equivalence: float | None = None
     curves: bool = False  # plotted against words (<name>_vs_words_<language>.png, all_languages)
     digits: int = 2  # rounding in results.csv, summaries and contrasts
 
@@ -55,8 +58,8 @@ class Metric:
 
 
 METRICS: list[Metric] = [
-    Metric("bleu", "BLEU", "BLEU", BLEU, narrow=0.5, curves=True),
-    Metric("chrf", "chrF", "chrF", CHRF),
+    Metric("bleu", "BLEU", "BLEU", BLEU, equivalence=0.5, curves=True),
+    Metric("chrf", "chrF", "chrF", CHRF, equivalence=1.0),
     # comparable to the multi-bleu.perl numbers of Gu et al. (Moses-tokenized text, no further
     # tokenization); reported, not contrasted
     Metric(
@@ -69,6 +72,11 @@ METRICS: list[Metric] = [
         headline=False,
     ),
 ]
+
+
+# "no difference" in dev loss: the 90% interval of A - B inside ±0.02 nats (per target token, and
+# per English word in its own rows)
+DEV_LOSS_EQUIVALENCE = 0.02
 
 
 def add_metric(metric: Metric) -> Metric:

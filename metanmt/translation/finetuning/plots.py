@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from metanmt.evaluation.plots import plt
 from metanmt.translation.finetuning.metrics import METRICS, headline_metrics
 
@@ -115,15 +117,15 @@ def plot_gap(rows: Sequence[dict], path: Path) -> Path:
             points = sorted(
                 (r["training tokens"] / 1e6, r[metric])
                 for r in rows
-                if (r["language"], r["budget"]) == (language, budget) and r[metric]
+                if (r["language"], r["budget"]) == (language, budget) and r[metric] is not None
             )
             if not points:
                 continue
             x = [t for t, _ in points]
-            y = [m["diff"] for _, m in points]
+            y = [d.estimate for _, d in points]
             err = [
-                [m["diff"] - m["low"] for _, m in points],
-                [m["high"] - m["diff"] for _, m in points],
+                [d.estimate - d.low for _, d in points],
+                [d.high - d.estimate for _, d in points],
             ]
             words = "pool" if budget < 0 else f"{budget / 1000:g}k"
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{language} {words}")
@@ -134,6 +136,47 @@ def plot_gap(rows: Sequence[dict], path: Path) -> Path:
     axes[0].legend(fontsize=8)
     a, b = rows[0]["A"].split("@")[0], rows[0]["B"].split("@")[0]
     fig.suptitle(f"{a} - {b} after fine-tuning, against how long both were trained")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_contrast(cells: Sequence[dict], compared: Sequence, path: Path, title: str) -> Path:
+    """One language's A - B against the budget, a panel per compared quantity: a dot per draw
+    (coloured by training run), the mean with its 95% interval, the ±equivalence band in grey."""
+    panels = [c for c in compared if any(cell[c.name] is not None for cell in cells)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
+    ticks = [
+        "pool" if c["budget"] < 0 else f"{c['budget'] / 1000:g}k" if c["budget"] else "0"
+        for c in cells
+    ]
+    for ax, what in zip(axes[0], panels):
+        for x, cell in enumerate(cells):
+            d = cell[what.name]
+            if d is None:
+                continue
+            for run, values in enumerate(d.values):
+                jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
+                label = cell["runs"][run] if x == 0 else None
+                ax.scatter(x + np.asarray(jitter), values, s=14, color=f"C{run}", label=label)
+            ax.errorbar(
+                x + 0.3,
+                d.estimate,
+                yerr=[[d.estimate - d.low], [d.high - d.estimate]],
+                color="black",
+                marker="D",
+                capsize=4,
+            )
+        if what.equivalence is not None:
+            ax.axhspan(-what.equivalence, what.equivalence, color="grey", alpha=0.2, lw=0)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(range(len(cells)), ticks)
+        ax.set_xlabel("English words of fine-tuning data")
+        ax.set_ylabel(f"{what.label} A - B")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, title="run", title_fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
