@@ -98,8 +98,9 @@ def rules_names() -> list[str]:
 def power(args) -> None:
     """Chance of a verdict (p < 0.05) for each effect and runs x draws, by simulation through
     ``unit_difference``: draw and run spreads as measured, the test-set standard error as
-    measured (its own-noise part folded into the draw spread)."""
-    effects = [float(e) for e in args.effects.split(",")]
+    measured (its own-noise part folded into the draw spread). Effect 0 gives the false
+    verdicts: with one run, its luck (the run effect) is taken for the method's."""
+    effects = [0.0] + [float(e) for e in args.effects.split(",")]  # 0: false verdicts
     print(
         f"power at p < 0.05 (draw sd {args.draw_sd}, run sd {args.run_sd}, test-set se "
         f"{args.sentence_se}; {args.repetitions} cells each)"

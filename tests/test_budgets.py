@@ -246,6 +246,10 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
     assert int(points[1][0]) >= 16000
     assert (out / "news" / "gap_vs_tokens.png").is_file()
     assert {r["runs"] for r in rows} == {"2"}  # A and B paired run by run
+    assert (
+        "Two training runs: their spread rests on one degree of freedom"
+        in (out / "news" / "gap.md").read_text()
+    )
     assert "| dev loss/word |" in (out / "news" / "gap.md").read_text()
     assert (out / "news" / "contrast_fi.png").is_file()
 

@@ -25,7 +25,7 @@ from metanmt.config import (
 from metanmt.registry import ALGORITHMS, FAMILIES
 from metanmt.schema import canonical, fields, flatten
 from metanmt.trainer import Trainer
-from metanmt.translation.comparison import CompareConfig, Comparison, load_compare
+from metanmt.translation.comparison import CompareConfig, Comparison, load_compare, seeded
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "recipes" / "configs"
@@ -156,8 +156,12 @@ def test_every_key_of_every_comparison_reaches_what_it_names(path, toy_corpus, t
         if cls is not None and key not in ("corpus.path", "out_dir"):
             expected = canonical_given(key, value, cls)
             assert built[key] == expected, f"{path.name}: {key} is {built[key]!r}, not {value!r}"
-    assert set(comparison.run_configs) == set(given["runs"])
+    assert set(comparison.run_configs) == {
+        seeded(run, seed) for run in given["runs"] for seed in config.seeds or (None,)
+    }
     for name, run_config in comparison.run_configs.items():  # the shared keys, in every run
+        if config.seeds:  # each run trained once per seed, the seed in its own config
+            assert run_config.train.seed == int(name.rpartition("_s")[2])
         trainer = Trainer(run_config, log=False)
         shared = {"family": "translation", **copy.deepcopy(given.get("shared", {}))}
         shared.setdefault("algorithm", {})["name"] = run_config.algorithm.name

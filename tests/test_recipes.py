@@ -309,6 +309,8 @@ def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
         "300",
         "--test-sentences",
         "10",
+        "--seeds",  # the preset trains seeds 0, 1 and 2; one keeps the test short
+        "1",
         "--set",
         *tiny,
     )
@@ -316,7 +318,8 @@ def test_gpu_preset_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
     for track in ("tatoeba", "news"):
         for name in ("summary.md", "contrast.md", "all_languages.png", "bleu_vs_words_fi.png"):
             assert (out / track / name).exists(), (track, name)
-    assert "paper" not in (out / "metanmt" / "signature.txt").read_text()  # the override reached
+    signature = (out / "metanmt_s1" / "signature.txt").read_text()
+    assert "paper" not in signature and "seed:1|" in signature  # the overrides reached
 
 
 def test_ci_runs_the_readme_test_command_after_the_readme_install():

@@ -239,6 +239,7 @@ def notes(rows: list[dict]) -> str:
     ]
     cells = len({(r["language"], r["budget"], r.get("training tokens")) for r in rows})
     single = any("test sentences only" in r["verdict"] for r in rows)
+    two_runs = any(r["runs"] == 2 for r in rows)
     return (
         f"The interval is Student's t with Satterthwaite's degrees of freedom over the variance "
         f"between training runs and draws (crossed) plus the test-set variance (a bootstrap of "
@@ -251,6 +252,13 @@ def notes(rows: list[dict]) -> str:
             ' "(test sentences only)": one draw of one run, whose interval counts the test '
             "sentences alone."
             if single
+            else ""
+        )
+        + (
+            " Two training runs: their spread rests on one degree of freedom, and where the runs "
+            "differ more than the draws such verdicts are wrong up to 14% of the time "
+            "(BENCHMARKS.md, issue 39): train three or more."
+            if two_runs
             else ""
         )
         + "\n"
