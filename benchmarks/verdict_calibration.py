@@ -21,7 +21,7 @@ import argparse
 
 import numpy as np
 
-from metanmt.evaluation.verdicts import between_units, combine, unit_difference
+from metanmt.evaluation.verdicts import between_units, combine, resample_counts, unit_difference
 
 SENTENCES, RESAMPLES = 300, 200
 
@@ -34,9 +34,7 @@ def cell(rng, truth, runs, draws, run_sd, draw_sd, test_set_sd=3.0, own_sd=8.0, 
         + rng.normal(0, crossed_sd, (runs, draws))[None]
         + rng.normal(0, own_sd, (SENTENCES, runs, draws))
     )
-    counts = np.zeros((RESAMPLES, SENTENCES))
-    picks = rng.integers(0, SENTENCES, (RESAMPLES, SENTENCES))
-    np.add.at(counts, (np.arange(RESAMPLES)[:, None], picks), 1.0)
+    counts = resample_counts(SENTENCES, RESAMPLES, seed=int(rng.integers(2**32)))
     resampled = (counts @ x.reshape(SENTENCES, -1) / SENTENCES).reshape(RESAMPLES, runs, draws)
     return x, x.mean(0), resampled, counts
 

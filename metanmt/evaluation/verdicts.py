@@ -30,6 +30,8 @@ import numpy as np
 from scipy import stats
 
 LEVEL = 0.05  # two-sided; the equivalence test uses the 90% interval (two one-sided tests at 5%)
+SAMPLES = 1000  # resamples of the test sentences
+SEED = 12345  # sacreBLEU's default seed for its own paired tests
 
 
 @dataclass(frozen=True)
@@ -57,22 +59,15 @@ class Difference:
     def draws(self) -> int:
         return self.values.shape[1]
 
-    def negated(self) -> Difference:
-        """B - A."""
-        return Difference(
-            -self.estimate,
-            -self.high,
-            -self.low,
-            -self.high90,
-            -self.low90,
-            self.df,
-            self.p,
-            -self.values,
-            self.draw_sd,
-            self.run_sd,
-            self.sentence_se,
-            self.sentence_only,
-        )
+
+def resample_counts(count: int, samples: int = SAMPLES, seed: int = SEED) -> np.ndarray:
+    """How often each of ``count`` sentences appears in each of ``samples`` resamples (drawn
+    with replacement): a (samples, count) matrix that sums rows of per-sentence statistics, the
+    same resamples for every unit and both systems."""
+    indices = np.random.default_rng(seed).choice(count, size=(samples, count), replace=True)
+    counts = np.zeros((samples, count))
+    np.add.at(counts, (np.arange(samples)[:, None], indices), 1.0)
+    return counts
 
 
 def between_units(values: np.ndarray) -> tuple[float, float]:

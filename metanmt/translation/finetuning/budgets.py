@@ -446,7 +446,8 @@ def one_job(
     test = data.test[: plan.test_sentences or None]
     hypotheses = translate(model, tokenizer, [s for s, _ in test], plan.beams, plan.length_penalty)
     decoded = time.perf_counter()
-    scores = score(hypotheses, [t for _, t in test], intervals=plan.save_models)  # for cards
+    carded = plan.save_models and budget != 0  # a saved model's card shows its intervals
+    scores = score(hypotheses, [t for _, t in test], intervals=carded)
     for folder in ("hyps", "dev"):
         (out / folder).mkdir(exist_ok=True)
     (out / "hyps" / f"{job}.txt").write_text(
@@ -477,7 +478,7 @@ def one_job(
         "peak_rss_mib": round(peak_resident_mib()),  # of this process, so far
         **{f"{m.name}_signature": scores[f"{m.name}_signature"] for m in METRICS},
     }
-    if plan.save_models and budget != 0:
+    if carded:
         (out / "models" / job / "README.md").write_text(
             model_card(row, initialisations.sources[name], test_set, scores), encoding="utf-8"
         )

@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from metanmt.evaluation.report import plain_table, write_csv
-from metanmt.evaluation.verdicts import Difference, holm, verdict, wins
+from metanmt.evaluation.verdicts import SAMPLES, Difference, holm, resample_counts, verdict, wins
 from metanmt.translation.finetuning.budgets import WHOLE_POOL, job_name, read_results
 from metanmt.translation.finetuning.metrics import DEV_LOSS_EQUIVALENCE, headline_metrics
 from metanmt.translation.finetuning.plots import plot_contrast, plot_gap
 from metanmt.translation.finetuning.significance import (
-    SAMPLES,
     loss_difference,
     metric_difference,
-    resample_counts,
 )
 
 Pairs = list[tuple[str, str]]  # (A, B) for each training run: A and B of the same seed
@@ -122,6 +120,7 @@ def verdict_rows(cells: list[dict], lead: tuple[str, ...] = ()) -> list[dict]:
                     "language": cell["language"],
                     "budget": "whole pool" if cell["budget"] == WHOLE_POOL else cell["budget"],
                     "words": cell["words"],
+                    "test_sentences": cell["test sentences"],
                     "metric": what.label,
                     "estimate": d.estimate,
                     "low": d.low,

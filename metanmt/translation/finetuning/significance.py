@@ -15,20 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from metanmt.evaluation.verdicts import Difference, unit_difference
+from metanmt.evaluation.verdicts import Difference, resample_counts, unit_difference
 from metanmt.translation.finetuning.metrics import Metric
-
-SAMPLES = 1000
-SEED = 12345  # sacreBLEU's default seed for its own paired tests
-
-
-def resample_counts(count: int, samples: int = SAMPLES, seed: int = SEED) -> np.ndarray:
-    """How often each of ``count`` sentences appears in each of ``samples`` resamples (drawn
-    with replacement): a (samples, count) matrix that sums rows of per-sentence statistics."""
-    indices = np.random.default_rng(seed).choice(count, size=(samples, count), replace=True)
-    counts = np.zeros((samples, count))
-    np.add.at(counts, (np.arange(samples)[:, None], indices), 1.0)
-    return counts
 
 
 def metric_scores(
