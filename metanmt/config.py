@@ -26,6 +26,8 @@ from metanmt.schema import (
     check_defaults,
     coerce,
     flatten,
+    overruled,
+    refuse_inapplicable,
     setting,
     to_dict,
     unknown_key,
@@ -82,6 +84,11 @@ class TrainConfig:
     # Also keep the weights where the training cost first reaches each of these (checkpoints/
     # at-<cost>): the same run seen part-way, e.g. to fine-tune from it (compare's `checkpoints`)
     keep_checkpoints_at: tuple[int, ...] = setting((), parse=parse_cost)
+    # What max_cost (and keep_checkpoints_at) counts: compute = everything the run reads (for
+    # translation the support and query tokens of every task: equal compute); updates = only the
+    # half its outer gradient is made from (MAML's query, Reptile's support, both for pre-
+    # training: Gu et al.'s count, equal update tokens, where MetaNMT reads twice as much)
+    convention: str = setting("compute", choices=("compute", "updates"))
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))
     mixed_precision: str = setting("no", choices=("no", "bf16"))  # bf16 autocast; float32 weights
     on_nonfinite: str = setting("stop", choices=("stop", "skip"))  # a NaN/inf loss stops, or skips
@@ -147,8 +154,8 @@ def _read_yaml(path: Path, chain: tuple, relative) -> dict:
         data[key] = _absolute(data[key], path.parent)
     merged: dict = {}
     for base in [bases] if isinstance(bases, str) else bases:
-        merge(merged, _read_yaml(path.parent / base, chain + (path.resolve(),), relative))
-    return merge(merged, data)
+        merge_layer(merged, _read_yaml(path.parent / base, chain + (path.resolve(),), relative))
+    return merge_layer(merged, data)
 
 
 def merge(into: dict, values: dict) -> dict:
@@ -159,6 +166,35 @@ def merge(into: dict, values: dict) -> dict:
         else:
             into[key] = value
     return into
+
+
+def run_sections(*layers: dict) -> list[tuple[str, type]]:
+    """(section, schema) of the run-config sections named in ``layers`` (the last naming the
+    family or algorithm wins); a name this metanmt does not know is left to build_config."""
+
+    def last(get):
+        return next((v for v in map(get, reversed(layers)) if v), None)
+
+    family = last(lambda layer: layer.get("family")) or "sine"
+    algorithm = last(lambda layer: (layer.get("algorithm") or {}).get("name")) or "maml"
+    sections = [("train", TrainConfig)]
+    if isinstance(algorithm, str) and algorithm in ALGORITHMS.names():
+        sections.append(("algorithm", ALGORITHMS.entry(algorithm).config))
+    if isinstance(family, str) and family in FAMILIES.names():
+        sections.append((family, FAMILIES.entry(family).config))
+    return sections
+
+
+def merge_layer(into: dict, values: dict) -> dict:
+    """A later layer of a run config (a file over its bases, --set over files) merged into the
+    earlier ones, after dropping the earlier keys that a choice it makes leaves unused: a base's
+    ``temperature`` gives way to ``sampling: uniform`` set later (schema.overruled)."""
+    for section, schema in run_sections(into, values):
+        earlier, later = into.get(section), values.get(section)
+        if isinstance(earlier, dict) and isinstance(later, dict):
+            for name in overruled(schema, earlier, later):
+                del earlier[name]
+    return merge(into, values)
 
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
@@ -189,10 +225,10 @@ def resolve_sources(
     merged: dict = {}
     for path in paths:
         try:
-            merge(merged, read_yaml(Path(path)))
+            merge_layer(merged, read_yaml(Path(path)))
         except KeyError as error:
             raise KeyError(f"{path}: {error.args[0]}") from None
-    return merge(merged, parse_assignments(assignments))
+    return merge_layer(merged, parse_assignments(assignments))
 
 
 def load_config(
@@ -282,7 +318,12 @@ def check_rules(config: RunConfig, given: set[str]) -> None:
             f"shape ({stacking}); {config.family!r} tasks differ in shape, and each "
             f"new shape would compile again"
         )
-    for part in (config.algorithm, config.train, config.task):
+    for part, prefix in (
+        (config.algorithm, "algorithm."),
+        (config.train, "train."),
+        (config.task, f"{config.family}."),
+    ):
+        refuse_inapplicable(part, prefix, given)
         check = getattr(part, "check", None)
         if check is not None:
             check(given, config)
@@ -400,6 +441,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "merge_layer",
     "new_config",
     "read_yaml",
     "resolve_sources",

@@ -64,6 +64,7 @@ def build_run(
     algorithm = ALGORITHMS.entry(config.algorithm.name).build(config.algorithm)
     model = family.build_model(second_order=algorithm.second_order).to(device)
     algorithm.setup(meta_parameters(model))
+    algorithm.adapt_only(family.parameter_subset(model, algorithm.inner_subset))
     return Run(config, family, model, algorithm.to(device))
 
 

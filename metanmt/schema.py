@@ -28,17 +28,52 @@ def setting(
     high: float | None = None,
     above: float | None = None,
     parse: Callable[[Any], Any] | None = None,
+    applies_with: tuple[str, tuple] | None = None,
 ) -> Any:
     """A dataclass field with what its value may be: one of ``choices``, >= ``low``, <= ``high``,
-    > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000)."""
+    > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000). ``applies_with``
+    = (key, values): the field is used only while the section's ``key`` holds one of ``values``;
+    given otherwise it is refused, and inherited from a base file it gives way (``overruled``)."""
     meta = {
         k: v
-        for k, v in dict(choices=choices, low=low, high=high, above=above, parse=parse).items()
+        for k, v in dict(
+            choices=choices, low=low, high=high, above=above, parse=parse, applies_with=applies_with
+        ).items()
         if v is not None
     }
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def refuse_inapplicable(section: Any, prefix: str, given: set[str]) -> None:
+    """A given key that its section's choice leaves unused is an error naming that choice."""
+    for name, f in fields(section).items():
+        rule = f.metadata.get("applies_with")
+        if rule and f"{prefix}{name}" in given and getattr(section, rule[0]) not in rule[1]:
+            allowed = " or ".join(f"{prefix}{rule[0]}={v}" for v in rule[1])
+            raise ConfigError(
+                f"{prefix}{name} applies only with {allowed} (it is "
+                f"{getattr(section, rule[0])!r}): remove it, or change {prefix}{rule[0]}"
+            )
+
+
+def overruled(schema: type, earlier: dict, later: dict) -> list[str]:
+    """Keys of ``earlier`` (one section's values) that ``later`` makes inapplicable: a later layer
+    that sets a choice (sampling: uniform) without the keys that depend on another value of it
+    (temperature) overrules what a base file gave for them."""
+    names = []
+    for f in dataclasses.fields(schema):
+        rule = f.metadata.get("applies_with")
+        if (
+            rule
+            and f.name in earlier
+            and f.name not in later
+            and rule[0] in later
+            and later[rule[0]] not in rule[1]
+        ):
+            names.append(f.name)
+    return names
 
 
 def yaml_value(text: str, where: str) -> Any:

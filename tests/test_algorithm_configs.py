@@ -50,6 +50,10 @@ def other_value(key, value):
         return "adam" if value == "sgd" else "sgd"
     if key == "adam_betas":
         return (0.5, 0.99)
+    if key == "inner_subset":
+        return "emb+enc"
+    if key == "inner_lr_schedule":
+        return "outer" if value == "constant" else "constant"
     if isinstance(value, bool):
         return not value
     if isinstance(value, int | float):

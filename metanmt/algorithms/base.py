@@ -22,7 +22,7 @@ from metanmt.algorithms.functional import (
     inner_trajectory,
     stack_batches,
 )
-from metanmt.schema import ConfigError, setting
+from metanmt.schema import setting
 from metanmt.tasks.base import Task
 from metanmt.types import Batch, GradFn, LearningRate, LossFn, Params
 
@@ -38,6 +38,9 @@ class InnerLoopConfig:
         True  # batch stackable tasks with torch.func.vmap (the loop gives the same numbers)
     )
     compile: bool = False  # torch.compile each task's objective: a minute to compile, then faster
+    # The parameters a task adapts: all, or a subset its family names (translation: emb, emb+enc,
+    # Gu et al.'s best); the others stay at the initialisation inside the task
+    inner_subset: str = "all"
 
     def optimizer(self) -> InnerOptimizer:
         return SGD  # no inner_optimizer key: plain SGD steps
@@ -48,14 +51,12 @@ class OptimizedInnerConfig(InnerLoopConfig):
     """An inner loop whose optimiser is chosen: SGD, or Adam with fresh moments for each task."""
 
     inner_optimizer: str = setting("sgd", choices=("sgd", "adam"))
-    adam_betas: tuple[float, float] = setting((0.9, 0.999), low=0.0, high=0.9999)  # with adam
-
-    def check(self, given: set[str], run: Any) -> None:
-        if "algorithm.adam_betas" in given and self.inner_optimizer != "adam":
-            raise ConfigError(
-                f"algorithm.adam_betas applies only with algorithm.inner_optimizer="
-                f"adam (algorithm {self.name!r} has {self.inner_optimizer!r})"
-            )
+    # constant: inner_lr at every outer step; outer: inner_lr times the outer schedule's factor
+    # at that step (warm-up and decay), as Gu et al.'s inner rate follows their outer one
+    inner_lr_schedule: str = setting("constant", choices=("constant", "outer"))
+    adam_betas: tuple[float, float] = setting(
+        (0.9, 0.999), low=0.0, high=0.9999, applies_with=("inner_optimizer", ("adam",))
+    )
 
     def optimizer(self) -> InnerOptimizer:
         return InnerOptimizer(self.inner_optimizer, tuple(self.adam_betas))
@@ -128,6 +129,9 @@ class Algorithm(nn.Module):
 
     name = "algorithm"
     order: int | None = None  # how much of the inner loop the outer gradient sees: 2, 1, 0, None
+    # Which half of a task's data the outer gradient is made from (train.convention=updates
+    # counts only its tokens): MAML's query loss; pre-training and Reptile say their own.
+    updates_from: tuple[str, ...] = ("query",)
     Config: type[InnerLoopConfig] = InnerLoopConfig  # the keys it is built from, with defaults
 
     def __init__(self, **keys: Any):
@@ -144,6 +148,8 @@ class Algorithm(nn.Module):
             optimizer if isinstance(optimizer, InnerOptimizer) else config.optimizer()
         )
         self._compiled: dict[tuple, tuple] = {}  # (path, id(loss_fn)) -> (loss_fn, compiled)
+        self.rate_factor = 1.0  # the outer schedule's factor now (the trainer sets it each step)
+        self.adapted: frozenset[str] | None = None  # inner_subset's parameter names; None = all
 
     @classmethod
     def from_config(cls, config: InnerLoopConfig) -> Algorithm:
@@ -163,6 +169,10 @@ class Algorithm(nn.Module):
     def setup(self, params: Params) -> None:
         """Size learned parts of the algorithm by the model's parameters (Meta-SGD's rates)."""
 
+    def adapt_only(self, names) -> None:
+        """The parameters ``inner_subset`` names (the family resolves it for its model)."""
+        self.adapted = None if self.inner_subset == "all" else frozenset(names)
+
     def settings(self) -> dict[str, Any]:
         """What this object uses, by config key: read back to check that a config reached it."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
@@ -173,13 +183,55 @@ class Algorithm(nn.Module):
     def describe(self) -> str:
         """For a run's signature: name, order and the inner loop as built."""
         order = "-" if self.order is None else self.order
+        follows = "*outer" if getattr(self, "inner_lr_schedule", "constant") == "outer" else ""
+        subset = "" if self.inner_subset == "all" else f"[{self.inner_subset}]"
         return (
             f"algo:{self.name}|order:{order}|inner:{self.inner_steps}x"
-            f"{self.inner_optimizer.describe()}@{self.inner_lr:g}"
+            f"{self.inner_optimizer.describe()}@{self.inner_lr:g}{follows}{subset}"
         )
 
     def learning_rate(self) -> LearningRate:
+        if getattr(self, "inner_lr_schedule", "constant") == "outer":
+            return self.inner_lr * self.rate_factor
         return self.inner_lr
+
+    def inner_objective(self, loss_fn: LossFn, params: Params) -> tuple[LossFn, Params]:
+        """The inner loop's loss over the adapted parameters alone (the rest held fixed at
+        ``params``), and those parameters."""
+        if self.adapted is None:
+            return loss_fn, params
+        fixed = {n: p for n, p in params.items() if n not in self.adapted}
+        moving = {n: p for n, p in params.items() if n in self.adapted}
+        return (lambda p, batch: loss_fn({**fixed, **p}, batch)), moving
+
+    def adapt_subset(
+        self,
+        loss_fn: LossFn,
+        params: Params,
+        support: Batch,
+        steps: int,
+        order: int,
+        grad_fn: GradFn,
+    ) -> Params:
+        """``params`` after ``steps`` inner steps of ``inner_subset`` on ``support``."""
+        inner_loss, moving = self.inner_objective(loss_fn, params)
+        adapted = adapt(
+            inner_loss,
+            moving,
+            support,
+            steps,
+            self.learning_rate(),
+            order,
+            grad_fn,
+            self.inner_optimizer,
+        )
+        return self.put_back(adapted, params)
+
+    def put_back(self, adapted: Params, params: Params) -> Params:
+        """The adapted subset among the fixed parameters, in the order of ``params``."""
+        if self.adapted is None:
+            return adapted
+        return {n: adapted.get(n, p) for n, p in params.items()}
 
     def batches_with_vmap(self, stackable: bool, use_vmap: bool | None = None) -> bool:
         """Whether tasks run under vmap: only tasks that stack, and on this algorithm's path
@@ -208,9 +260,11 @@ class Algorithm(nn.Module):
         grad_fn: GradFn = autograd_grad,
     ):
         """Test-time adaptation, yielding the parameters after 0, 1, ..., ``steps`` steps."""
-        return inner_trajectory(
-            loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn, self.inner_optimizer
-        )
+        inner_loss, moving = self.inner_objective(loss_fn, params)
+        rate, optimizer = self.learning_rate(), self.inner_optimizer
+        points = inner_trajectory(inner_loss, moving, support, steps, rate, 0, grad_fn, optimizer)
+        for point in points:
+            yield self.put_back(point, params)
 
     def adapt(
         self,
@@ -221,9 +275,7 @@ class Algorithm(nn.Module):
         grad_fn: GradFn = autograd_grad,
     ) -> Params:
         steps = self.inner_steps if steps is None else steps
-        return adapt(
-            loss_fn, params, support, steps, self.learning_rate(), 0, grad_fn, self.inner_optimizer
-        )
+        return self.adapt_subset(loss_fn, params, support, steps, 0, grad_fn)
 
     def outer_grads(
         self,

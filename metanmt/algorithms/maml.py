@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metanmt.algorithms.base import ObjectiveAlgorithm, OptimizedInnerConfig
-from metanmt.algorithms.functional import adapt
 
 
 @dataclass
@@ -39,14 +38,5 @@ class MAML(ObjectiveAlgorithm):
             self.name = "fomaml"
 
     def task_objective(self, loss_fn, params, support, query, grad_fn):
-        adapted = adapt(
-            loss_fn,
-            params,
-            support,
-            self.inner_steps,
-            self.learning_rate(),
-            self.order,
-            grad_fn,
-            self.inner_optimizer,
-        )
+        adapted = self.adapt_subset(loss_fn, params, support, self.inner_steps, self.order, grad_fn)
         return loss_fn(adapted, query)

@@ -23,6 +23,7 @@ class Pretrain(ObjectiveAlgorithm):
     name = "pretrain"
     order = None
     Config = PretrainConfig
+    updates_from = ("support", "query")
 
     def task_objective(self, loss_fn, params, support, query, grad_fn):
         return 0.5 * (loss_fn(params, support) + loss_fn(params, query))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 
 from metanmt.algorithms.base import Algorithm, OptimizedInnerConfig
-from metanmt.algorithms.functional import adapt
 from metanmt.schema import setting
 
 
@@ -19,7 +18,9 @@ from metanmt.schema import setting
 class ReptileConfig(OptimizedInnerConfig):
     name: str = "reptile"
     inner_steps: int = setting(5, low=1)
-    adam_betas: tuple[float, float] = setting((0.0, 0.999), low=0.0, high=0.9999)  # the paper's
+    adam_betas: tuple[float, float] = setting(  # the paper's
+        (0.0, 0.999), low=0.0, high=0.9999, applies_with=("inner_optimizer", ("adam",))
+    )
 
 
 class Reptile(Algorithm):
@@ -27,17 +28,10 @@ class Reptile(Algorithm):
     order = 0
     Config = ReptileConfig
 
+    updates_from = ("support",)  # the query is only measured
+
     def _adapt(self, loss_fn, params, support, grad_fn):
-        return adapt(
-            loss_fn,
-            params,
-            support,
-            self.inner_steps,
-            self.inner_lr,
-            0,
-            grad_fn,
-            self.inner_optimizer,
-        )
+        return self.adapt_subset(loss_fn, params, support, self.inner_steps, 0, grad_fn)
 
     @torch.no_grad()
     def outer_grads(self, loss_fn, params, tasks, stackable=False, weight_total=None):

@@ -51,7 +51,8 @@ def plain_table(rows: Sequence[dict]) -> str:
 
 def training_rows(folders: Sequence[str | Path]) -> list[dict]:
     """How each run was trained, from its last checkpoint: algorithm, steps, training cost (target
-    tokens for translation), wall time, the best validation value (for equal-compute comparisons)
+    tokens for translation) and what it counted (train.convention),
+    wall time, the best validation value (for equal-compute comparisons)
     and the signature written from the objects that were built."""
     rows = []
     for folder in map(Path, folders):
@@ -63,6 +64,7 @@ def training_rows(folders: Sequence[str | Path]) -> list[dict]:
                 "algorithm": config["algorithm"]["name"],
                 "steps": state["step"],
                 unit: cost,
+                "counted": config["train"].get("convention", "compute"),  # what `unit` counts
                 "wall_minutes": round(state["elapsed"] / 60, 1),
                 f"{unit}_per_second": round(cost / max(state["elapsed"], 1e-9)),
                 "best_validation": round(state["best"], 4),

@@ -57,9 +57,20 @@ class TaskFamily:
         family may compute faster as a batch (the trainer gives every task slot its own stream)."""
         return [self.sample(split, g) for g in generators]
 
-    def task_cost(self, task: Task) -> int:
-        """What training on ``task`` costs, in ``cost_unit`` (equal-compute comparisons)."""
+    def task_cost(self, task: Task, halves: Sequence[str] = ("support", "query")) -> int:
+        """What training on ``task`` costs, in ``cost_unit``, counting its ``halves`` (all of it
+        at equal compute; the ones the outer gradient is made from at equal updates)."""
         return 1
+
+    def parameter_subset(self, model: nn.Module, subset: str) -> list[str]:
+        """The names of the trainable parameters in ``subset``: "all", or one the family names
+        (algorithm.inner_subset)."""
+        if subset != "all":
+            raise ValueError(
+                f"algorithm.inner_subset={subset!r}: family {self.name!r} names no parameter "
+                f"subsets; use all"
+            )
+        return [n for n, p in model.named_parameters() if p.requires_grad]
 
     def describe_task(self, task: Task) -> str:
         """A short name for a task in messages (the language of a translation task)."""

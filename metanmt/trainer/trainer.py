@@ -206,7 +206,7 @@ class Trainer:
         def step_costs(count: int) -> list[float]:  # the meta-batches training will draw
             every = range(t.meta_batch)
             return [
-                sum(map(self.family.task_cost, self.sample_slots(every, step)))
+                sum(self.task_cost(task) for task in self.sample_slots(every, step))
                 for step in range(count)
             ]
 
@@ -314,8 +314,16 @@ class Trainer:
             task.seed = dropout_seed
         return tasks
 
+    def task_cost(self, task: Task) -> int:
+        """A task's training cost under train.convention: all it reads, or the half (halves)
+        its outer gradient is made from."""
+        if self.config.train.convention == "updates":
+            return self.family.task_cost(task, self.algorithm.updates_from)
+        return self.family.task_cost(task)
+
     def train_step(self) -> dict[str, float]:
         t = self.config.train
+        self.algorithm.rate_factor = self.schedule(self.step)  # inner_lr_schedule=outer follows it
         if self.step % TRIM_EVERY == 0:
             return_freed_memory()
         self.model.train()
@@ -329,7 +337,7 @@ class Trainer:
         slot_losses = torch.zeros(t.meta_batch, dtype=torch.float64)
         slot_losses[list(self.slots)] = torch.tensor(stats["task_losses"], dtype=torch.float64)
         names = list(grads)
-        cost = sum(self.family.task_cost(task) for task in tasks)
+        cost = sum(map(self.task_cost, tasks))
         totals = torch.tensor(
             [stats["loss"], sum(map(raw_weight, tasks)), cost], dtype=torch.float64
         )
@@ -427,6 +435,8 @@ class Trainer:
         """The run's signature (Run.signature) with the outer loop as built."""
         t, group = self.config.train, self.optimizer.param_groups[0]
         limit = f"|max_{self.family.cost_unit}:{t.max_cost}" if t.max_cost else ""
+        if t.convention != "compute":  # (compute: the signatures of runs made before the key)
+            limit += f"|convention:{t.convention}"
         return (
             f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
             f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}"

@@ -22,7 +22,15 @@ from pathlib import Path
 import yaml
 
 from metanmt.checkpoint import load_checkpoint
-from metanmt.config import ConfigError, build_config, merge, parse_cost, read_yaml, resolve_sources
+from metanmt.config import (
+    ConfigError,
+    build_config,
+    merge,
+    merge_layer,
+    parse_cost,
+    read_yaml,
+    resolve_sources,
+)
 from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.folder_lock import hold_folder
 from metanmt.run_folder import RunFolder, checkpoint_of
@@ -176,9 +184,9 @@ class Comparison:
     def run_sources_of(self, name: str, path: str, seed: int | None = None) -> dict:
         """The keys given for one run: its YAML, the shared keys, then where it goes (and its
         seed, when the comparison trains several)."""
-        values = merge(read_yaml(Path(path)), copy.deepcopy(self.config.shared))
+        values = merge_layer(read_yaml(Path(path)), copy.deepcopy(self.config.shared))
         own = {"out_dir": str(self.out / name), "translation": {"corpus": str(self.corpus)}}
-        return merge(values, own if seed is None else {**own, "train": {"seed": seed}})
+        return merge_layer(values, own if seed is None else {**own, "train": {"seed": seed}})
 
     def contrast_pairs(self, a: str, b: str) -> list[tuple[str, str]]:
         """(A, B) for each training run: A and B of the same seed (``a``, ``b`` may carry an

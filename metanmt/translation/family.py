@@ -32,11 +32,13 @@ from metanmt.translation.data.vocab import encode_pairs, load_tokenizer, report_
 from metanmt.translation.finetuning.validation import finetune_then_score
 from metanmt.translation.model import (
     PRESETS,
+    SUBSETS,
     build_model,
     check_vocabulary,
     load_pretrained,
     preset_of,
     save_translation_model,
+    trainable_subset,
 )
 from metanmt.types import Batch, Params
 
@@ -45,7 +47,7 @@ ROLE_OF_SPLIT = {
     "val": ("validation", "pool"),
     "test": ("test", "pool"),
 }  # split -> (language role, corpus split)
-VALIDATION_KEYS = ("validation_words", "validation_steps", "validation_sentences", "track")
+FINETUNE_VALIDATION = ("validation", ("finetune",))  # keys that only this validation uses
 
 
 @dataclass
@@ -63,7 +65,9 @@ class TranslationConfig:
     query_tokens: int = setting(1500, low=1)  # target tokens per query batch
     max_length: int = setting(128, low=2)  # tokens per sentence; longer ones are truncated
     sampling: str = setting("uniform", choices=("uniform", "temperature"))  # of training languages
-    temperature: float = setting(5.0, above=0)  # with sampling=temperature: p ~ pairs ** (1 / T)
+    temperature: float = setting(  # p(language) ~ pairs ** (1 / T)
+        5.0, above=0, applies_with=("sampling", ("temperature",))
+    )
     label_smoothing: float = setting(0.0, low=0.0, high=0.5)
     bucket_size: int = setting(256, low=0)  # a task draws from one bucket of this many
     # similar-length sentences (little padding: ~2x faster than random sentences); 0 = from all
@@ -71,11 +75,13 @@ class TranslationConfig:
     # algorithm's adaptation; "finetune" = fine-tune on a fixed draw of each validation language's
     # pool, then greedy dev BLEU (Gu et al.; the same for every algorithm, MultiNMT included).
     validation: str = setting("loss", choices=("loss", "finetune"))
-    track: str = ""  # with finetune: the evaluation track whose pools and dev sets it uses
-    # ("" = the corpus' first, news; tatoeba is in the pools' domain)
-    validation_words: int = setting(16000, low=1)  # English words of the fixed fine-tuning draw
-    validation_steps: int = setting(60, low=0)  # fine-tuning steps (Adam, finetune.py defaults)
-    validation_sentences: int = setting(200, low=1)  # dev sentences decoded and scored
+    # With finetune: the evaluation track whose pools and dev sets it uses ("" = the corpus'
+    # first, news; tatoeba is in the pools' domain), the English words of the fixed fine-tuning
+    # draw, its fine-tuning steps (Adam, finetune.py's defaults), the dev sentences scored.
+    track: str = setting("", applies_with=FINETUNE_VALIDATION)
+    validation_words: int = setting(16000, low=1, applies_with=FINETUNE_VALIDATION)
+    validation_steps: int = setting(60, low=0, applies_with=FINETUNE_VALIDATION)
+    validation_sentences: int = setting(200, low=1, applies_with=FINETUNE_VALIDATION)
 
     def check(self, given: set[str], run) -> None:
         """Keys that only apply with another key's value, and attention against the algorithm."""
@@ -84,10 +90,7 @@ class TranslationConfig:
             if f"translation.{key}" in given:
                 raise ConfigError(f"translation.{key} does not apply: {why}")
 
-        if self.validation != "finetune":
-            for key in VALIDATION_KEYS:
-                refuse(key, "it is used only with translation.validation=finetune")
-        else:
+        if self.validation == "finetune":
             for key in ("eval_tasks", "eval_steps"):
                 if f"train.{key}" in given:
                     raise ConfigError(
@@ -95,8 +98,11 @@ class TranslationConfig:
                         f"finetune chooses checkpoints by dev BLEU, not on "
                         f"validation tasks"
                     )
-        if self.sampling != "temperature":
-            refuse("temperature", "it is used only with translation.sampling=temperature")
+        if run.algorithm.inner_subset not in SUBSETS:
+            raise ConfigError(
+                f"algorithm.inner_subset={run.algorithm.inner_subset!r} is not a parameter "
+                f"subset of a translation model; choose one of {', '.join(SUBSETS)}"
+            )
         if self.init_from:
             refuse("model", f"translation.init_from={self.init_from!r} gives the model")
         if self.attention == "sdpa" and builds_second_order(run):
@@ -222,12 +228,21 @@ class TranslationFamily(TaskFamily):
                 info={"language": language},
             )
             task.weight = target_tokens(task.query)
-            task.info["target_tokens"] = target_tokens(task.support) + task.weight
+            task.info["support"] = target_tokens(task.support)
+            task.info["query"] = task.weight
             tasks.append(task)
         return tasks
 
-    def task_cost(self, task: Task) -> int:
-        return task.info["target_tokens"]
+    def task_cost(self, task: Task, halves=("support", "query")) -> int:
+        return sum(task.info[half] for half in halves)  # target tokens
+
+    def parameter_subset(self, model, subset: str) -> list[str]:
+        if subset not in SUBSETS:
+            raise ValueError(
+                f"algorithm.inner_subset={subset!r} is not a parameter subset of a translation "
+                f"model; choose one of {', '.join(SUBSETS)}"
+            )
+        return trainable_subset(model, subset)
 
     def describe_task(self, task: Task) -> str:
         return task.info["language"]

@@ -18,7 +18,7 @@ from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.evaluation.verdicts import SAMPLES, Difference, holm, resample_counts, verdict, wins
 from metanmt.translation.finetuning.budgets import WHOLE_POOL, job_name, read_results
 from metanmt.translation.finetuning.metrics import DEV_LOSS_EQUIVALENCE, headline_metrics
-from metanmt.translation.finetuning.plots import plot_contrast, plot_gap
+from metanmt.translation.finetuning.plots import plot_arms, plot_contrast, plot_gap
 from metanmt.translation.finetuning.significance import (
     loss_difference,
     metric_difference,
@@ -194,6 +194,26 @@ def contrast(out: Path, pairs: Pairs, references: dict[str, list[str]]) -> list[
                 out / f"contrast_{language}.png",
                 f"{a} - {b}, {language} → en",
             )
+    return rows
+
+
+def contrast_table(
+    out: Path, contrasts: list[Pairs], references: dict[str, list[str]], name: str = "ablation"
+) -> list[dict]:
+    """Several contrasts in one table (an ablation: each arm against the same baselines):
+    ``contrasts`` holds, for each, the (A, B) pairs of its training runs; <name>.csv, <name>.md
+    (Holm across every cell of the table, per metric) and <name>.png."""
+    cells = [
+        {"A": base_name(pairs[0][0]), "B": base_name(pairs[0][1]), **c}
+        for pairs in contrasts
+        for c in paired_results(out, pairs, references)
+    ]
+    if not cells:
+        return []
+    lead = ("A", "B")
+    rows = verdict_rows(cells, lead)
+    write_tables(rows, out, name, "Each A against each B", lead)
+    plot_arms(cells, compared(), out / f"{name}.png")
     return rows
 
 

@@ -181,3 +181,51 @@ def plot_contrast(cells: Sequence[dict], compared: Sequence, path: Path, title: 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_arms(cells: Sequence[dict], compared: Sequence, path: Path) -> Path:
+    """A forest plot of several contrasts (an ablation): a row per (A, B), a panel per (quantity,
+    language), A - B with its 95% interval, the ±equivalence band in grey."""
+    quantities = [c for c in compared if any(cell[c.name] is not None for cell in cells)]
+    quantities = [q for q in quantities if q.name != "dev_loss_per_word"] or quantities
+    languages = list(dict.fromkeys(c["language"] for c in cells))
+    labels = list(dict.fromkeys(f"{c['A']} - {c['B']}" for c in cells))
+    fig, axes = plt.subplots(
+        len(languages),
+        len(quantities),
+        figsize=(3.4 * len(quantities) + 2.2, 0.42 * len(labels) * len(languages) + 1.2),
+        squeeze=False,
+    )
+    for row, language in enumerate(languages):
+        for ax, what in zip(axes[row], quantities):
+            for y, name in enumerate(labels):
+                cell = next(
+                    (
+                        c
+                        for c in cells
+                        if c["language"] == language and f"{c['A']} - {c['B']}" == name
+                    ),
+                    None,
+                )
+                d = cell and cell[what.name]
+                if d is None:
+                    continue
+                ax.errorbar(
+                    d.estimate,
+                    y,
+                    xerr=[[d.estimate - d.low], [d.high - d.estimate]],
+                    marker="o",
+                    color=f"C{labels.index(name) % 10}",
+                    capsize=3,
+                )
+            if what.equivalence is not None:
+                ax.axvspan(-what.equivalence, what.equivalence, color="grey", alpha=0.2, lw=0)
+            ax.axvline(0, color="grey", lw=0.8)
+            ax.set_yticks(range(len(labels)), labels if ax is axes[row][0] else [""] * len(labels))
+            ax.invert_yaxis()
+            ax.set_title(f"{language}: {what.label} A - B", fontsize=9)
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
