@@ -132,6 +132,7 @@ class Algorithm(nn.Module):
     # Which half of a task's data the outer gradient is made from (train.convention=updates
     # counts only its tokens): MAML's query loss; pre-training and Reptile say their own.
     updates_from: tuple[str, ...] = ("query",)
+    inner_lr_schedule = "constant"  # for Meta-SGD, whose learned rates have no such key
     Config: type[InnerLoopConfig] = InnerLoopConfig  # the keys it is built from, with defaults
 
     def __init__(self, **keys: Any):
@@ -183,7 +184,7 @@ class Algorithm(nn.Module):
     def describe(self) -> str:
         """For a run's signature: name, order and the inner loop as built."""
         order = "-" if self.order is None else self.order
-        follows = "*outer" if getattr(self, "inner_lr_schedule", "constant") == "outer" else ""
+        follows = "*outer" if self.inner_lr_schedule == "outer" else ""
         subset = "" if self.inner_subset == "all" else f"[{self.inner_subset}]"
         return (
             f"algo:{self.name}|order:{order}|inner:{self.inner_steps}x"
@@ -191,7 +192,7 @@ class Algorithm(nn.Module):
         )
 
     def learning_rate(self) -> LearningRate:
-        if getattr(self, "inner_lr_schedule", "constant") == "outer":
+        if self.inner_lr_schedule == "outer":
             return self.inner_lr * self.rate_factor
         return self.inner_lr
 
@@ -199,6 +200,11 @@ class Algorithm(nn.Module):
         """The inner loop's loss over the adapted parameters alone (the rest held fixed at
         ``params``), and those parameters."""
         if self.adapted is None:
+            if self.inner_subset != "all":  # built outside build_run: the names never came
+                raise ValueError(
+                    f"inner_subset={self.inner_subset!r} needs its parameter names: call "
+                    f"adapt_only(family.parameter_subset(model, {self.inner_subset!r})) first"
+                )
             return loss_fn, params
         fixed = {n: p for n, p in params.items() if n not in self.adapted}
         moving = {n: p for n, p in params.items() if n in self.adapted}
