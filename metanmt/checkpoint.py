@@ -30,7 +30,7 @@ WRITTEN_WITH = {"metanmt_checksums": CHECKSUMS}
 _unchecked_said: set[Path] = set()
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ValueError):
     pass
 
 

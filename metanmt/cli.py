@@ -1,32 +1,30 @@
 """``metanmt <command>``: a thin layer over the Python API; each flag maps onto one argument.
 
 The core commands are ``train``, ``evaluate`` and ``runs``; task families add their own
-(translation: ``prepare``, ``finetune``, ``translate``, ``score``, ``compare``) as plugins.
+(translation: ``prepare``, ``finetune``, ``translate``, ``score``, ``compare``, ``export``) through
+the ``metanmt.commands`` entry points. Parsing imports nothing heavy: ``--help`` and argument
+errors answer at once, and only the chosen command's module (named by its parser's ``run``)
+loads torch and the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
 import os
-import subprocess
 import sys
 
-import yaml
-
 import metanmt
-import metanmt.builtins  # noqa: F401  (the shipped families; also found as an entry point)
-from metanmt.checkpoint import CheckpointError
-from metanmt.config import config_to_dict, load_config
-from metanmt.evaluation.report import plain_table, training_rows
-from metanmt.evaluation.side_by_side import evaluate_runs
-from metanmt.folder_lock import hold_folder, writable_folder
-from metanmt.registry import ALGORITHMS, command_hooks
-from metanmt.run import export_best
-from metanmt.threads import THREADS_HELP, set_threads, threads_arg
-from metanmt.trainer import Trainer
-from metanmt.trainer.distributed import launch_command
+from metanmt.registry import command_adders
+from metanmt.values import NO_PROGRESS, THREADS_HELP, as_argument, parse_threads
 
-LAUNCHED = "METANMT_LAUNCHED"  # set in the processes that `train --processes N` starts
+# The errors a command reports in one line (exit code 2): bad input, never a crash. A corrupt
+# checkpoint's CheckpointError is a ValueError.
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FloatingPointError)
+
+
+threads_arg = as_argument(parse_threads)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,90 +41,31 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="override single keys, e.g. --set train.steps=100 train.seed=3 "
-        f"algorithm.name={{{','.join(ALGORITHMS.names())}}}",
+        help="override single keys, e.g. --set train.steps=100 train.seed=3 algorithm.name=fomaml "
+        "(a key once: given twice, or also by its flag, it is refused)",
     )
 
 
-def relaunch(args: argparse.Namespace) -> int:
-    """Run this same ``metanmt train`` under ``accelerate launch`` (N processes on this machine,
-    or any accelerate config), without the flags that asked for it."""
-    own = {"--processes": 1, "--accelerate-config": 1, "--port": 1}
-    argv, rest = list(args.argv[1:]), []  # argv[0] is "train"
-    while argv:
-        flag = argv.pop(0)
-        if flag.split("=")[0] in own:
-            if "=" not in flag:
-                argv.pop(0)
-            continue
-        rest.append(flag)
-    command = launch_command(args.processes, args.port, rest, args.accelerate_config)
-    return subprocess.run(command, env={**os.environ, LAUNCHED: "1"}).returncode
+def given_once(assignments: list[str]) -> None:
+    """A key typed twice in ``--set`` is refused, naming both: which should win is the user's to
+    say (the Python API's assignment lists stay "the later wins")."""
+    seen: dict[str, str] = {}
+    for item in assignments:
+        key = item.split("=", 1)[0].strip()
+        if key in seen:
+            raise ValueError(f"--set gives {key!r} twice ({seen[key]!r}, {item!r}); give it once")
+        seen[key] = item
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.assignments)
-    if args.print_config:
-        print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
-        algorithm = ALGORITHMS.entry(config.algorithm.name).build(config.algorithm)
-        print(f"# the algorithm as built: {algorithm.describe()}")  # (--dry-run builds it all)
-        return 0
-    if (args.processes > 1 or args.accelerate_config) and not os.environ.get(LAUNCHED):
-        return relaunch(args)
-    set_threads(args.threads)
-    writable_folder(config.out_dir, "out_dir")
-    trainer = Trainer(config, log=not args.dry_run)
-    if args.dry_run:
-        print(f"would train into {config.out_dir}: {trainer.signature()}")
-        return 0
-    if not trainer.accelerator.is_main_process:  # under accelerate launch, the main one reports
-        trainer.fit(resume=args.resume, overwrite=args.overwrite)
-        return 0
-    with hold_folder(config.out_dir, "out_dir"):  # training and the export after it
-        trainer.fit(resume=args.resume, overwrite=args.overwrite)
-        report_training(trainer)
-    return 0
-
-
-def report_training(trainer: Trainer) -> None:
-    """What was trained, and the best checkpoint exported for use (where the family does)."""
-    config = trainer.config
-    print(
-        f"{config.out_dir}: {trainer.step} steps, best validation "
-        f"{trainer.val_metric} {trainer.best:.4f}"
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every command that computes takes: --threads, and --no-progress."""
+    if parser.get_default("computes") is not False:
+        parser.add_argument("--threads", type=threads_arg, default=None, help=THREADS_HELP)
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help=f"no progress bars (for logs; or set {NO_PROGRESS}=1)",
     )
-    print(f"signature: {trainer.signature()}")
-    exported = export_best(config.out_dir)
-    if exported is not None:
-        print(f"exported the best checkpoint to {exported}")
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    set_threads(args.threads)
-    rows = evaluate_runs(
-        args.runs,
-        args.steps,
-        args.tasks,
-        args.seed,
-        args.out,
-        args.device,
-        use_vmap=args.vmap,
-        progress=True,
-    )
-    metric = next(k for k in rows[0] if k not in ("run", "algorithm", "steps", "tasks"))
-    for row in rows:
-        print(
-            f"{row['run']:>20} steps={row['steps']:<3} {metric}={row[metric]:.4f} "
-            f"± {row[metric + '_ci95']:.4f}"
-        )
-    if args.out:
-        print(f"wrote {args.out}/results.csv and results.md")
-    return 0
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    print(plain_table(training_rows(args.runs)), end="")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build the run and print its signature (what would be trained), exit",
     )
-    train.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
     train.add_argument(
         "--processes",
         type=int,
@@ -170,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--port", type=int, default=29500, help="rendezvous port for --processes")
     train.set_defaults(
-        func=cmd_train,
+        run="metanmt.commands:train",
         on_interrupt="the same command with --resume continues from the last checkpoint",
     )
 
@@ -197,24 +135,54 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: each run's algorithm.vmap); on a CPU --no-vmap is ~2x "
         "faster for small conv nets",
     )
-    evaluate.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
-    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate.set_defaults(run="metanmt.commands:evaluate")
 
     runs = commands.add_parser("runs", help="how runs were trained: steps, cost, time, signature")
     runs.add_argument("runs", nargs="+", help="run folders")
-    runs.set_defaults(func=cmd_runs)
-    for add in command_hooks():  # the families' own commands
+    runs.set_defaults(run="metanmt.commands:runs", computes=False)
+    for add in command_adders():  # the families' own commands
         add(commands)
+    for sub in commands.choices.values():
+        add_common_arguments(sub)
     return parser
+
+
+class CurrentStderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
+def show_messages() -> None:
+    """The library's messages (the ``metanmt`` logger: warnings, notes) on stderr, as lines."""
+    logger = logging.getLogger("metanmt")
+    if not logger.handlers:
+        handler = CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    show_messages()
+    if args.no_progress:
+        os.environ[NO_PROGRESS] = "1"
     try:
-        return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FloatingPointError, CheckpointError) as error:
+        given_once(getattr(args, "assignments", []))
+        module, _, name = args.run.partition(":")
+        command = getattr(importlib.import_module(module), name)  # torch and the rest load here
+        return command(args)
+    except USER_ERRORS as error:
         message = str(error) if isinstance(error, OSError) or not error.args else error.args[0]
         print(f"metanmt {args.command}: error: {message}", file=sys.stderr)
         return 2

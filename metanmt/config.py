@@ -33,6 +33,7 @@ from metanmt.schema import (
     unknown_key,
     yaml_value,
 )
+from metanmt.values import parse_count
 
 # The outer learning rate after its warm-up (metanmt/trainer/schedule.py).
 SCHEDULES = ("constant", "linear", "inverse_sqrt", "cosine")
@@ -41,18 +42,12 @@ CONFIG_VERSION = 2  # 1: every family's section in every run, one algorithm sche
 
 def parse_cost(value) -> int:
     """A training cost: 1000000, "1M", "500k"."""
-    text = str(value).strip().lower()
-    try:
-        number = (
-            float(text[:-1]) * {"k": 1e3, "m": 1e6}[text[-1]] if text[-1:] in "km" else float(text)
-        )
-    except (ValueError, KeyError):
-        raise ValueError(
-            f"a training cost is a number (1000000, 1M, 500k), not {value!r}"
-        ) from None
-    if number <= 0 or number != number or number == float("inf"):
-        raise ValueError(f"a training cost must be a positive number, got {value!r}")
-    return int(number)
+    return parse_count(value, "a training cost", low=1)
+
+
+def cost_or_off(value) -> int:
+    """A cost limit: 1M, 500k, or 0 (no limit)."""
+    return parse_count(value, "a training cost (0: no limit)")
 
 
 @dataclass
@@ -80,7 +75,7 @@ class TrainConfig:
     time_limit_minutes: float = setting(0.0, low=0)  # stop (and save) after this; 0 = no limit
     # Stop after this much training cost, in the family's unit (translation: target tokens, also
     # written train.max_target_tokens; otherwise tasks, train.max_tasks); 0 = off.
-    max_cost: int = setting(0, low=0)
+    max_cost: int = setting(0, parse=cost_or_off)
     # Also keep the weights where the training cost first reaches each of these (checkpoints/
     # at-<cost>): the same run seen part-way, e.g. to fine-tune from it (compare's `checkpoints`)
     keep_checkpoints_at: tuple[int, ...] = setting((), parse=parse_cost)
@@ -212,6 +207,22 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
                 raise ConfigError(f"--set {item!r}: {s!r} is a value, not a section")
         node[leaf] = yaml_value(value, item) if value.strip() else value
     return nested
+
+
+def with_flags(assignments: Sequence[str], flags: dict[str, tuple[str, Any]]) -> list[str]:
+    """``--set`` assignments followed by the flags given (``--flag`` -> (key, value); a value of
+    None: not given), as one list; a key given by ``--set`` and by its flag is refused, naming
+    both (which should win is the user's to say)."""
+    keys = {item.split("=", 1)[0].strip(): item for item in assignments}
+    merged = list(assignments)
+    for flag, (key, value) in flags.items():
+        if value is None:
+            continue
+        if key in keys:
+            raise ConfigError(f"{flag} and --set {keys[key]} both set {key!r}; give one")
+        text = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else value
+        merged.append(f"{key}={text}")
+    return merged
 
 
 def resolve_sources(

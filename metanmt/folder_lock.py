@@ -33,24 +33,31 @@ def writable_folder(path: str | Path, key: str) -> Path:
     return folder
 
 
-def holder(folder: Path) -> str:
+def holder(lock: Path) -> str:
     try:
-        return (folder / LOCK_FILE).read_text().strip() or "unknown"
+        return lock.read_text().strip() or "unknown"
     except OSError:
         return "unknown"
 
 
-@contextmanager
-def hold_folder(path: str | Path, key: str = "out_dir"):
-    """Hold ``path``'s lock for the block (created if missing); another process holding it is
-    refused in one line naming its PID. Nested holds of one folder in one process are one lock."""
-    folder = writable_folder(path, key)
-    folder.mkdir(parents=True, exist_ok=True)
+def lock_path(folder: Path, beside: bool) -> Path:
     real = folder.resolve()
+    return real.parent / f".{real.name}{LOCK_FILE}" if beside else real / LOCK_FILE
+
+
+@contextmanager
+def hold_folder(path: str | Path, key: str = "out_dir", beside: bool = False):
+    """Hold ``path``'s lock for the block (created if missing); another process holding it is
+    refused in one line naming its PID. Nested holds of one folder in one process are one lock.
+    ``beside``: the lock file sits next to the folder (``.NAME.metanmt.lock``), for a folder
+    that is replaced whole by a rename (a corpus), which would take a lock inside with it."""
+    folder = writable_folder(path, key)
+    (folder.parent if beside else folder).mkdir(parents=True, exist_ok=True)
+    real = lock_path(folder, beside)
     if real in _held:
         _held[real][1] += 1
     else:
-        descriptor = os.open(real / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = os.open(real, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

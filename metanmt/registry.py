@@ -3,7 +3,9 @@
 The core never imports a family: families (the built-in ones too) register themselves when their
 module is imported, and that import is asked for by name, either through the ``metanmt.plugins``
 entry points of installed packages (pyproject.toml lists the built-ins) or by a run config's
-``plugins:`` list. A plugin module may also add ``metanmt`` sub-commands (``register_commands``).
+``plugins:`` list. A package adds ``metanmt`` sub-commands through the ``metanmt.commands`` entry
+points: each names a light function ``add(subparsers)`` (no torch: the CLI parses before it loads
+anything heavy), whose parsers name the module and function that run the command.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 ENTRY_POINT_GROUP = "metanmt.plugins"
+COMMANDS_GROUP = "metanmt.commands"
 
 
 class RegistryError(ValueError):
@@ -61,7 +64,6 @@ class Registry:
 
 ALGORITHMS = Registry("algorithm")
 FAMILIES = Registry("task family")
-_COMMANDS: list[Callable] = []
 _loaded: set[str] = set()
 _entry_points_loaded = False
 
@@ -87,16 +89,15 @@ def register_family(name: str, config: type):
     return decorate
 
 
-def register_commands(add: Callable) -> Callable:
-    """``add(subparsers)`` adds a plugin's ``metanmt`` sub-commands."""
-    if add not in _COMMANDS:
-        _COMMANDS.append(add)
-    return add
-
-
-def command_hooks() -> list[Callable]:
-    load_plugins()
-    return list(_COMMANDS)
+def command_adders() -> list[Callable]:
+    """The installed packages' ``add(subparsers)`` functions (``metanmt.commands`` entry points)."""
+    adders = []
+    for point in entry_points(group=COMMANDS_GROUP):
+        try:
+            adders.append(point.load())
+        except (ImportError, AttributeError) as error:
+            raise RegistryError(f"commands {point.value!r} cannot be loaded: {error}") from None
+    return adders
 
 
 def load_plugins(modules: Iterable[str] = ()) -> None:

@@ -9,11 +9,14 @@ value): ``given`` is the set of dotted keys the user wrote, so a default never t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -29,15 +32,23 @@ def setting(
     above: float | None = None,
     parse: Callable[[Any], Any] | None = None,
     applies_with: tuple[str, tuple] | None = None,
+    unique: bool = False,
 ) -> Any:
     """A dataclass field with what its value may be: one of ``choices``, >= ``low``, <= ``high``,
     > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000). ``applies_with``
     = (key, values): the field is used only while the section's ``key`` holds one of ``values``;
-    given otherwise it is refused, and inherited from a base file it gives way (``overruled``)."""
+    given otherwise it is refused, and inherited from a base file it gives way (``overruled``).
+    ``unique``: a list whose items, once parsed, are kept once (4k and 4000 are one budget)."""
     meta = {
         k: v
         for k, v in dict(
-            choices=choices, low=low, high=high, above=above, parse=parse, applies_with=applies_with
+            choices=choices,
+            low=low,
+            high=high,
+            above=above,
+            parse=parse,
+            applies_with=applies_with,
+            unique=unique or None,
         ).items()
         if v is not None
     }
@@ -191,6 +202,10 @@ def canonical(value: Any, default: Any, meta: dict, key: str) -> Any:
         value = tuple(value)  # parsed items keep their type (an empty default names none)
     else:
         value = coerce(value, default, key)
+    if meta.get("unique") and len(set(value)) < len(value):
+        once = tuple(dict.fromkeys(value))
+        log.warning(f"{key}: {list(value)} holds one value twice; kept once: {list(once)}")
+        value = once
     check_value(value, meta, key)
     return value
 

@@ -14,36 +14,10 @@ import time
 
 import torch
 
+from metanmt.values import parse_threads
+
 CHECK_SECONDS = 20.0  # at most one re-check this often: each reads /proc/stat once
 _auto: IdleCores | None = None
-
-
-def parse_threads(value) -> int | str:
-    """``auto``, or a whole number >= 0 (0 = torch's default)."""
-    text = str(value).strip().lower()
-    if text == "auto":
-        return "auto"
-    if text.isdigit():
-        return int(text)
-    raise ValueError(
-        f"threads must be 'auto' or a whole number >= 0 (0 = torch's default), got {value!r}"
-    )
-
-
-THREADS_HELP = (
-    "torch CPU threads: N, 0 = torch's default, auto = one per core other processes "
-    "leave idle, re-checked as the run goes"
-)
-
-
-def threads_arg(text: str) -> int | str:
-    """``parse_threads`` for argparse: its message instead of argparse's generic one."""
-    import argparse
-
-    try:
-        return parse_threads(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def set_threads(value) -> None:

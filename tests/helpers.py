@@ -29,10 +29,15 @@ SINE_EVERY_5 = [
 ]
 
 
+def but(defaults: list[str], assignments) -> list[str]:
+    """``defaults`` less the keys ``assignments`` give (``--set`` takes each key once)."""
+    given = {a.split("=", 1)[0] for a in assignments}
+    return [d for d in defaults if d.split("=", 1)[0] not in given]
+
+
 def train(run, *assignments, flags=()):
-    return main(
-        ["train", "--threads", "1", *flags, "--set", f"out_dir={run}", *SINE_EVERY_2, *assignments]
-    )
+    sine = but(SINE_EVERY_2, assignments)
+    return main(["train", "--threads", "1", *flags, "--set", f"out_dir={run}", *sine, *assignments])
 
 
 def finetune(*args) -> int:

@@ -3,6 +3,7 @@
 import io
 import sys
 
+import yaml
 from helpers import QUICK, error_line, one_error_line
 
 from metanmt.cli import main
@@ -79,7 +80,18 @@ def test_compare_refuses_an_unknown_language_before_any_work(toy_corpus, tmp_pat
             == 2
         )
         line = error_line(capsys, "compare")
-        assert "'zz' is not a validation or test language" in line and "ro" in line
+        assert "unknown language code 'zz'" in line and "has: ro" in line
+    # a real language the corpus lacks is told where its files go (issue 42)
+    assert (
+        main(
+            ["compare", "--config", QUICK, "--out", str(out), "--corpus", str(toy_corpus)]
+            + ["--languages", "uk", "--dry-run"]
+        )
+        == 2
+    )
+    line = error_line(capsys, "compare")
+    assert "'uk' (Ukrainian) is not a validation or test language" in line
+    assert "--language uk --train-files SRC EN" in line and "tsv:uk-en.tsv" in line
     assert not out.exists()
 
 
@@ -87,10 +99,9 @@ def test_compare_seeds_flag_trains_each_run_once_per_seed(toy_corpus, tmp_path, 
     out = tmp_path / "cmp"
     common = ["compare", "--config", QUICK, "--out", str(out), "--corpus", str(toy_corpus)]
     assert main([*common, "--seeds", "1", "2", "--dry-run"]) == 0
-    runs = [
-        line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("run ")
-    ]
-    assert runs == ["metanmt_s1", "multinmt_s1", "metanmt_s2", "multinmt_s2"]
+    plan = yaml.safe_load(capsys.readouterr().out)  # the dry run's plan is YAML (issue 42)
+    assert list(plan["runs"]) == ["metanmt_s1", "multinmt_s1", "metanmt_s2", "multinmt_s2"]
+    assert plan["fine-tuning plan"]["draws"] >= 1
     assert main([*common, "--seeds", "1", "1", "--dry-run"]) == 2
     assert "seeds: [1, 1] names a seed twice" in error_line(capsys, "compare")
     assert not out.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import SINE_EVERY_2 as SINE
-from helpers import copy_of, error_line, one_error_line, snapshot, train
+from helpers import but, copy_of, error_line, one_error_line, snapshot, train
 
 from metanmt.cli import main
 from metanmt.config import (
@@ -424,6 +424,7 @@ def test_non_finite_settings_and_an_empty_out_dir_are_refused(
     tmp_path, monkeypatch, capsys, assignment, message
 ):
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--threads", "1", "--set", "out_dir=run", *SINE, assignment]) == 2
+    given = [*but(["out_dir=run", *SINE], [assignment]), assignment]
+    assert main(["train", "--threads", "1", "--set", *given]) == 2
     assert message in error_line(capsys, "train")
     assert list(tmp_path.iterdir()) == []

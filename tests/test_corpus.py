@@ -438,7 +438,9 @@ def test_load_corpus_names_what_is_missing(prepared, tmp_path):
     with pytest.raises(CorpusError, match="is not a prepared corpus"):
         load_corpus(tmp_path)
     corpus = prepared[2]
-    with pytest.raises(CorpusError, match=r"language 'fi' is not in the corpus.*de, cs, ro, ko"):
+    with pytest.raises(
+        CorpusError, match=r"'fi' \(Finnish\) is not a language of the corpus.*de, cs, ro, ko"
+    ):
         corpus.pairs("fi", "news.test")
     with pytest.raises(CorpusError, match=r"'de' has no split 'pool'.*it has: train"):
         corpus.pairs("de", "pool")

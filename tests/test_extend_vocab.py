@@ -182,8 +182,18 @@ def test_finetune_extends_the_vocabulary_and_the_saved_model_loads_and_translate
 
 def test_a_bad_extension_size_is_refused(tmp_path, capsys):
     command = ["finetune", "--init", "random:tiny", "--out", str(tmp_path / "ft")]
-    assert main([*command, "--extend-vocab", "-1"]) == 2
-    assert "'finetune.extend_vocab' must be >= 0, got -1" in one_error_line(capsys, "finetune")
-    with pytest.raises(SystemExit):  # argparse's own line: invalid int value: 'many'
-        main([*command, "--extend-vocab", "many"])
-    assert "invalid int value: 'many'" in capsys.readouterr().err
+    for value, message in (
+        ("-1", "must be >= 0, got '-1'"),
+        ("many", "is a whole number, optionally with k or M (4000, 4k, 1M), not 'many'"),
+        ("99999999999", "must be <= 32,000, got '99999999999'"),  # not sentencepiece's int32
+    ):
+        with pytest.raises(SystemExit):  # argparse's line, naming the flag
+            main([*command, "--extend-vocab", value])
+        assert f"argument --extend-vocab: the vocabulary extension {message}" in (
+            capsys.readouterr().err
+        )
+    assert main([*command, "--set", "finetune.extend_vocab=-1"]) == 2
+    assert "'finetune.extend_vocab': the vocabulary extension must be >= 0" in one_error_line(
+        capsys, "finetune"
+    )
+    assert not (tmp_path / "ft").exists()

@@ -166,13 +166,17 @@ def test_a_result_made_differently_is_never_reported_as_the_new_one(toy_maml_run
 def test_finetune_takes_config_and_set_like_train_and_flags_are_sugar_over_them(
     toy_maml_run, tmp_path, capsys
 ):
-    from metanmt.translation.cli import finetune_plan
+    from metanmt.translation.commands import finetune_plan
 
     yaml_file = tmp_path / "plan.yaml"
     yaml_file.write_text("draws: 2\nfinetune:\n  lr: 0.002\n  max_steps: 7\n")
-    plan = finetune_plan(str(yaml_file), ["finetune.max_steps=5", "beams=2"], {"beams": 3})
-    # the YAML over the defaults, --set over the YAML, a given flag over --set
-    assert (plan.draws, plan.finetune.lr, plan.finetune.max_steps, plan.beams) == (2, 2e-3, 5, 3)
+    flags = {"--beams": ("beams", 3), "--draws": ("draws", None)}
+    plan = finetune_plan(str(yaml_file), ["finetune.max_steps=5", "finetune.lr=0.003"], flags)
+    # the YAML over the defaults, --set and the flags given over the YAML
+    assert (plan.draws, plan.finetune.lr, plan.finetune.max_steps, plan.beams) == (2, 3e-3, 5, 3)
+    # a key given by --set and by its flag is refused, naming both (issue 42)
+    with pytest.raises(ValueError, match="--beams and --set beams=2 both set 'beams'"):
+        finetune_plan(None, ["beams=2"], flags)
     assert plan.finetune.patience == 6 and plan.budgets == (0, 4000, 16000)  # defaults kept
     with pytest.raises(KeyError, match="'finetune.lrate'.*valid keys here: finetune.subset"):
         finetune_plan(None, ["finetune.lrate=1"], {})
@@ -191,7 +195,7 @@ def test_finetune_takes_config_and_set_like_train_and_flags_are_sugar_over_them(
     assert main([*common, "--config", str(yaml_file)]) == 0
     assert "1 of 1 fine-tunings already" in capsys.readouterr().out
     # a key --set changes reaches the job's fingerprint: refused against the saved results
-    assert main([*common, "--set", *same, "finetune.max_steps=6"]) == 2
+    assert main([*common, "--set", *same[:2], "finetune.max_steps=6"]) == 2
     assert "finetune.max_steps: 4 -> 6" in one_error_line(capsys, "finetune")
 
 
@@ -230,21 +234,14 @@ def test_a_failed_fine_tuning_leaves_no_header_only_results(
 
 def test_zero_fine_tuning_steps_are_refused(toy_maml_run, tmp_path, capsys):
     corpus, run = toy_maml_run
-    assert (
-        finetune(
-            "--init",
-            run,
-            "--language",
-            "xx",
-            *own_files(tmp_path),
-            "--max-steps",
-            "0",
-            "--out",
-            tmp_path / "ft",
-        )
-        == 2
-    )
+    common = ["--init", run, "--language", "xx", *own_files(tmp_path), "--out", tmp_path / "ft"]
+    with pytest.raises(SystemExit) as stop:  # the flag, by argparse: it names the flag
+        finetune(*common, "--max-steps", "0")
+    assert stop.value.code == 2
+    assert "argument --max-steps: a step cap must be >= 1, got '0'" in capsys.readouterr().err
+    assert finetune(*common, "--set", "finetune.max_steps=0") == 2  # the key: named
     assert "'finetune.max_steps' must be >= 1, got 0" in one_error_line(capsys, "finetune")
+    assert not (tmp_path / "ft").exists()
 
 
 def test_cut_training_sentences_are_counted_and_long_test_sources_are_not_cut(

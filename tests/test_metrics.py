@@ -155,9 +155,14 @@ def test_without_the_new_metric_the_tables_are_as_before(tmp_path):
 
 def test_the_decoding_defaults_are_the_clis(tmp_path):
     parser = build_parser()
-    for command in (["translate", "--model", "m"], ["score"]):
-        args = parser.parse_args(command)
-        assert (args.beams, args.length_penalty) == (DECODING.beams, DECODING.length_penalty)
+    from metanmt.translation.commands import decoding_options
+
+    translate_args = parser.parse_args(["translate", "--model", "m"])
+    assert translate_args.beams is None  # not given (sampling takes no beam): DECODING's
+    options = decoding_options(translate_args)
+    assert (options["beams"], options["length_penalty"]) == (4, 0.6)
+    args = parser.parse_args(["score"])
+    assert (args.beams, args.length_penalty) == (DECODING.beams, DECODING.length_penalty)
     args = parser.parse_args(["finetune", "--init", "random:tiny", "--out", str(tmp_path)])
     plan = BudgetPlan()  # what `finetune` and `compare` use where no flag or key says otherwise
     assert (plan.beams, plan.length_penalty) == (DECODING.beams, DECODING.length_penalty)

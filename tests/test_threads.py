@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from metanmt import threads
-from metanmt.threads import IdleCores, parse_threads, threads_arg
+from metanmt.cli import threads_arg
+from metanmt.threads import IdleCores
+from metanmt.values import parse_threads
 
 
 def test_parse_threads_takes_auto_and_counts_and_names_bad_values():

@@ -8,10 +8,10 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from metanmt.algorithms import Algorithm
 from metanmt.algorithms.functional import Params, autograd_grad, func_grad, stack_batches
+from metanmt.progress import progress_bar
 from metanmt.tasks.base import Task, TaskFamily
 
 CHUNK_ELEMENTS = 2_000_000  # input numbers per vmap call: ~2,500 Omniglot images, a few GB
@@ -69,8 +69,8 @@ def adaptation_curve(
         return {k: torch.stack([m[k].detach() for m in measured]) for k in measured[0]}
 
     chunks: list[dict[str, Tensor]] = []
-    bar = tqdm(
-        total=len(tasks), desc="adapting", unit="task", disable=not progress, dynamic_ncols=True
+    bar = progress_bar(
+        total=len(tasks), desc="adapting", unit="task", enabled=progress, dynamic_ncols=True
     )
     with torch.no_grad(), bar:
         if vmapped:

@@ -27,6 +27,7 @@ from metanmt.config import RunConfig, config_to_dict, resume_differences
 from metanmt.evaluation.evaluate import adaptation_curve
 from metanmt.files import previous
 from metanmt.folder_lock import hold_folder, writable_folder
+from metanmt.progress import progress_bar
 from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
 from metanmt.run_folder import CHECKPOINTS, METRICS, RunFolder
 from metanmt.schema import check_defaults
@@ -115,9 +116,9 @@ class Progress:
                     lambda: trainer.elapsed / 60 / t.time_limit_minutes,
                 )
             )
-        self.bar = tqdm(
+        self.bar = progress_bar(
             total=1000,
-            disable=not enabled,
+            enabled=enabled,
             mininterval=2,
             dynamic_ncols=True,
             desc=f"{trainer.config.family}/{trainer.algorithm.name}",

@@ -1,41 +1,36 @@
 """Translation into English: the task family, corpus preparation from public sources, the shared
 sentencepiece vocabulary, MarianMT models, fine-tuning at word budgets, decoding, scoring, and the
-``metanmt prepare | finetune | translate | score | compare`` commands.
+``metanmt prepare | finetune | translate | score | compare | export`` commands.
 
 A family over the core: it imports the core (registry, algorithms, trainer, evaluation) and the
-core never imports it. Importing this package registers the family and its commands.
+core never imports it. Importing ``metanmt.translation.family`` registers the family. The names
+below load on first use, so the CLI's flag module (``translation/cli.py``) imports without torch.
 """
 
-from metanmt.translation.cli import add_translation_commands
-from metanmt.translation.data.corpus import (
-    Corpus,
-    check_leakage,
-    default_corpus_dir,
-    format_table,
-    load_corpus,
-    prepare_corpus,
-    write_corpus,
-)
-from metanmt.translation.data.languages import CorpusError, LanguageRoles, iso639_3, load_roles
-from metanmt.translation.data.sources import download_sources, read_parallel, read_tsv
-from metanmt.translation.family import TranslationConfig, TranslationFamily
+import importlib
 
-__all__ = [
-    "Corpus",
-    "CorpusError",
-    "LanguageRoles",
-    "TranslationConfig",
-    "TranslationFamily",
-    "add_translation_commands",
-    "check_leakage",
-    "default_corpus_dir",
-    "download_sources",
-    "format_table",
-    "iso639_3",
-    "load_corpus",
-    "load_roles",
-    "prepare_corpus",
-    "read_parallel",
-    "read_tsv",
-    "write_corpus",
-]
+_HOMES = {
+    "Corpus": "metanmt.translation.data.corpus",
+    "check_leakage": "metanmt.translation.data.corpus",
+    "default_corpus_dir": "metanmt.translation.data.corpus",
+    "format_table": "metanmt.translation.data.corpus",
+    "load_corpus": "metanmt.translation.data.corpus",
+    "prepare_corpus": "metanmt.translation.data.corpus",
+    "write_corpus": "metanmt.translation.data.corpus",
+    "CorpusError": "metanmt.translation.data.languages",
+    "LanguageRoles": "metanmt.translation.data.languages",
+    "iso639_3": "metanmt.translation.data.languages",
+    "load_roles": "metanmt.translation.data.languages",
+    "download_sources": "metanmt.translation.data.sources",
+    "read_parallel": "metanmt.translation.data.sources",
+    "read_tsv": "metanmt.translation.data.sources",
+    "TranslationConfig": "metanmt.translation.family",
+    "TranslationFamily": "metanmt.translation.family",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'metanmt.translation' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -15,7 +15,8 @@ from metanmt.translation.finetuning.scoring import interval_text
 
 def init_signature(source: str) -> str:
     """What an initialisation was: a run's signature (of the run a checkpoint belongs to, and
-    which checkpoint), else the source as given (``random:cpu``, a model folder)."""
+    which checkpoint), else the source as given (``random:cpu``) or its folder's name (a card
+    names no local path)."""
     folder = Path(source)
     for run, note in (
         (RunFolder(folder), ""),
@@ -23,7 +24,7 @@ def init_signature(source: str) -> str:
     ):
         if run.signature.is_file():
             return run.signature.read_text(encoding="utf-8").strip() + note
-    return source
+    return source if source.startswith("random:") else folder.name
 
 
 def model_card(row: dict, source: str, test_set: str, intervals: dict | None = None) -> str:

@@ -1,345 +1,36 @@
-"""The translation commands of ``metanmt``: prepare, finetune, translate, score. Each is a thin
-layer over the translation package; registered as a plugin's commands."""
+"""The flags of the translation commands of ``metanmt`` (prepare, finetune, translate, score,
+compare, export): found through the ``metanmt.commands`` entry point, and light (no torch), so
+``--help`` and argument errors answer at once. Each parser names the body that runs it, in
+``translation/commands.py``."""
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import sys
-from pathlib import Path
-
-from metanmt.config import resolve_sources
-from metanmt.folder_lock import writable_folder
-from metanmt.registry import register_commands
-from metanmt.schema import apply, check_defaults
-from metanmt.threads import THREADS_HELP, set_threads, threads_arg
-from metanmt.translation.comparison import Comparison, load_compare
-from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
-from metanmt.translation.data.languages import load_roles
-from metanmt.translation.data.prepare import prepare
-from metanmt.translation.data.sources import read_lines, read_parallel, read_tsv
-from metanmt.translation.export import (
+from metanmt.translation.settings import (
+    COMPUTE_TYPES,
+    DECODING,
     ENGINES,
     QUANTIZATIONS,
-    export_ctranslate2,
-    load_for_translation,
-)
-from metanmt.translation.finetuning import budgets
-from metanmt.translation.finetuning.budgets import (
     BudgetPlan,
-    LanguageData,
-    run_budgets,
-    spread,
-    translate_and_score,
+    FinetuneConfig,
+    extension_size,
+    parse_budget,
 )
-from metanmt.translation.finetuning.decode import DECODING, translate
-from metanmt.translation.finetuning.finetune import FinetuneConfig
-from metanmt.translation.finetuning.metrics import METRICS
-from metanmt.translation.finetuning.scoring import interval_text, score
-from metanmt.translation.model import check_init
+from metanmt.values import as_argument, count_argument
 
 RESUMES = "the same command resumes: finished parts are kept"
 
 
 def budget_word(text: str) -> str:
-    """A --budgets word checked by ``parse_budget`` (its message instead of argparse's generic
-    one) and kept as given: the plan parses it as a YAML or --set value would be."""
-    try:
-        budgets.parse_budget(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    """A --budgets word checked by ``parse_budget`` (its message, after the flag's name) and
+    kept as given: the plan parses it as a YAML or --set value would be."""
+    as_argument(parse_budget)(text)
     return text
-
-
-def parse_inits(values: list[str]) -> dict[str, str]:
-    """``NAME=SOURCE`` or a bare SOURCE (named after its folder)."""
-    inits = {}
-    for value in values:
-        name, _, source = value.rpartition("=") if "=" in value else ("", "", value)
-        name = name or (
-            source.replace(":", "-") if source.startswith("random:") else Path(source).name
-        )
-        if name in inits:
-            raise ValueError(f"two initialisations are called {name!r}; name them NAME=SOURCE")
-        inits[name] = source
-    return inits
-
-
-def own_language(args) -> bool:
-    """Whether the user fine-tunes on files of their own (then train, dev and test are all
-    needed); partial or contradictory flags are refused before any work."""
-    given = [
-        split
-        for split in ("train", "dev", "test")
-        if getattr(args, f"{split}_files") or getattr(args, f"{split}_tsv")
-    ]
-    if not given and not args.language:
-        return False
-    if getattr(args, "track", ""):
-        raise ValueError(
-            "--track picks the evaluation sets of a prepared corpus; with your own "
-            "files, yours are the dev and test sets"
-        )
-    if args.languages:
-        raise ValueError(
-            "--languages picks languages of a prepared corpus; with your own files, "
-            "name your language with --language"
-        )
-    for split in ("train", "dev", "test"):
-        files, tsv = getattr(args, f"{split}_files"), getattr(args, f"{split}_tsv")
-        if files and tsv:
-            raise ValueError(f"give the {split} set as --{split}-files or --{split}-tsv, not both")
-        if not files and not tsv:
-            have = ", ".join(f"--{s}-*" for s in given) or "--language"
-            raise ValueError(
-                f"your own language needs a {split} set too: --{split}-files SRC EN "
-                f"or --{split}-tsv FILE (given: {have}); for the languages of a "
-                f"corpus made by `metanmt prepare`, drop those flags and pass "
-                f"--corpus"
-            )
-    return True
-
-
-def _user_pairs(files, tsv):
-    return read_parallel(*files) if files else read_tsv(tsv)
-
-
-def language_data(args) -> dict:
-    """The languages to fine-tune on: the user's own files, or languages of a prepared corpus."""
-    if own_language(args):
-        data = LanguageData(
-            *(
-                _user_pairs(getattr(args, f"{split}_files"), getattr(args, f"{split}_tsv"))
-                for split in ("train", "dev", "test")
-            )
-        )
-        return {args.language or "new": data}
-    corpus = load_corpus(args.corpus)
-    languages = args.languages or corpus.languages("validation") + corpus.languages("test")
-    return {lang: LanguageData(*corpus.track_pairs(lang, args.track)) for lang in languages}
-
-
-def vocabulary(args) -> Path | None:
-    """The tokenizer folder for random:SIZE: --vocab, else the vocabulary of --corpus or of the
-    default corpus (as corpus mode reads), if there is one."""
-    if args.vocab:
-        return Path(args.vocab)
-    corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
-    return corpus / "vocab" if (corpus / "vocab").is_dir() else None
-
-
-def cmd_prepare(args) -> int:
-    roles = load_roles(args.roles)
-    if args.toy and roles.sources:
-        raise ValueError(
-            f"--toy writes the made-up corpus: the sources in {args.roles} would "
-            f"not be read; drop --toy or the sources"
-        )
-    prepare(
-        args.source,
-        args.out,
-        roles,
-        args.max_words,
-        args.vocab_size,
-        args.toy,
-        args.max_ratio,
-        args.processes,
-    )
-    return 0
-
-
-# `metanmt finetune` flags -> the fine-tuning plan key each sets (sugar over --set KEY=VALUE)
-FINETUNE_FLAGS = {
-    "budgets": "budgets",
-    "draws": "draws",
-    "test_sentences": "test_sentences",
-    "beams": "beams",
-    "length_penalty": "length_penalty",
-    "seed": "seed",
-    "save_models": "save_models",
-    "device": "device",
-    **{
-        flag: f"finetune.{flag}"
-        for flag in (
-            "subset",
-            "lr",
-            "warmup_steps",
-            "max_epochs",
-            "max_steps",
-            "batch_tokens",
-            "eval_every",
-            "patience",
-            "extend_vocab",
-        )
-    },
-}
-
-
-def finetune_plan(config: str | None, assignments: list[str], flags: dict) -> BudgetPlan:
-    """The plan's defaults, then the --config YAML (its ``base:`` files first), then --set, then
-    the flags given (``flags``: FINETUNE_FLAGS names -> values; None = not given)."""
-    values = resolve_sources(config or [], assignments)
-    for flag, value in flags.items():
-        if value is not None:
-            *sections, leaf = FINETUNE_FLAGS[flag].split(".")
-            node = values
-            for name in sections:
-                node = node.setdefault(name, {})
-            node[leaf] = value
-    plan = apply(BudgetPlan(), values, owner="the fine-tuning plan")
-    check_defaults(plan)
-    return plan
-
-
-def cmd_finetune(args) -> int:
-    set_threads(args.threads)
-    writable_folder(args.out, "--out")
-    flags = {flag: getattr(args, flag) for flag in FINETUNE_FLAGS}
-    plan = finetune_plan(args.config, args.assignments, flags)
-    inits = parse_inits(args.init)
-    vocab = vocabulary(args)
-    for source in inits.values():  # every initialisation, before any work
-        check_init(source, vocab)
-    test_set = (
-        " ".join(args.test_files or [args.test_tsv or ""])
-        if own_language(args)
-        else f"the {args.track or load_corpus(args.corpus).roles.default_track()} track of the "
-        f"corpus {args.corpus or default_corpus_dir()}"
-    )
-    summary = run_budgets(inits, language_data(args), plan, args.out, vocab, test_set)
-    for row in summary:
-        first, *others = METRICS  # the first with its spread over draws, the others' means
-        scores = [
-            f"{first.short} {spread(row[first.name], row[first.name + '_std'], row['draws'])}"
-        ]
-        scores += [f"{m.short} {row[m.name]:5.{m.digits}f}" for m in others]
-        print(
-            f"{row['init']:>16} {row['language']:>4} words={row['words']:<7} {'  '.join(scores)}  "
-            f"({row['draws']} draw{'s' if row['draws'] > 1 else ''})"
-        )
-    print(f"wrote {args.out}/results.csv, summary.csv, summary.md and BLEU-vs-words plots")
-    return 0
-
-
-STREAM_LINES = (
-    500  # translated and written chunk by chunk: output starts at once, memory stays flat
-)
-
-
-def input_chunks(handle, name: str, size: int = STREAM_LINES):
-    """The lines of a binary stream in chunks of ``size``, each decoded as UTF-8; invalid UTF-8
-    is named by its line and byte, counted from the start of the stream."""
-    chunk, first = [], 1
-    for raw in itertools.chain(handle, [None]):
-        if raw is not None:
-            chunk.append(raw)
-        if chunk and (raw is None or len(chunk) == size):
-            lines = read_lines(name, b"".join(chunk), strip=False, first_line=first)
-            yield [line.rstrip("\r") for line in lines]
-            first, chunk = first + len(chunk), []
-
-
-def cmd_translate(args) -> int:
-    set_threads(args.threads)
-    name = args.input or "<stdin>"
-    if args.input and not Path(args.input).is_file():
-        raise FileNotFoundError(f"--input file not found: {args.input}")
-    model, tokenizer = load_for_translation(args.model, args.engine, args.device)
-    handle = open(args.input, "rb") if args.input else sys.stdin.buffer
-    output = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        for lines in input_chunks(handle, name):
-            outputs = translate(
-                model,
-                tokenizer,
-                lines,
-                args.beams,
-                args.length_penalty,
-                progress=args.output is not None,
-            )
-            output.write("".join(o + "\n" for o in outputs))
-            output.flush()
-    finally:
-        if args.input:
-            handle.close()
-        if args.output:
-            output.close()
-    return 0
-
-
-def print_scores(result: dict, prefix: str = "") -> None:
-    shown = (f"{m.short} {result[m.name]:.{m.digits}f} {interval_text(result, m)}" for m in METRICS)
-    print(prefix + "  ".join(text.rstrip() for text in shown))
-    for m in METRICS:
-        print(f"  {m.name}: {result[m.name + '_signature']}")
-
-
-SCORE_INTERVALS = (
-    "[95% intervals over the test sentences only: one model on one draw; whether one "
-    "initialisation beats another needs several draws (metanmt compare's contrast.md)]"
-)
-
-
-def cmd_score(args) -> int:
-    """Score a file of translations, or decode and score the test sets of a model's languages."""
-    set_threads(args.threads)
-    if args.hyp:
-        if not args.ref:
-            raise ValueError("--hyp needs --ref (one reference line per hypothesis line)")
-        hyps, refs = (read_lines(Path(path), strip=False) for path in (args.hyp, args.ref))
-        print_scores(score(hyps, refs, intervals=True))
-        print(SCORE_INTERVALS)
-        return 0
-    if not args.model:
-        raise ValueError("give --hyp FILE --ref FILE, or --model MODEL to translate test sets")
-    corpus = load_corpus(args.corpus)
-    model, tokenizer = load_for_translation(args.model, args.engine, args.device)
-    for language in args.languages or corpus.languages("validation") + corpus.languages("test"):
-        test = corpus.track_pairs(language, args.track)[2][: args.test_sentences or None]
-        result = translate_and_score(
-            model, tokenizer, test, args.beams, args.length_penalty, intervals=True
-        )
-        print_scores(result, f"{language} ({len(test)} sentences): ")
-    print(SCORE_INTERVALS)
-    return 0
-
-
-# `metanmt compare` flags -> the comparison key each one sets
-COMPARE_FLAGS = {
-    "out": "out_dir",
-    "corpus": "corpus.path",
-    "source": "corpus.source",
-    "languages": "languages",
-    "budgets": "budgets",
-    "draws": "draws",
-    "test_sentences": "test_sentences",
-    "target_tokens": "shared.train.max_target_tokens",
-    "extend_vocab": "finetune.extend_vocab",
-    "seeds": "seeds",
-}
-
-
-def cmd_compare(args) -> int:
-    assignments = list(args.assignments)
-    for flag, key in COMPARE_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            value = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
-            assignments.append(f"{key}={value}")
-    config, _ = load_compare(args.config, assignments, args.runs or ())
-    comparison = Comparison(config)
-    new_language = language_data(args) if own_language(args) else None
-    if args.dry_run:
-        print(comparison.describe(new_language is not None))
-        return 0
-    comparison.run(args.processes, args.accelerate_config, args.port, new_language)
-    return 0
 
 
 def add_extend_vocab_argument(parser) -> None:
     parser.add_argument(
         "--extend-vocab",
-        type=int,
+        type=as_argument(extension_size),
         metavar="N",
         help="add up to N source pieces learnt from each draw's training side, each holding a "
         "character the shared vocabulary spells in bytes (README: 2000 for a script it lacks; "
@@ -359,16 +50,6 @@ def add_own_language_arguments(parser) -> None:
     parser.add_argument("--language", help="name of your own language in the results")
 
 
-def cmd_export(args) -> int:
-    set_threads(args.threads)
-    out = export_ctranslate2(args.model, args.out, args.quantization)
-    print(
-        f"exported {args.model} to {out} (CTranslate2, {args.quantization}): metanmt translate "
-        f"--model {out}"
-    )
-    return 0
-
-
 def add_decoding_arguments(parser, engine: bool = False) -> None:
     if engine:
         parser.add_argument(
@@ -377,6 +58,15 @@ def add_decoding_arguments(parser, engine: bool = False) -> None:
             choices=("auto", *ENGINES),
             help="transformers (float32 generate) or ctranslate2 (a model made "
             "by `metanmt export`); auto: whichever the --model folder is",
+        )
+        parser.add_argument(
+            "--compute-type",
+            default="default",
+            choices=COMPUTE_TYPES,
+            help="CTranslate2 models only: the type to compute in. default: the exported "
+            "weights' (a CPU converts GPU types: float16 and bfloat16 to float32, "
+            "int8_float16 and int8_bfloat16 to int8_float32, and says so); auto: the "
+            "device's fastest; a type the device cannot run is refused, naming those it can",
         )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument(
@@ -388,10 +78,51 @@ def add_decoding_arguments(parser, engine: bool = False) -> None:
         default=DECODING.length_penalty,
         help=f"(MetaNMT: {DECODING.length_penalty})",
     )
-    parser.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
 
 
-@register_commands
+def add_translate_arguments(parser) -> None:
+    """`metanmt translate`'s own decoding flags (checked by the command, in one line)."""
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="at most N sentences per batch (default: batches of ~4000 source tokens decide)",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        metavar="N",
+        help="at most N generated tokens per sentence, </s> included, 2 to the model's "
+        "positions (default: 1.5 x the source's tokens + 10, at most the model's positions)",
+    )
+    parser.add_argument(
+        "--nbest",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N hypotheses per input line, best first, as N lines LINE<TAB>SCORE<TAB>TEXT "
+        "(LINE: the input line, from 1; SCORE: log-probability / tokens ** length penalty, "
+        "higher is better); at most --beams unless sampling (default 1: the text only)",
+    )
+    parser.add_argument(
+        "--sampling-topk",
+        type=int,
+        default=1,
+        metavar="K",
+        help="1: beam search (default); K > 1: sample each token from the K likeliest, "
+        "0: from all (one token at a time: no --beams); --nbest N draws N samples",
+    )
+    parser.add_argument(
+        "--sampling-temperature",
+        type=float,
+        metavar="T",
+        help="sampling only: > 1 flattens, < 1 sharpens the distribution (default 1)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="sampling only: the same seed draws the same samples"
+    )
+
+
 def add_translation_commands(commands) -> None:
     prepare_parser = commands.add_parser(
         "prepare", help="prepare the translation corpus and vocabulary"
@@ -426,7 +157,7 @@ def add_translation_commands(commands) -> None:
     prepare_parser.add_argument(
         "--toy", action="store_true", help="write the made-up toy corpus instead (no data needed)"
     )
-    prepare_parser.set_defaults(func=cmd_prepare)
+    prepare_parser.set_defaults(run="metanmt.translation.commands:prepare", computes=False)
 
     finetune = commands.add_parser(
         "finetune", help="fine-tune initialisations at word budgets over draws, score the test sets"
@@ -489,10 +220,12 @@ def add_translation_commands(commands) -> None:
     )
     finetune.add_argument(
         "--max-steps",
-        type=int,
+        type=count_argument("a step cap", 1),
         help=f"a cap on updates, whatever the epochs say (default {tuning.max_steps})",
     )
-    finetune.add_argument("--batch-tokens", type=int, help=f"(default {tuning.batch_tokens})")
+    finetune.add_argument(
+        "--batch-tokens", type=count_argument("a batch", 1), help=f"(default {tuning.batch_tokens})"
+    )
     finetune.add_argument(
         "--eval-every",
         type=int,
@@ -500,7 +233,11 @@ def add_translation_commands(commands) -> None:
     )
     finetune.add_argument("--patience", type=int, help=f"(default {tuning.patience})")
     add_extend_vocab_argument(finetune)
-    finetune.add_argument("--test-sentences", type=int, help="first N only (default 0 = all)")
+    finetune.add_argument(
+        "--test-sentences",
+        type=count_argument("a sentence count"),
+        help="first N only (default 0 = all)",
+    )
     finetune.add_argument("--seed", type=int, help=f"(default {plan.seed})")
     finetune.add_argument(
         "--save-models", action="store_true", default=None, help="keep every draw's model"
@@ -509,7 +246,11 @@ def add_translation_commands(commands) -> None:
     add_decoding_arguments(finetune)
     # Not given = the plan's value (its default, --config or --set): a flag overrides only if given.
     finetune.set_defaults(
-        func=cmd_finetune, on_interrupt=RESUMES, beams=None, length_penalty=None, device=None
+        run="metanmt.translation.commands:finetune",
+        on_interrupt=RESUMES,
+        beams=None,
+        length_penalty=None,
+        device=None,
     )
 
     translate_parser = commands.add_parser(
@@ -519,9 +260,15 @@ def add_translation_commands(commands) -> None:
         "--model", required=True, help="a run or a save_pretrained folder"
     )
     translate_parser.add_argument("--input", help="one sentence per line (default: stdin)")
-    translate_parser.add_argument("--output", help="default: stdout")
+    translate_parser.add_argument(
+        "--output",
+        help="file written whole or not at all: on an error (a bad input line, ...) an earlier "
+        "file stays as it was (default: stdout, written as it goes)",
+    )
     add_decoding_arguments(translate_parser, engine=True)
-    translate_parser.set_defaults(func=cmd_translate)
+    add_translate_arguments(translate_parser)
+    # --beams not given: DECODING.beams (sampling refuses a beam given)
+    translate_parser.set_defaults(run="metanmt.translation.commands:translate", beams=None)
 
     score_parser = commands.add_parser(
         "score",
@@ -537,10 +284,19 @@ def add_translation_commands(commands) -> None:
     )
     score_parser.add_argument("--track", default="", help="whose test sets (default: the first)")
     score_parser.add_argument(
-        "--test-sentences", type=int, default=0, help="first N only (0 = all)"
+        "--test-sentences",
+        type=count_argument("a sentence count"),
+        default=0,
+        help="first N only (0 = all)",
+    )
+    score_parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the scores as JSON (each metric's score, 95%% interval and "
+        "signature), whole or not at all",
     )
     add_decoding_arguments(score_parser, engine=True)
-    score_parser.set_defaults(func=cmd_score)
+    score_parser.set_defaults(run="metanmt.translation.commands:score")
 
     export = commands.add_parser(
         "export",
@@ -556,11 +312,23 @@ def add_translation_commands(commands) -> None:
         "--quantization",
         default="int8",
         choices=QUANTIZATIONS,
-        help="int8: ~a quarter of the memory and the fastest on a CPU (default)",
+        help="int8: ~a quarter of the memory and the fastest on a CPU (default); int16, "
+        "float32, int8_float32: CPU types too; float16, bfloat16, int8_float16, "
+        "int8_bfloat16: for GPUs (converted here on a CPU; a CPU translating them converts "
+        "them to float32 or int8_float32 as it loads, and says so)",
     )
-    export.add_argument("--out", required=True, help="folder to write (new or empty)")
-    export.add_argument("--threads", type=threads_arg, default=0, help=THREADS_HELP)
-    export.set_defaults(func=cmd_export)
+    export.add_argument(
+        "--out",
+        required=True,
+        help="folder to write (new or empty), whole or not at all: a failed export leaves it "
+        "as it was",
+    )
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out if it holds an earlier export (never another non-empty folder)",
+    )
+    export.set_defaults(run="metanmt.translation.commands:export")
 
     compare = commands.add_parser(
         "compare",
@@ -584,13 +352,24 @@ def add_translation_commands(commands) -> None:
     compare.add_argument("--source", help="raw data root to prepare from (corpus.source)")
     compare.add_argument("--languages", nargs="+", help="languages to fine-tune on")
     add_own_language_arguments(compare)  # instead of the corpus' languages: OUT/<language>/
-    compare.add_argument("--budgets", nargs="+", help="English words: 0, 4k, 16000, all")
-    compare.add_argument("--draws", help="random draws per budget")
-    compare.add_argument("--test-sentences", help="first N test sentences (0 = all)")
-    compare.add_argument("--target-tokens", help="train every run to this many target tokens")
+    compare.add_argument(
+        "--budgets", nargs="+", type=budget_word, help="English words: 0, 4k, 16000, all"
+    )
+    compare.add_argument("--draws", type=int, help="random draws per budget")
+    compare.add_argument(
+        "--test-sentences",
+        type=count_argument("a sentence count"),
+        help="first N test sentences (0 = all)",
+    )
+    compare.add_argument(
+        "--target-tokens",
+        type=count_argument("a training cost", 1),
+        help="train every run to this many target tokens (1M, 500k)",
+    )
     compare.add_argument(
         "--seeds",
         nargs="+",
+        type=int,
         metavar="SEED",
         help="train each run once per seed (<run>_s<seed>); contrasts pair A and B seed by "
         "seed and count the spread between runs",
@@ -609,4 +388,4 @@ def add_translation_commands(commands) -> None:
     )
     compare.add_argument("--port", type=int, default=29500, help="rendezvous port")
     compare.add_argument("--dry-run", action="store_true", help="print what would run, exit")
-    compare.set_defaults(func=cmd_compare, on_interrupt=RESUMES)
+    compare.set_defaults(run="metanmt.translation.commands:compare", on_interrupt=RESUMES)

@@ -39,7 +39,7 @@ from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
 from metanmt.trainer.distributed import launch_command
 from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
-from metanmt.translation.data.languages import LanguageRoles, load_roles
+from metanmt.translation.data.languages import LanguageRoles, load_roles, missing_language
 from metanmt.translation.data.prepare import prepare
 from metanmt.translation.data.sources import default_cache
 from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
@@ -317,7 +317,7 @@ class Comparison:
         )
         data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
         return self.finetune_on(
-            data, self.out / track, f"the {track} track of the corpus {self.corpus}"
+            data, self.out / track, f"the {track} track of the corpus {self.corpus.name}"
         )
 
     def finetune_on(
@@ -363,12 +363,8 @@ class Comparison:
         held_out = roles.languages("validation") + roles.languages("test")
         unknown = [lang for lang in self.config.languages if lang not in held_out]
         if unknown and not new_language:
-            raise ConfigError(
-                f"languages: {', '.join(map(repr, unknown))} "
-                f"{'is' if len(unknown) == 1 else 'are'} not a validation or test "
-                f"language of the corpus {self.corpus}; it fine-tunes on: "
-                f"{', '.join(held_out)}"
-            )
+            error = missing_language(unknown[0], f"the corpus {self.corpus}", held_out)
+            raise ConfigError(f"languages: {error}")
 
     def tracks(self) -> list[str]:
         return list(self.config.tracks) or [load_corpus(self.corpus).roles.default_track()]
@@ -414,19 +410,24 @@ class Comparison:
         return [row for summary in summaries.values() for row in summary]
 
     def describe(self, new_language: bool = False) -> str:
-        """What would run: the corpus, each run's signature (built from its objects, once the
-        corpus is prepared), the fine-tuning plan."""
+        """What would run, as YAML: the corpus, each run's signature (built from its objects,
+        once the corpus is prepared), the fine-tuning plan."""
         self.check_plan(new_language)
-        lines = [f"corpus: {self.corpus}" + (" (toy)" if self.config.corpus.toy else "")]
         prepared = (self.corpus / "vocab" / "vocab.json").is_file()
-        for name, config in self.run_configs.items():
-            built = (
-                Trainer(config, log=False).signature()
+        runs = {
+            name: {
+                "out_dir": str(config.out_dir),
+                "signature": Trainer(config, log=False).signature()
                 if prepared
-                else f"algorithm {to_dict(config.algorithm)} (built once the corpus is prepared)"
-            )
-            lines.append(f"run {name} -> {config.out_dir}: {built}")
-        if self.config.random:
-            lines.append(f"random initialisation: random:{self.config.random}")
-        lines.append(f"fine-tuning plan: {to_dict(self.plan)}")
-        return "\n".join(lines)
+                else "built once the corpus is prepared",
+                **({} if prepared else {"algorithm": to_dict(config.algorithm)}),
+            }
+            for name, config in self.run_configs.items()
+        }
+        plan = {
+            "corpus": str(self.corpus) + (" (toy)" if self.config.corpus.toy else ""),
+            "runs": runs,
+            **({"random": f"random:{self.config.random}"} if self.config.random else {}),
+            "fine-tuning plan": to_dict(self.plan),
+        }
+        return yaml.safe_dump(plan, sort_keys=False, allow_unicode=True).rstrip()

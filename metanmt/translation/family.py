@@ -32,7 +32,6 @@ from metanmt.translation.data.vocab import encode_pairs, load_tokenizer, report_
 from metanmt.translation.finetuning.validation import finetune_then_score
 from metanmt.translation.model import (
     PRESETS,
-    SUBSETS,
     build_model,
     check_vocabulary,
     load_pretrained,
@@ -40,6 +39,7 @@ from metanmt.translation.model import (
     save_translation_model,
     trainable_subset,
 )
+from metanmt.translation.settings import SUBSETS
 from metanmt.types import Batch, Params
 
 ROLE_OF_SPLIT = {

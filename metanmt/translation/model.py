@@ -15,6 +15,7 @@ from metanmt.checkpoint import WEIGHTS, find_checkpoint, load_checkpoint
 from metanmt.run import load_run
 from metanmt.run_folder import checkpoint_of, is_run
 from metanmt.translation.data.vocab import EOS, PAD, SPM_FILE, load_tokenizer
+from metanmt.translation.settings import SUBSETS
 
 transformers_logging.disable_progress_bar()  # its per-load weight bars would bury ours
 
@@ -26,9 +27,6 @@ PRESETS = {
     "cpu": dict(d_model=256, layers=2, heads=4, ffn=1024),
     "paper": dict(d_model=512, layers=6, heads=8, ffn=2048),  # Gu et al. 2018, for GPUs
 }
-
-# Parameter subsets a fine-tuning may update ("emb+enc" is what MetaNMT fine-tunes).
-SUBSETS = ("all", "emb+enc", "emb")
 
 
 def build_model(

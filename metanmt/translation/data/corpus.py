@@ -37,9 +37,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 from datasets import Dataset, DatasetDict
-from tqdm.auto import tqdm
 
 from metanmt.files import fresh_dir, swap_in
+from metanmt.progress import progress_bar
 from metanmt.translation.data.filtering import (
     DROP_REASONS,
     Rules,
@@ -51,6 +51,7 @@ from metanmt.translation.data.languages import (
     CorpusError,
     LanguageRoles,
     iso639_3,
+    missing_language,
     parse_source,
     part_of,
     roles_to_dict,
@@ -400,10 +401,10 @@ def prepare_corpus(
                 (lang, specs[lang], mirror, root, rules, builder.scratch / f"{lang}.{main}.arrow")
             )
         with worker_pool(num_proc, len(jobs)) as pool:
-            done = tqdm(
+            done = progress_bar(
                 pool.imap(_filter_language, jobs),
                 total=len(jobs),
-                disable=not progress,
+                enabled=progress,
                 desc="filtering languages",
             )
             for (lang, *_), (main_writer, language_drops) in zip(jobs, done):
@@ -444,10 +445,7 @@ class Corpus:
 
     def _language(self, lang: str) -> DatasetDict:
         if lang not in self.roles.languages():
-            raise CorpusError(
-                f"language {lang!r} is not in the corpus {self.path}; it has: "
-                f"{', '.join(self.roles.languages())}"
-            )
+            raise missing_language(lang, f"the corpus {self.path}", self.languages(), "a language")
         if lang not in self._loaded:
             try:
                 self._loaded[lang] = datasets.load_from_disk(str(self.path / lang))

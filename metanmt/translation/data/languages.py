@@ -132,6 +132,25 @@ def language_name(code: str) -> str:
     return _iso639(code).name
 
 
+def missing_language(
+    code: str, where: str, held: list[str], what: str = "a validation or test language"
+) -> CorpusError:
+    """The error for a language ``where`` (a corpus) does not fine-tune on: a code that is no
+    language says so; a real language without data is told which files bring it."""
+    try:
+        name = language_name(code)
+    except CorpusError as error:
+        return CorpusError(f"{error}; {where} has: {', '.join(held)}")
+    return CorpusError(
+        f"{code!r} ({name}) is not {what} of {where} (it has: {', '.join(held)}). To "
+        f"fine-tune on {name}, bring its files: --language {code} "
+        f"--train-files SRC EN --dev-files SRC EN --test-files SRC EN (or --train-tsv, "
+        f"--dev-tsv, --test-tsv); or list {code} as a validation or test language in a roles "
+        f"YAML with its files under sources ({code}: [tsv:{code}-en.tsv]) and run `metanmt "
+        f"prepare --roles FILE`"
+    )
+
+
 def split_part(set_id: str) -> tuple[str, str | None]:
     """``"SET%test"`` -> ``("SET", "test")``; a whole set -> ``(set_id, None)``."""
     base, _, part = set_id.partition("%")

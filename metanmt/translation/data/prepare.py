@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 
 from metanmt.files import atomic_dir
+from metanmt.folder_lock import hold_folder
 from metanmt.translation.data.corpus import load_corpus, prepare_corpus
 from metanmt.translation.data.languages import LanguageRoles
 from metanmt.translation.data.tokens import write_tokens
@@ -98,24 +99,26 @@ def prepare(
     progress: bool = True,
 ) -> Path:
     """Corpus (real data from ``source`` and the roles' sources, or the made-up toy corpus), its
-    vocabulary, and the token ids of its training and pool splits (``num_proc`` processes)."""
+    vocabulary, and the token ids of its training and pool splits (``num_proc`` processes). One
+    writer at a time: a second ``prepare`` into ``out`` is refused, naming the first."""
     started = time.time()
-    if toy:
-        prepare_toy_corpus(out, roles)
-    else:
-        prepare_corpus(
-            source,
-            out,
-            roles,
-            max_words=max_words,
-            max_ratio=max_ratio,
-            progress=progress,
-            num_proc=num_proc,
-        )
-    seconds = {"corpus": time.time() - started}
-    prepare_vocabulary(out, vocab_size)
-    seconds["vocabulary"] = time.time() - started - sum(seconds.values())
-    write_tokens(out, num_proc, progress)
-    seconds["token ids"] = time.time() - started - sum(seconds.values())
+    with hold_folder(out, "--out", beside=True):  # the corpus is swapped in whole
+        if toy:
+            prepare_toy_corpus(out, roles)
+        else:
+            prepare_corpus(
+                source,
+                out,
+                roles,
+                max_words=max_words,
+                max_ratio=max_ratio,
+                progress=progress,
+                num_proc=num_proc,
+            )
+        seconds = {"corpus": time.time() - started}
+        prepare_vocabulary(out, vocab_size)
+        seconds["vocabulary"] = time.time() - started - sum(seconds.values())
+        write_tokens(out, num_proc, progress)
+        seconds["token ids"] = time.time() - started - sum(seconds.values())
     print("prepared in " + ", ".join(f"{what} {s:.1f} s" for what, s in seconds.items()))
     return Path(out)

@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sentencepiece as spm
 from datasets import Features, List, Value
-from tqdm.auto import tqdm
 
 from metanmt.files import fresh_dir, swap_in
+from metanmt.progress import progress_bar
 from metanmt.translation.data.corpus import default_processes, is_evaluation, load_corpus
 
 TOKENS = "tokens"
@@ -123,7 +123,7 @@ def write_tokens(
     bars_were_off = datasets.utils.are_progress_bars_disabled()
     datasets.utils.disable_progress_bars()
     try:
-        for lang, split in tqdm(jobs, desc="tokenizing", disable=not progress):
+        for lang, split in progress_bar(jobs, desc="tokenizing", enabled=progress):
             # loaded here, not through the corpus, so its pages are let go after the split
             data = datasets.load_from_disk(str(corpus_dir / lang))[split]
             # a worker pool costs ~0.3 s to start: splits of fewer than 100K pairs stay here

@@ -118,6 +118,17 @@ def _encode(tokenizer: MarianTokenizer, texts: Iterable[str], max_length: int, t
     return [seq[: max_length - 1] + [eos] for seq in ids], cut
 
 
+# A vocabulary that spells over half of a language's pieces in bytes was not made for it: the
+# toy vocabulary (400 pieces) on real text, or a script the training languages lack (Korean
+# through the cpu corpus' vocabulary: 88%, BENCHMARKS.md); Latvian and Turkish sit at 18-22%.
+BYTE_SHARE_WARNING = 0.5
+
+
+def byte_share(tokenizer: MarianTokenizer, texts: list[str]) -> float:
+    """The share of ``texts``' source pieces that are byte-fallback pieces."""
+    return vocabulary_report(tokenizer, {"": texts})[0]["byte_fallback_rate"]
+
+
 def vocabulary_report(
     tokenizer: MarianTokenizer, texts_by_language: dict[str, list[str]]
 ) -> list[dict]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,17 @@ from tqdm.auto import tqdm
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.folder_lock import hold_folder
-from metanmt.schema import check_defaults, setting
+from metanmt.progress import progress_bar
+from metanmt.schema import check_defaults
 from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
 from metanmt.translation.cards import model_card
 from metanmt.translation.data.batches import EncodedPairs
-from metanmt.translation.data.vocab import encode_pairs
-from metanmt.translation.finetuning.decode import DECODING, translate
+from metanmt.translation.data.vocab import BYTE_SHARE_WARNING, byte_share, encode_pairs
+from metanmt.translation.finetuning.decode import translate
 from metanmt.translation.finetuning.extend_vocab import METHOD as EXTENSION_METHOD
 from metanmt.translation.finetuning.extend_vocab import extend_vocabulary, token_counts
 from metanmt.translation.finetuning.finetune import (
     DEV_BATCH_SCALE,
-    FinetuneConfig,
     draw_budget,
     english_words,
     finetune,
@@ -51,9 +52,15 @@ from metanmt.translation.model import (
     resolve_device,
     save_translation_model,
 )
+from metanmt.translation.settings import (
+    DECODING,
+    WHOLE_POOL,
+    BudgetPlan,
+    FinetuneConfig,
+    parse_budget,
+)
 
-WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
-WHOLE_POOL_WORDS = ("all", "pool")
+log = logging.getLogger(__name__)
 
 
 def fields() -> list[str]:
@@ -98,41 +105,6 @@ class LanguageData:
         for name in ("pool", "dev", "test"):
             if not getattr(self, name):
                 raise ValueError(f"language {language!r} has an empty {name} set")
-
-
-def parse_budget(text: str | int) -> int:
-    """A word budget: 16000, "16k", 0 (zero-shot) or "all" / "pool" (the whole pool, -1)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        value = text
-    elif str(text).lower() in WHOLE_POOL_WORDS:
-        return WHOLE_POOL
-    else:
-        try:
-            value = int(float(str(text).lower().replace("k", "e3")))
-        except (ValueError, OverflowError):  # words, "nan", "inf"
-            raise ValueError(
-                f"a budget is a word count (16000, 16k), 0 for zero-shot or 'all' "
-                f"for the whole pool, not {text!r}"
-            ) from None
-    if value < 0:
-        raise ValueError(f"a budget must be >= 0, got {text!r}")
-    return value
-
-
-@dataclass
-class BudgetPlan:
-    # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
-    budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget)
-    draws: int = setting(3, low=1)  # random draws per budget (zero-shot: one)
-    draws_by_budget: dict = setting({})  # budget -> draws, instead of ``draws`` (e.g. {40k: 1})
-    draws_by_init: dict = setting({})  # initialisation name -> at most this many draws
-    test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
-    beams: int = setting(DECODING.beams, low=1)
-    length_penalty: float = DECODING.length_penalty
-    seed: int = 0
-    save_models: bool = False  # save_pretrained every fine-tuned model in OUT/models/
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: cuda when there is one
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
 def content_hash(value) -> str:
@@ -328,7 +300,9 @@ def run_budgets(
             )
         bound_heap_growth()
         initialisations = Initialisations(inits, vocab, plan.seed, resolve_device(plan.device))
-        for job in tqdm(todo, desc="budgets", dynamic_ncols=True):
+        if todo and not plan.finetune.extend_vocab:
+            warn_byte_heavy(initialisations, languages)
+        for job in progress_bar(todo, desc="budgets", dynamic_ncols=True):
             name, language, budget, draw = job
             row = one_job(
                 initialisations,
@@ -343,6 +317,23 @@ def run_budgets(
             )
             results.add(row, keys[job])
         return summarize(out)
+
+
+def warn_byte_heavy(initialisations: Initialisations, languages: dict[str, LanguageData]) -> None:
+    """Say so when an initialisation's vocabulary spells most of a language in bytes (a toy
+    vocabulary on a real language): fine-tuning then works on long byte sequences."""
+    for name in initialisations.sources:
+        tokenizer = initialisations.fresh(name)[1]
+        for language, data in languages.items():
+            share = byte_share(tokenizer, [source for source, _ in data.pool[:500]])
+            if share > BYTE_SHARE_WARNING:
+                log.warning(
+                    f"warning: the vocabulary of {name} ({len(tokenizer)} entries) spells "
+                    f"{share:.0%} of {language}'s source pieces in bytes: it was not made for "
+                    f"this language (a toy vocabulary on real text?), so fine-tuning works on "
+                    f"long byte sequences. Start from an initialisation whose vocabulary covers "
+                    f"{language}, or add pieces with --extend-vocab (README)"
+                )
 
 
 class Initialisations:

@@ -13,14 +13,12 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from metanmt import threads
-from metanmt.schema import setting
+from metanmt.progress import progress_bar
 from metanmt.translation.data.batches import (
     EncodedPairs,
     collate,
@@ -28,30 +26,10 @@ from metanmt.translation.data.batches import (
     token_cross_entropy,
 )
 from metanmt.translation.data.vocab import encode_pairs
-from metanmt.translation.model import SUBSETS, trainable_subset
+from metanmt.translation.model import trainable_subset
+from metanmt.translation.settings import FinetuneConfig
 
 Pairs = Sequence[tuple[str, str]]
-
-
-@dataclass
-class FinetuneConfig:
-    subset: str = setting("all", choices=SUBSETS)  # emb+enc is MetaNMT's choice
-    lr: float = setting(5e-4, above=0)  # Adam
-    warmup_steps: int = setting(30, low=0)  # linear warm-up: Adam's first full-size steps can
-    # wreck a trained model
-    max_epochs: int = setting(50, low=1)  # passes over the drawn data, at most
-    max_steps: int = setting(100_000, low=1)  # a cap on updates, whatever the epochs say
-    batch_tokens: int = setting(1500, low=1)  # at most this many padded target tokens per batch
-    eval_every: int = setting(25, low=1)  # updates between dev-loss checks
-    # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
-    # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
-    patience: int = setting(6, low=1)
-    dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
-    max_length: int = setting(128, low=2)
-    dropout: bool = True  # keep the model's dropout on while fine-tuning
-    # Add up to this many source pieces learnt from the drawn training side, for a language the
-    # shared vocabulary spells in bytes (extend_vocab.py); 0: the vocabulary as it is
-    extend_vocab: int = setting(0, low=0)
 
 
 # Dev checks take no gradient, so their batches can hold this many times the training batch's
@@ -191,10 +169,10 @@ def finetune(
     best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
     history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
     model.train(config.dropout)
-    bar = tqdm(
+    bar = progress_bar(
         total=total,
         desc="fine-tuning",
-        disable=not progress,
+        enabled=progress,
         leave=False,
         mininterval=2,
         dynamic_ncols=True,
