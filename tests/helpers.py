@@ -2,6 +2,8 @@
 snapshots, and own-language TSV files (imported as ``from helpers import ...``)."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from metanmt.cli import main
@@ -88,3 +90,19 @@ def own_files(tmp_path):
         "--test-tsv",
         pairs_file(tmp_path / "test.tsv", 20, 200),
     ]
+
+
+def hold_in_another_process(folder, beside: bool = False):
+    """A process that holds ``folder``'s lock until it is killed (another metanmt at work)."""
+    code = (
+        "import sys, time; from metanmt.folder_lock import hold_folder; "
+        "hold = hold_folder(sys.argv[1], beside=sys.argv[2] == '1'); hold.__enter__(); "
+        "print('held', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder), "1" if beside else "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder

@@ -2,27 +2,11 @@
 the holder, a killed holder blocks nothing, and an out_dir that is a file is refused."""
 
 import signal
-import subprocess
-import sys
 
-from helpers import QUICK, copy_of, error_line, snapshot, train
+from helpers import QUICK, copy_of, error_line, hold_in_another_process, snapshot, train
 
 from metanmt.cli import main
 from metanmt.folder_lock import hold_folder
-
-
-def hold_in_another_process(folder):
-    """A process that holds ``folder``'s lock until it is killed (another metanmt at work)."""
-    code = (
-        "import sys, time; from metanmt.folder_lock import hold_folder; "
-        "hold = hold_folder(sys.argv[1]); hold.__enter__(); print('held', flush=True); "
-        "time.sleep(600)"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "held"
-    return holder
 
 
 def test_a_second_writer_is_refused_naming_the_holder_and_a_killed_holder_blocks_nothing(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import QUICK, error_line
+from helpers import QUICK, error_line, hold_in_another_process
 
 from metanmt.cli import build_parser, main
 from metanmt.translation.data.corpus import load_corpus
@@ -55,22 +55,9 @@ print(sorted(m for m in {HEAVY!r} if m in sys.modules))
     assert result.stdout.strip() == "[]"
 
 
-def hold_corpus_lock(folder):
-    code = (
-        "import sys, time; from metanmt.folder_lock import hold_folder; "
-        "hold = hold_folder(sys.argv[1], beside=True); hold.__enter__(); print('held', flush=True);"
-        " time.sleep(600)"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_prepare_is_one_writer(tmp_path):
     out = tmp_path / "corpus"
-    holder = hold_corpus_lock(out)
+    holder = hold_in_another_process(out, beside=True)
     try:
         refused = metanmt("prepare", "--toy", "--vocab-size", "400", "--out", out)
     finally:
