@@ -106,7 +106,10 @@ def test_sizes_have_one_spelling_and_budgets_are_kept_once(toy_corpus, tmp_path,
         capsys, toy_corpus, tmp_path, "--target-tokens", "1M", "--threads", "1"
     )
     assert code == 0, err
-    assert "max_cost=1000000" in out or "1000000" in out
+    plan = yaml.safe_load(out)
+    assert str(plan["threads"]) == "1"
+    runs = plan["runs"]  # read back from the built runs' signatures
+    assert all(run["signature"].endswith("|max_target_tokens:1000000") for run in runs.values())
     assert not (tmp_path / "cmp").exists()
 
 

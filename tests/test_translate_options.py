@@ -14,6 +14,7 @@ from metanmt.cli import main
 from metanmt.translation import commands as translation_commands
 from metanmt.translation import export as export_module
 from metanmt.translation.data.corpus import load_corpus
+from metanmt.translation.export import CTranslate2Model
 from metanmt.translation.finetuning import decode
 
 
@@ -171,6 +172,9 @@ def test_compute_type_is_for_ctranslate2_and_refused_where_the_device_lacks_it(t
     corpus, model, exported = tiny
     code, output = run(capsys, exported, lines, "--compute-type", "int8")
     assert code == 0 and len(output) == 4
+    # it reaches the translator (int8 on a CPU computes the rest in float32)
+    assert CTranslate2Model(exported, compute_type="int8").translator.compute_type == "int8_float32"
+    assert CTranslate2Model(exported, compute_type="float32").translator.compute_type == "float32"
     line = refused(capsys, exported, lines, "--compute-type", "float16")
     assert "--compute-type float16 is not supported on this cpu: it supports" in line
     assert "int8" in line and "float32" in line

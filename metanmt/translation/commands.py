@@ -26,7 +26,7 @@ from metanmt.translation.finetuning.budgets import (
     spread,
     translate_and_score,
 )
-from metanmt.translation.finetuning.decode import seed_sampling, translate_nbest
+from metanmt.translation.finetuning.decode import Search, seed_sampling, translate_nbest
 from metanmt.translation.finetuning.decode import translate as translate_lines
 from metanmt.translation.finetuning.metrics import METRICS
 from metanmt.translation.finetuning.scoring import interval_text
@@ -255,12 +255,7 @@ def decoding_options(args) -> dict:
         if used:
             flag = "--" + used[0].replace("_", "-")
             raise ValueError(f"{flag} is for sampling: add --sampling-topk K (0 or K > 1)")
-        if args.nbest > beams:
-            raise ValueError(
-                f"--nbest {args.nbest} is more than --beams {beams}: beam search finds at most "
-                f"--beams hypotheses; raise --beams, or sample (--sampling-topk K)"
-            )
-    return dict(
+    options = dict(
         nbest=args.nbest,
         beams=1 if sampling else beams,
         length_penalty=args.length_penalty,
@@ -269,6 +264,8 @@ def decoding_options(args) -> dict:
         sampling_topk=args.sampling_topk,
         sampling_temperature=args.sampling_temperature or 1.0,
     )
+    Search(**options).check()  # the rules between them, before the model loads
+    return options
 
 
 # What ends a line for str.splitlines (and so for many readers): never inside one translation

@@ -427,6 +427,7 @@ class Comparison:
         plan = {
             "corpus": str(self.corpus) + (" (toy)" if self.config.corpus.toy else ""),
             "runs": runs,
+            "threads": self.config.threads,
             **({"random": f"random:{self.config.random}"} if self.config.random else {}),
             "fine-tuning plan": to_dict(self.plan),
         }

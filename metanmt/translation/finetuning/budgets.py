@@ -321,19 +321,24 @@ def run_budgets(
 
 def warn_byte_heavy(initialisations: Initialisations, languages: dict[str, LanguageData]) -> None:
     """Say so when an initialisation's vocabulary spells most of a language in bytes (a toy
-    vocabulary on a real language): fine-tuning then works on long byte sequences."""
-    for name in initialisations.sources:
-        tokenizer = initialisations.fresh(name)[1]
-        for language, data in languages.items():
-            share = byte_share(tokenizer, [source for source, _ in data.pool[:500]])
+    vocabulary on a real language): fine-tuning then works on long byte sequences. Once per
+    vocabulary and language: initialisations that share a vocabulary are named together."""
+    tokenizers = {name: initialisations.fresh(name)[1] for name in initialisations.sources}
+    for language, data in languages.items():
+        sample = [source for source, _ in data.pool[:500]]
+        heavy: dict[tuple[int, float], list[str]] = {}
+        for name, tokenizer in tokenizers.items():
+            share = byte_share(tokenizer, sample)
             if share > BYTE_SHARE_WARNING:
-                log.warning(
-                    f"warning: the vocabulary of {name} ({len(tokenizer)} entries) spells "
-                    f"{share:.0%} of {language}'s source pieces in bytes: it was not made for "
-                    f"this language (a toy vocabulary on real text?), so fine-tuning works on "
-                    f"long byte sequences. Start from an initialisation whose vocabulary covers "
-                    f"{language}, or add pieces with --extend-vocab (README)"
-                )
+                heavy.setdefault((len(tokenizer), share), []).append(name)
+        for (entries, share), names in heavy.items():
+            log.warning(
+                f"warning: the vocabulary of {', '.join(names)} ({entries} entries) spells "
+                f"{share:.0%} of {language}'s source pieces in bytes: it was not made for this "
+                f"language (a toy vocabulary on real text?), so fine-tuning works on long byte "
+                f"sequences. Start from an initialisation whose vocabulary covers {language}, "
+                f"or add pieces with --extend-vocab (README)"
+            )
 
 
 class Initialisations:

@@ -77,14 +77,14 @@ class Search:
         """Sequences decoded side by side per source: the beam, or the samples."""
         return self.nbest if self.sampling else self.beams
 
-    def check(self, limit: int) -> None:
-        """Refuse what no engine can decode (``limit``: the model's positions)."""
+    def check(self, limit: int | None = None) -> None:
+        """Refuse what no engine can decode (``limit``: the model's positions, once known)."""
         if self.nbest > self.beams and not self.sampling:
             raise ValueError(
                 f"--nbest {self.nbest} is more than --beams {self.beams}: beam search finds at "
                 f"most --beams hypotheses; raise --beams, or sample (--sampling-topk K)"
             )
-        if self.max_length is not None and not 2 <= self.max_length <= limit:
+        if self.max_length is not None and limit is not None and not 2 <= self.max_length <= limit:
             raise ValueError(
                 f"--max-length must be between 2 and the model's {limit} positions, got "
                 f"{self.max_length}"
