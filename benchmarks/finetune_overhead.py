@@ -34,7 +34,9 @@ import metanmt
 assert metanmt.__file__.startswith({code!r}), metanmt.__file__
 torch.set_num_threads({threads})
 from metanmt.schema import apply
-from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
+from metanmt.translation.finetuning.budgets import run_budgets
+from metanmt.translation.finetuning.language_data import LanguageData
+from metanmt.translation.settings import BudgetPlan
 from metanmt.translation.data.corpus import load_corpus
 corpus = load_corpus({corpus!r})
 data = {{"ro": LanguageData(*corpus.track_pairs("ro", "tatoeba"))}}

@@ -146,7 +146,9 @@ def evaluate(args, name: str) -> None:
     from metanmt.schema import apply
     from metanmt.translation.comparison import load_compare
     from metanmt.translation.data.corpus import load_corpus
-    from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
+    from metanmt.translation.finetuning.budgets import run_budgets
+    from metanmt.translation.finetuning.language_data import LanguageData
+    from metanmt.translation.settings import BudgetPlan
 
     threads.set_threads(args.threads)
     out = Path(args.out) / name

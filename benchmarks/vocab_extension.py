@@ -26,14 +26,7 @@ from pathlib import Path
 from metanmt.evaluation.report import plain_table
 from metanmt.translation.data.corpus import load_corpus
 from metanmt.translation.data.vocab import load_tokenizer
-from metanmt.translation.finetuning.budgets import (
-    WHOLE_POOL,
-    LanguageData,
-    effective_budgets,
-    job_name,
-    read_results,
-    summarize,
-)
+from metanmt.translation.finetuning.budgets import effective_budgets
 from metanmt.translation.finetuning.contrast import contrast
 from metanmt.translation.finetuning.extend_vocab import (
     extended_tokenizer,
@@ -41,6 +34,10 @@ from metanmt.translation.finetuning.extend_vocab import (
     token_counts,
 )
 from metanmt.translation.finetuning.finetune import draw_budget, english_words
+from metanmt.translation.finetuning.language_data import LanguageData
+from metanmt.translation.finetuning.results import job_name, read_results
+from metanmt.translation.finetuning.summary import summarize
+from metanmt.translation.settings import WHOLE_POOL
 
 TEST_SENTENCES = 300
 

@@ -11,10 +11,12 @@ import argparse
 import os
 from pathlib import Path
 
+from metanmt.cli import show_messages
 from metanmt.tasks.omniglot_data import default_cache, prepare_omniglot
 
 
 def main() -> None:
+    show_messages()  # the library's notes (download, the corpus table) on stderr
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.environ.get("METANMT_DATA")
     parser.add_argument(

@@ -14,11 +14,13 @@ import argparse
 import os
 from pathlib import Path
 
+from metanmt.cli import show_messages
 from metanmt.translation.data.corpus import default_corpus_dir, prepare_corpus
 from metanmt.translation.data.languages import CorpusError, load_roles
 
 
 def main() -> None:
+    show_messages()  # the library's notes (download, the corpus table) on stderr
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.environ.get("METANMT_DATA")
     parser.add_argument(

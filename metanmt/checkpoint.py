@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from safetensors.torch import save as save_safetensors
 
 from metanmt.files import atomic_dir, previous
 from metanmt.run_folder import CHECKSUMS, CONFIG, STATE, WEIGHTS
+
+log = logging.getLogger(__name__)
 
 # In the weights file's header: this checkpoint was written with checksums.json, so a missing one
 # is an error (checkpoints from before checksums have neither and are loaded unchecked, said once).
@@ -63,10 +65,9 @@ def check_checksummed(folder: Path, weights: bytes) -> None:
         )
     if folder not in _unchecked_said:
         _unchecked_said.add(folder)
-        print(
+        log.warning(
             f"{folder}: written before checkpoints carried checksums; its files are loaded "
-            f"without a damage check",
-            file=sys.stderr,
+            f"without a damage check"
         )
 
 

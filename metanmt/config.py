@@ -6,7 +6,10 @@ algorithm's own dataclass and the family section against the family's, so a key 
 objects would not use is an error naming the algorithm (or family) and its valid keys.
 
 A YAML file may start from others: ``base: other.yaml`` (or a list, relative to the file), whose
-keys it then overrides; ``--set section.key=value`` overrides last.
+keys it then overrides; ``--set section.key=value`` overrides last (metanmt/config_layers.py).
+The ``train`` section's schema is TrainConfig (metanmt/config_train.py). Here: building the
+RunConfig and checking the rules between keys, its saved form (config.json, version 1 upgraded)
+and what ``--resume`` may change. Every config name is importable from here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from metanmt import algorithms  # noqa: F401  (registers the built-in algorithms)
+from metanmt.config_layers import (
+    merge,
+    merge_layer,
+    parse_assignments,
+    read_yaml,
+    resolve_sources,
+    run_sections,
+)
+from metanmt.config_train import SCHEDULES, TrainConfig
 from metanmt.registry import ALGORITHMS, FAMILIES, load_plugins
 from metanmt.schema import (
     ConfigError,
@@ -26,76 +38,12 @@ from metanmt.schema import (
     check_defaults,
     coerce,
     flatten,
-    overruled,
     refuse_inapplicable,
-    setting,
     to_dict,
     unknown_key,
-    yaml_value,
 )
-from metanmt.values import parse_count
 
-# The outer learning rate after its warm-up (metanmt/trainer/schedule.py).
-SCHEDULES = ("constant", "linear", "inverse_sqrt", "cosine")
 CONFIG_VERSION = 2  # 1: every family's section in every run, one algorithm schema for all
-
-
-def parse_cost(value) -> int:
-    """A training cost: 1000000, "1M", "500k"."""
-    return parse_count(value, "a training cost", low=1)
-
-
-def cost_or_off(value) -> int:
-    """A cost limit: 1M, 500k, or 0 (no limit)."""
-    return parse_count(value, "a training cost (0: no limit)")
-
-
-@dataclass
-class TrainConfig:
-    steps: int = setting(10_000, low=1)  # outer (meta-) iterations
-    meta_batch: int = setting(25, low=1)  # tasks per outer step
-    outer_lr: float = setting(0.001, above=0)
-    outer_optimizer: str = setting("adam", choices=("adam", "sgd"))
-    # After the warm-up: constant; linear to 0; inverse_sqrt (peak * sqrt(warm-up / step), Gu et
-    # al.'s); cosine to a tenth of the peak. Laid over the steps the run will take: train.steps,
-    # or fewer where max_cost ends it first (estimated from its first meta-batches' cost).
-    lr_schedule: str = setting("constant", choices=SCHEDULES)
-    warmup_steps: int = setting(0, low=0)  # linear warm-up of the outer learning rate, in steps
-    warmup_fraction: float = setting(0.0, low=0.0, high=0.5)  # or as a share of the run's steps
-    grad_clip: float = setting(0.0, low=0)  # max norm of the outer gradient; 0 = off
-    seed: int = 0
-    log_every: int = setting(100, low=1)
-    eval_every: int = setting(1_000, low=1)  # validate (and keep the best checkpoint) every N steps
-    eval_tasks: int = setting(
-        100, low=1
-    )  # fixed validation tasks (unless the family validates itself)
-    eval_steps: int = setting(0, low=0)  # test-time steps before measuring them; 0 = inner_steps
-    curve_tasks: int = setting(0, low=0)  # also measure this many fixed test tasks, for plots
-    checkpoint_every: int = setting(1_000, low=1)
-    time_limit_minutes: float = setting(0.0, low=0)  # stop (and save) after this; 0 = no limit
-    # Stop after this much training cost, in the family's unit (translation: target tokens, also
-    # written train.max_target_tokens; otherwise tasks, train.max_tasks); 0 = off.
-    max_cost: int = setting(0, parse=cost_or_off)
-    # Also keep the weights where the training cost first reaches each of these (checkpoints/
-    # at-<cost>): the same run seen part-way, e.g. to fine-tune from it (compare's `checkpoints`)
-    keep_checkpoints_at: tuple[int, ...] = setting((), parse=parse_cost)
-    # What max_cost (and keep_checkpoints_at) counts: compute = everything the run reads (for
-    # translation the support and query tokens of every task: equal compute); updates = only the
-    # half its outer gradient is made from (MAML's query, Reptile's support, both for pre-
-    # training: Gu et al.'s count, equal update tokens, where MetaNMT reads twice as much)
-    convention: str = setting("compute", choices=("compute", "updates"))
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
-    mixed_precision: str = setting("no", choices=("no", "bf16"))  # bf16 autocast; float32 weights
-    on_nonfinite: str = setting("stop", choices=("stop", "skip"))  # a NaN/inf loss stops, or skips
-    max_skipped_steps: int = setting(10, low=0)  # with on_nonfinite=skip, stop after this many
-
-    def check(self, given: set[str], run) -> None:
-        if self.warmup_steps and self.warmup_fraction:
-            raise ConfigError(
-                f"train.warmup_steps={self.warmup_steps} and train.warmup_fraction="
-                f"{self.warmup_fraction} are two ways to give the warm-up; give one "
-                f"(warmup_steps=0 or warmup_fraction=0)"
-            )
 
 
 @dataclass
@@ -113,133 +61,6 @@ class RunConfig:
             self.algorithm = ALGORITHMS.entry("maml").config()
         if self.task is None:
             self.task = FAMILIES.entry(self.family).config()
-
-
-# ---------------------------------------------------------------- reading
-
-
-def read_yaml(path: Path, relative: frozenset[str] | set[str] = frozenset()) -> dict:
-    """A YAML file of config keys, its ``base:`` files first (merged under it). Top-level keys in
-    ``relative`` hold file paths (a path, or a mapping of paths): each is made absolute against
-    the folder of the file that gives it."""
-    return _read_yaml(Path(path), (), relative)
-
-
-def _absolute(value, folder: Path):
-    if isinstance(value, dict):
-        return {k: _absolute(v, folder) for k, v in value.items()}
-    if isinstance(value, str) and value:
-        return str((folder / value).resolve())
-    return value
-
-
-def _read_yaml(path: Path, chain: tuple, relative) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    if path.resolve() in chain:
-        raise ConfigError(
-            f"{path}: 'base' files include each other: "
-            f"{' -> '.join(map(str, chain + (path.resolve(),)))}"
-        )
-    data = yaml_value(path.read_text(encoding="utf-8"), str(path)) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
-    bases = data.pop("base", None) or []
-    for key in relative & set(data):
-        data[key] = _absolute(data[key], path.parent)
-    merged: dict = {}
-    for base in [bases] if isinstance(bases, str) else bases:
-        merge_layer(merged, _read_yaml(path.parent / base, chain + (path.resolve(),), relative))
-    return merge_layer(merged, data)
-
-
-def merge(into: dict, values: dict) -> dict:
-    """Deep-merge ``values`` into ``into`` (sections merge key by key; later values win)."""
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value
-    return into
-
-
-def run_sections(*layers: dict) -> list[tuple[str, type]]:
-    """(section, schema) of the run-config sections named in ``layers`` (the last naming the
-    family or algorithm wins); a name this metanmt does not know is left to build_config."""
-
-    def last(get):
-        return next((v for v in map(get, reversed(layers)) if v), None)
-
-    family = last(lambda layer: layer.get("family")) or "sine"
-    algorithm = last(lambda layer: (layer.get("algorithm") or {}).get("name")) or "maml"
-    sections = [("train", TrainConfig)]
-    if isinstance(algorithm, str) and algorithm in ALGORITHMS.names():
-        sections.append(("algorithm", ALGORITHMS.entry(algorithm).config))
-    if isinstance(family, str) and family in FAMILIES.names():
-        sections.append((family, FAMILIES.entry(family).config))
-    return sections
-
-
-def merge_layer(into: dict, values: dict) -> dict:
-    """A later layer of a run config (a file over its bases, --set over files) merged into the
-    earlier ones, after dropping the earlier keys that a choice it makes leaves unused: a base's
-    ``temperature`` gives way to ``sampling: uniform`` set later (schema.overruled)."""
-    for section, schema in run_sections(into, values):
-        earlier, later = into.get(section), values.get(section)
-        if isinstance(earlier, dict) and isinstance(later, dict):
-            for name in overruled(schema, earlier, later):
-                del earlier[name]
-    return merge(into, values)
-
-
-def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
-    """``["train.steps=100", "sine.k_shot=10"]`` -> nested dict."""
-    nested: dict[str, Any] = {}
-    for item in assignments:
-        if "=" not in item:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        *sections, leaf = key.strip().split(".")
-        node = nested
-        for s in sections:
-            node = node.setdefault(s, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {s!r} is a value, not a section")
-        node[leaf] = yaml_value(value, item) if value.strip() else value
-    return nested
-
-
-def with_flags(assignments: Sequence[str], flags: dict[str, tuple[str, Any]]) -> list[str]:
-    """``--set`` assignments followed by the flags given (``--flag`` -> (key, value); a value of
-    None: not given), as one list; a key given by ``--set`` and by its flag is refused, naming
-    both (which should win is the user's to say)."""
-    keys = {item.split("=", 1)[0].strip(): item for item in assignments}
-    merged = list(assignments)
-    for flag, (key, value) in flags.items():
-        if value is None:
-            continue
-        if key in keys:
-            raise ConfigError(f"{flag} and --set {keys[key]} both set {key!r}; give one")
-        text = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else value
-        merged.append(f"{key}={text}")
-    return merged
-
-
-def resolve_sources(
-    paths: str | Path | Sequence[str | Path] | None = None, assignments: Sequence[str] = ()
-) -> dict:
-    """The nested dict of every key given: the YAML files (with their bases), then ``--set``."""
-    if paths is None:
-        paths = []
-    elif isinstance(paths, (str, Path)):
-        paths = [paths]
-    merged: dict = {}
-    for path in paths:
-        try:
-            merge_layer(merged, read_yaml(Path(path)))
-        except KeyError as error:
-            raise KeyError(f"{path}: {error.args[0]}") from None
-    return merge_layer(merged, parse_assignments(assignments))
 
 
 def load_config(
@@ -446,15 +267,19 @@ __all__ = [
     "ConfigError",
     "RESUMABLE",
     "RunConfig",
+    "SCHEDULES",
     "TrainConfig",
     "build_config",
     "builds_second_order",
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "merge",
     "merge_layer",
     "new_config",
+    "parse_assignments",
     "read_yaml",
     "resolve_sources",
     "resume_differences",
+    "run_sections",
 ]

@@ -33,12 +33,15 @@ def setting(
     parse: Callable[[Any], Any] | None = None,
     applies_with: tuple[str, tuple] | None = None,
     unique: bool = False,
+    help: str | None = None,
 ) -> Any:
     """A dataclass field with what its value may be: one of ``choices``, >= ``low``, <= ``high``,
     > ``above``; ``parse`` reads each given item first (e.g. "16k" -> 16000). ``applies_with``
     = (key, values): the field is used only while the section's ``key`` holds one of ``values``;
     given otherwise it is refused, and inherited from a base file it gives way (``overruled``).
-    ``unique``: a list whose items, once parsed, are kept once (4k and 4000 are one budget)."""
+    ``unique``: a list whose items, once parsed, are kept once (4k and 4000 are one budget).
+    ``help``: what the setting means, said once here; a command's flag for it shows this text
+    (``metanmt.cli.flags``)."""
     meta = {
         k: v
         for k, v in dict(
@@ -49,6 +52,7 @@ def setting(
             parse=parse,
             applies_with=applies_with,
             unique=unique or None,
+            help=help,
         ).items()
         if v is not None
     }

@@ -35,6 +35,26 @@ def parse_count(value, what: str = "a count", low: int = 0, high: int | None = N
     return count
 
 
+def parse_cost(value) -> int:
+    """A training cost: 1000000, "1M", "500k"."""
+    return parse_count(value, "a training cost", low=1)
+
+
+def cost_or_off(value) -> int:
+    """A cost limit: 1M, 500k, or 0 (no limit)."""
+    return parse_count(value, "a training cost (0: no limit)")
+
+
+def counts(what: str, low: int = 0, high: int | None = None):
+    """A setting's ``parse`` for a count (4000, 4k, 1M) named ``what`` in errors."""
+
+    def parse(value) -> int:
+        return parse_count(value, what, low, high)
+
+    parse.__name__ = "count"
+    return parse
+
+
 def parse_threads(value) -> int | str:
     """``auto``, or a whole number >= 0 (0 or None = torch's default)."""
     if value is None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from metanmt.cli import main
+from metanmt.cli import build_parser, main
 from metanmt.folder_lock import LOCK_FILE
 
 QUICK = str(Path(__file__).resolve().parents[1] / "recipes/configs/compare/quick.yaml")
@@ -106,3 +106,11 @@ def hold_in_another_process(folder, beside: bool = False):
     )
     assert holder.stdout.readline().strip() == "held"
     return holder
+
+
+def flag_type(command: str, flag: str):
+    """The function a command's flag reads its text with (argparse's ``type``)."""
+    parser = build_parser()
+    (commands,) = (a for a in parser._actions if a.dest == "command")
+    (action,) = (a for a in commands.choices[command]._actions if flag in a.option_strings)
+    return action.type

@@ -1,6 +1,7 @@
 """The layout the architecture promises: no import circle in metanmt/, no import tucked into a
 function body, a core that never imports a task family, families that do not import each other,
-a trainer that names no family concept, and a run folder's layout spelled in one module."""
+task families below the engine, a trainer that names no family concept, and a run folder's
+layout spelled in one module."""
 
 import ast
 import re
@@ -13,11 +14,11 @@ FAMILIES = {
     "metanmt.tasks.omniglot": "omniglot",
     "metanmt.tasks.omniglot_data": "omniglot",
 }
-APPLICATION = {
-    "metanmt.cli",
-    "metanmt.commands",
-    "metanmt.builtins",
-}  # the top layer: may use everything
+APPLICATION = ("metanmt.cli", "metanmt.builtins")  # the top layer: may use everything
+
+
+def in_application(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in APPLICATION)
 
 
 def module_name(path: Path) -> str:
@@ -28,6 +29,16 @@ def module_name(path: Path) -> str:
 def is_module(name: str) -> bool:
     path = PACKAGE.parent.joinpath(*name.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def is_lazy_import(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "lazy"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and str(node.args[0].value).startswith("metanmt")
+    )
 
 
 def imports(tree: ast.AST):
@@ -44,6 +55,8 @@ def imports(tree: ast.AST):
             )
             if isinstance(child, ast.Import):
                 found.extend((a.name, inside) for a in child.names if a.name.startswith("metanmt"))
+            elif is_lazy_import(child):  # cli/: lazy("metanmt.x"), imported on first use
+                found.append((child.args[0].value, inside))
             elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith("metanmt"):
                 for alias in child.names:
                     full = f"{child.module}.{alias.name}"
@@ -105,12 +118,87 @@ def test_no_import_circle():
 def test_the_core_never_imports_a_family_and_families_not_each_other():
     edges, _ = graph()
     for module, targets in edges.items():
-        if module in APPLICATION:
+        if in_application(module):
             continue
         own = family_of(module)
         for target in targets:
             other = family_of(target)
             assert other is None or other == own, f"{module} imports the {other} family ({target})"
+
+
+# Floors, lowest first: a module imports only from its own floor or below (the longest prefix
+# names a module's floor). Translation's own floors: its settings and data, then the model, then
+# fine-tuning, then what uses them all (the family, compare, export).
+FLOORS = [
+    (
+        "metanmt",
+        "metanmt.types",
+        "metanmt.values",
+        "metanmt.schema",
+        "metanmt.files",
+        "metanmt.folder_lock",
+        "metanmt.progress",
+        "metanmt.threads",
+        "metanmt.plotting",
+        "metanmt.run_folder",
+        "metanmt.registry",
+    ),
+    (
+        "metanmt.checkpoint",
+        "metanmt.config_train",
+        "metanmt.tasks",
+        "metanmt.translation.settings",
+        "metanmt.translation.data",
+    ),
+    ("metanmt.algorithms",),
+    ("metanmt.config_layers", "metanmt.config", "metanmt.run"),
+    ("metanmt.evaluation",),
+    ("metanmt.trainer",),
+    ("metanmt.translation.model",),
+    ("metanmt.translation.finetuning",),
+    ("metanmt.translation",),
+    APPLICATION,
+]
+
+
+def floor_of(module: str) -> int:
+    matches = [
+        (len(prefix), floor)
+        for floor, prefixes in enumerate(FLOORS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert matches, f"{module} is on no floor: add it to FLOORS"
+    return max(matches)[1]
+
+
+def test_no_import_from_a_lower_floor_to_a_higher_one():
+    edges, _ = graph()
+    up = [
+        f"{module} (floor {floor_of(module)}) imports {target} (floor {floor_of(target)})"
+        for module, targets in sorted(edges.items())
+        for target in sorted(targets)
+        if floor_of(target) > floor_of(module)
+    ]
+    assert not up, "; ".join(up)
+    assert floor_of("metanmt.translation.finetuning.budgets") == 7
+
+
+def test_the_task_families_below_the_engine():
+    """A task family draws its tasks and figures with the core's help only: nothing under
+    metanmt.tasks imports the evaluation, the trainer or the algorithms (which use the tasks);
+    its figures take matplotlib from metanmt.plotting."""
+    edges, _ = graph()
+    above = ("metanmt.evaluation", "metanmt.trainer", "metanmt.algorithms")
+    found = [
+        f"{module} imports {target}"
+        for module, targets in sorted(edges.items())
+        if module == "metanmt.tasks" or module.startswith("metanmt.tasks.")
+        for target in sorted(targets)
+        if any(target == name or target.startswith(name + ".") for name in above)
+    ]
+    assert {"metanmt.tasks.sine", "metanmt.tasks.omniglot", "metanmt.tasks.base"} <= set(edges)
+    assert not found, ", ".join(found)
 
 
 def code_without_docs(path: Path) -> str:
@@ -136,7 +224,8 @@ def test_the_trainer_and_evaluation_name_no_family_concept():
             code = code_without_docs(path).replace("cosine", "")  # a schedule, not the family
             found = [w for w in words if w in code]
             assert not found, f"{path.relative_to(PACKAGE)} names {found}"
-    for name in ("cli.py", "commands.py", "run.py", "registry.py", "schema.py", "tasks/base.py"):
+    core_cli = ("cli/__init__.py", "cli/train.py", "cli/evaluate.py", "cli/runs.py", "cli/flags.py")
+    for name in (*core_cli, "cli/common.py", "run.py", "registry.py", "schema.py", "tasks/base.py"):
         found = [w for w in words if w in code_without_docs(PACKAGE / name)]
         assert not found, f"{name} names {found}"
 
@@ -229,3 +318,23 @@ def test_the_layout_check_finds_each_way_of_spelling_it():
         "checkpoints/best",
         "last",
     ]
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60  # ARCHITECTURE.md names any module allowed more
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 400 lines, no function over 60 (from ``def`` to its last line): past
+    those a reader loses the thread, and a split by concern is due."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        where = path.relative_to(PACKAGE)
+        if text.count("\n") > MAX_MODULE_LINES:
+            long.append(f"{where}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{where}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, "; ".join(long)

@@ -5,16 +5,16 @@ import hashlib
 import re
 
 import pytest
+from helpers import flag_type
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metanmt.cli import main
 from metanmt.config import load_config
 from metanmt.trainer import Trainer
-from metanmt.translation.cli import budget_word
 from metanmt.translation.data.languages import CorpusError
 from metanmt.translation.data.sources import read_tsv
-from metanmt.translation.finetuning.budgets import parse_budget
+from metanmt.translation.settings import parse_budget
 
 
 def snapshot(*folders):
@@ -138,12 +138,12 @@ def test_bad_requests_against_a_saved_run_are_named_and_damage_nothing(
 @given(st.text(max_size=12))
 def test_any_budget_text_parses_or_says_what_a_budget_is(text):
     try:
-        word = budget_word(text)
+        value = flag_type("finetune", "--budgets")(text)  # what --budgets reads with
     except argparse.ArgumentTypeError as error:
         assert repr(text) in str(error)
     else:
-        value = parse_budget(word)  # as the plan reads the word it was given
         assert value == -1 or value >= 0
+        assert parse_budget(value) == value  # the plan takes the value read, as it is
 
 
 @settings(max_examples=200, deadline=None)

@@ -13,18 +13,14 @@ from metanmt.config import ConfigError, load_config
 from metanmt.trainer import Trainer
 from metanmt.translation.comparison import Comparison, load_compare
 from metanmt.translation.data.corpus import load_corpus
-from metanmt.translation.finetuning.budgets import (
-    FIELDS,
-    BudgetPlan,
-    Initialisations,
-    LanguageData,
-    Results,
-    read_results,
-    run_budgets,
-    summarize,
-)
+from metanmt.translation.finetuning.budgets import run_budgets
 from metanmt.translation.finetuning.finetune import FinetuneConfig
+from metanmt.translation.finetuning.job import Initialisations
+from metanmt.translation.finetuning.language_data import LanguageData
+from metanmt.translation.finetuning.results import FIELDS, Results, read_results
+from metanmt.translation.finetuning.summary import summarize
 from metanmt.translation.model import load_translation_model
+from metanmt.translation.settings import BudgetPlan
 
 QUICK = "recipes/configs/compare/quick.yaml"
 
@@ -106,12 +102,12 @@ def test_a_job_after_another_fine_tuning_equals_the_same_job_alone(toy_run, tmp_
 
 def test_initialisations_are_loaded_once_and_restored(toy_run, monkeypatch):
     corpus, run, _ = toy_run
-    from metanmt.translation.finetuning import budgets
+    from metanmt.translation.finetuning import job
 
     loads = []
-    original = budgets.load_translation_model
+    original = job.load_translation_model
     monkeypatch.setattr(
-        budgets, "load_translation_model", lambda *a, **k: loads.append(a[0]) or original(*a, **k)
+        job, "load_translation_model", lambda *a, **k: loads.append(a[0]) or original(*a, **k)
     )
     inits = Initialisations({"multi": str(run)}, corpus / "vocab", 0, torch.device("cpu"))
     model, _ = inits.fresh("multi")
@@ -266,15 +262,16 @@ def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):
         corpus / "vocab",
     )
     said = capsys.readouterr()
-    assert "draws_by_budget: 40000 not among the budgets 0; its entry has no effect" in said.out
-    assert "draws_by_init: multi not among the inits random; its entry has no effect" in said.out
+    assert "draws_by_budget: 40000 not among the budgets 0; its entry has no effect" in said.err
+    assert "draws_by_init: multi not among the inits random; its entry has no effect" in said.err
 
 
 def test_summary_and_plot_say_what_they_show(tmp_path):
     from matplotlib.figure import Figure
 
-    from metanmt.translation.finetuning.budgets import FIELDS, summarize
     from metanmt.translation.finetuning.plots import budget_ticks
+    from metanmt.translation.finetuning.results import FIELDS
+    from metanmt.translation.finetuning.summary import summarize
 
     rows = [
         dict(
@@ -352,12 +349,9 @@ def test_duplicated_result_rows_count_once(tmp_path):
 
 
 def test_draws_per_cell_and_capped_budgets_stand_for_what_was_asked(capsys):
-    from metanmt.translation.finetuning.budgets import (
-        BudgetPlan,
-        LanguageData,
-        draws_of,
-        effective_budgets,
-    )
+    from metanmt.translation.finetuning.budgets import draws_of, effective_budgets
+    from metanmt.translation.finetuning.language_data import LanguageData
+    from metanmt.translation.settings import BudgetPlan
 
     pool = [(f"s{i}", "one two three four five") for i in range(100)]  # 500 words
     data = LanguageData(pool=pool, dev=pool[:5], test=pool[:5])

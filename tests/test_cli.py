@@ -68,7 +68,7 @@ def test_train_then_evaluate_writes_table_csv_and_figure(tmp_path):
         (tmp_path / "eval" / "results.csv").read_text().startswith("run,algorithm,steps,tasks,mse")
     )
     assert (tmp_path / "eval" / "sine_adaptation.png").stat().st_size > 10_000
-    assert "maml: 20 test tasks, up to 1 steps each, vmap path" in result.stdout
+    assert "maml: 20 test tasks, up to 1 steps each, vmap path" in result.stderr  # a note
     assert "adapting" in result.stderr  # the progress bar
     looped = metanmt(
         "evaluate",
@@ -82,7 +82,7 @@ def test_train_then_evaluate_writes_table_csv_and_figure(tmp_path):
         "--out",
         tmp_path / "loop",
     )
-    assert "maml: 20 test tasks, up to 1 steps each, loop path" in looped.stdout
+    assert "maml: 20 test tasks, up to 1 steps each, loop path" in looped.stderr
     vmap_rows, loop_rows = (
         (tmp_path / d / "results.csv").read_text().splitlines()[1:3] for d in ("eval", "loop")
     )

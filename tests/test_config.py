@@ -5,6 +5,7 @@ settings impossible together are refused; `--resume` refuses a changed setting."
 import copy
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -395,16 +396,17 @@ def test_resume_refuses_each_changed_setting_with_old_and_new_value(
 
 
 def test_resumable_settings_are_applied_and_recorded_as_the_objects_hold_them(
-    sine_run, tmp_path, capsys
+    sine_run, tmp_path, caplog, monkeypatch
 ):
     run = copy_of(sine_run, tmp_path)
     assert "train.steps" in RESUMABLE and "train.outer_lr" not in RESUMABLE
     trainer = Trainer(
         load_config(None, [f"out_dir={run}", *SINE, "train.steps=6", "train.log_every=1"])
     )
-    trainer.fit(resume=True)
-    captured = capsys.readouterr()
-    assert "train.log_every: 2 -> 1; train.steps: 4 -> 6" in captured.out + captured.err
+    monkeypatch.setattr(logging.getLogger("metanmt"), "propagate", True)  # (the CLI's: False)
+    with caplog.at_level(logging.INFO, logger="metanmt"):
+        trainer.fit(resume=True)
+    assert "train.log_every: 2 -> 1; train.steps: 4 -> 6" in caplog.text
     saved = json.loads((run / "checkpoints" / "last" / "config.json").read_text())
     assert saved["train"]["steps"] == 6 and saved["train"]["log_every"] == 1
     built = json.loads(json.dumps(trainer.settings()))  # as the resumed objects hold them

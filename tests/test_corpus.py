@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import runpy
 import sys
 import tarfile
@@ -496,11 +497,13 @@ def test_readers_round_trip_random_pairs(tmp_path_factory, pairs):
     assert read_tsv(folder / "pairs.tsv") == expected
 
 
-def test_pairs_with_an_empty_side_are_counted_when_dropped(tmp_path, capsys):
+def test_pairs_with_an_empty_side_are_counted_when_dropped(tmp_path, caplog, monkeypatch):
     tsv = tmp_path / "train.tsv"
     tsv.write_text("a\tA\n\tB\nc\tC\nd\t \ne\tE\n")
-    assert read_tsv(tsv) == [("a", "A"), ("c", "C"), ("e", "E")]
-    assert f"{tsv}: dropped 2 of 5 pairs with an empty side (lines 2, 4)" in capsys.readouterr().err
+    monkeypatch.setattr(logging.getLogger("metanmt"), "propagate", True)  # (the CLI's: False)
+    with caplog.at_level(logging.INFO, logger="metanmt"):
+        assert read_tsv(tsv) == [("a", "A"), ("c", "C"), ("e", "E")]
+    assert f"{tsv}: dropped 2 of 5 pairs with an empty side (lines 2, 4)" in caplog.messages
 
 
 # ---------------------------------------------------------------- download and script
@@ -575,7 +578,7 @@ def test_download_without_network_says_what_to_do(tmp_path, monkeypatch):
         prepare_corpus(None, tmp_path / "out", ROLES, progress=False)
 
 
-def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeypatch, capsys):
+def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeypatch, caplog):
     roles = tmp_path / "roles.yaml"
     roles.write_text(
         yaml.safe_dump(
@@ -602,8 +605,10 @@ def test_script_prepares_from_source_with_a_roles_file(source, tmp_path, monkeyp
             "6",
         ],
     )
-    runpy.run_path(str(ROOT / "data_scripts/prepare_translation.py"), run_name="__main__")
-    assert "leakage check: 0" in capsys.readouterr().out
+    monkeypatch.setattr(logging.getLogger("metanmt"), "propagate", True)  # (the CLI's: False)
+    with caplog.at_level(logging.INFO, logger="metanmt"):
+        runpy.run_path(str(ROOT / "data_scripts/prepare_translation.py"), run_name="__main__")
+    assert "leakage check: 0" in caplog.text
     assert load_corpus(tmp_path / "out").pairs("ro", "pool") == [
         ("Salut.", "Hi."),
         ("Mersi.", "Thank you."),

@@ -12,7 +12,7 @@ import yaml
 from metanmt.cli import main
 from metanmt.config import load_config
 from metanmt.trainer import Trainer
-from metanmt.translation import commands as translation_commands
+from metanmt.translation import text_files as translation_commands
 from metanmt.translation.data.corpus import load_corpus
 
 # ctranslate2 is the serve extra, which .ci/run installs: without it these tests fail, not skip.

@@ -15,7 +15,6 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from metanmt.cli import main
 from metanmt.translation.data.vocab import encode_pairs, load_tokenizer
-from metanmt.translation.finetuning.budgets import finetune_key
 from metanmt.translation.finetuning.extend_vocab import (
     NEVER,
     extend_vocabulary,
@@ -26,6 +25,7 @@ from metanmt.translation.finetuning.extend_vocab import (
     token_counts,
 )
 from metanmt.translation.finetuning.finetune import FinetuneConfig
+from metanmt.translation.finetuning.results import finetune_key
 from metanmt.translation.model import load_translation_model
 
 TIFINAGH = {c: chr(0x2D30 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}

@@ -5,11 +5,10 @@ import argparse
 import csv
 
 import pytest
-from helpers import finetune, one_error_line, own_files, pairs_file
+from helpers import finetune, flag_type, one_error_line, own_files, pairs_file
 
 from metanmt.cli import main
-from metanmt.translation.cli import budget_word
-from metanmt.translation.finetuning.budgets import parse_budget
+from metanmt.translation.settings import parse_budget
 
 
 def test_every_init_is_checked_before_any_fine_tuning(toy_maml_run, tmp_path, capsys, monkeypatch):
@@ -139,7 +138,7 @@ def test_a_result_made_differently_is_never_reported_as_the_new_one(toy_maml_run
     results = (out / "results.csv").read_bytes()
     capsys.readouterr()
     assert main([*common, *own_files(tmp_path), "--max-steps", "4"]) == 0  # the same: resumed
-    assert "1 of 1 fine-tunings already" in capsys.readouterr().out
+    assert "1 of 1 fine-tunings already" in capsys.readouterr().err
     assert main([*common, *own_files(tmp_path), "--max-steps", "6"]) == 2
     assert "finetune.max_steps: 4 -> 6" in one_error_line(capsys, "finetune")
     files = own_files(tmp_path)
@@ -166,17 +165,37 @@ def test_a_result_made_differently_is_never_reported_as_the_new_one(toy_maml_run
 def test_finetune_takes_config_and_set_like_train_and_flags_are_sugar_over_them(
     toy_maml_run, tmp_path, capsys
 ):
-    from metanmt.translation.commands import finetune_plan
+    from metanmt.cli import build_parser
+    from metanmt.cli.finetune import PLAN_FLAGS, finetune_plan
+    from metanmt.cli.flags import given_settings
 
     yaml_file = tmp_path / "plan.yaml"
     yaml_file.write_text("draws: 2\nfinetune:\n  lr: 0.002\n  max_steps: 7\n")
-    flags = {"--beams": ("beams", 3), "--draws": ("draws", None)}
-    plan = finetune_plan(str(yaml_file), ["finetune.max_steps=5", "finetune.lr=0.003"], flags)
+    args = build_parser().parse_args(
+        [
+            "finetune",
+            "--init",
+            "random:tiny",
+            "--out",
+            "o",
+            "--beams",
+            "3",
+            "--budgets",
+            "all",
+            "2k",
+        ]
+    )
+    assignments = ["finetune.max_steps=5", "finetune.lr=0.003"]
+    flags = given_settings(args, PLAN_FLAGS, assignments)
+    assert flags == {"beams": 3, "budgets": [-1, 2000]}  # read once, by the setting's parser
+    plan = finetune_plan(str(yaml_file), assignments, flags)
     # the YAML over the defaults, --set and the flags given over the YAML
     assert (plan.draws, plan.finetune.lr, plan.finetune.max_steps, plan.beams) == (2, 3e-3, 5, 3)
+    assert plan.budgets == (-1, 2000)
     # a key given by --set and by its flag is refused, naming both (issue 42)
     with pytest.raises(ValueError, match="--beams and --set beams=2 both set 'beams'"):
-        finetune_plan(None, ["beams=2"], flags)
+        given_settings(args, PLAN_FLAGS, ["beams=2"])
+    plan = finetune_plan(None, [], {})
     assert plan.finetune.patience == 6 and plan.budgets == (0, 4000, 16000)  # defaults kept
     with pytest.raises(KeyError, match="'finetune.lrate'.*valid keys here: finetune.subset"):
         finetune_plan(None, ["finetune.lrate=1"], {})
@@ -190,10 +209,10 @@ def test_finetune_takes_config_and_set_like_train_and_flags_are_sugar_over_them(
     # the same plan given as --set, then as --config: the same jobs, resumed
     same = ["budgets=[200]", "draws=1", "finetune.max_steps=4"]
     assert main([*common, "--set", *same]) == 0
-    assert "1 of 1 fine-tunings already" in capsys.readouterr().out
+    assert "1 of 1 fine-tunings already" in capsys.readouterr().err
     yaml_file.write_text("budgets: [200]\ndraws: 1\nfinetune: {max_steps: 4}\n")
     assert main([*common, "--config", str(yaml_file)]) == 0
-    assert "1 of 1 fine-tunings already" in capsys.readouterr().out
+    assert "1 of 1 fine-tunings already" in capsys.readouterr().err
     # a key --set changes reaches the job's fingerprint: refused against the saved results
     assert main([*common, "--set", *same[:2], "finetune.max_steps=6"]) == 2
     assert "finetune.max_steps: 4 -> 6" in one_error_line(capsys, "finetune")
@@ -202,7 +221,7 @@ def test_finetune_takes_config_and_set_like_train_and_flags_are_sugar_over_them(
 def test_a_failed_fine_tuning_leaves_no_header_only_results(
     toy_maml_run, tmp_path, capsys, monkeypatch
 ):
-    import metanmt.translation.finetuning.budgets as budgets
+    import metanmt.translation.finetuning.job as budgets
 
     corpus, run = toy_maml_run
     monkeypatch.setattr(
@@ -238,7 +257,7 @@ def test_zero_fine_tuning_steps_are_refused(toy_maml_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # the flag, by argparse: it names the flag
         finetune(*common, "--max-steps", "0")
     assert stop.value.code == 2
-    assert "argument --max-steps: a step cap must be >= 1, got '0'" in capsys.readouterr().err
+    assert "argument --max-steps: must be >= 1, got '0'" in capsys.readouterr().err
     assert finetune(*common, "--set", "finetune.max_steps=0") == 2  # the key: named
     assert "'finetune.max_steps' must be >= 1, got 0" in one_error_line(capsys, "finetune")
     assert not (tmp_path / "ft").exists()
@@ -341,7 +360,7 @@ def test_finetune_writes_results_summary_and_plots_and_resumes(toy_multinmt_run,
     assert not (out / "models").exists()  # no model is written unless --save-models asks
     capsys.readouterr()
     assert main(args) == 0  # everything is already done: nothing is fine-tuned again
-    assert "6 of 6 fine-tunings already" in capsys.readouterr().out
+    assert "6 of 6 fine-tunings already" in capsys.readouterr().err
     assert main([*args, "--save-models", "--budgets", "300", "--draws", "3"]) == 0
     assert sorted(p.name for p in (out / "models").iterdir()) == [
         "multi-ro-300-2",
@@ -426,6 +445,7 @@ def test_budget_parsing():
     assert parse_budget("16k") == 16000 and parse_budget("0") == 0 and parse_budget("all") == -1
     with pytest.raises(Exception, match="not 'lots'"):
         parse_budget("lots")
+    budget_flag = flag_type("finetune", "--budgets")
     with pytest.raises(argparse.ArgumentTypeError, match="not 'lots'"):
-        budget_word("lots")  # --budgets refuses it in argparse's own error line
-    assert budget_word("16k") == "16k"  # kept as given: the plan parses it
+        budget_flag("lots")  # --budgets refuses it in argparse's own error line
+    assert budget_flag("16k") == 16000  # read once, by the plan's own parser

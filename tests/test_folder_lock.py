@@ -59,8 +59,10 @@ def test_a_second_writer_is_refused_naming_the_holder_and_a_killed_holder_blocks
         pass
 
 
-def test_an_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
+def test_an_out_dir_that_is_a_file_is_refused(toy_corpus, tmp_path, capsys):
     (tmp_path / "file").write_text("mine")
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("eins zwei\tone two\n")
     assert train(tmp_path / "file", "train.steps=2") == 2
     assert "is a file, not a folder" in error_line(capsys, "train")
     assert (
@@ -72,14 +74,16 @@ def test_an_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
                 "--out",
                 str(tmp_path / "file"),
                 "--train-tsv",
-                "x",
+                str(pairs),
                 "--dev-tsv",
-                "x",
+                str(pairs),
                 "--test-tsv",
-                "x",
+                str(pairs),
+                "--vocab",
+                str(toy_corpus / "vocab"),
             ]
         )
         == 2
     )
-    assert "--out " in error_line(capsys, "finetune")
+    assert "is a file, not a folder" in error_line(capsys, "finetune")
     assert (tmp_path / "file").read_text() == "mine"

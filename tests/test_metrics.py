@@ -14,26 +14,20 @@ from sacrebleu.metrics import TER
 
 from metanmt.cli import build_parser, main
 from metanmt.evaluation.verdicts import verdict
-from metanmt.translation.cards import model_card
-from metanmt.translation.finetuning.budgets import (
-    FIELDS,
-    BudgetPlan,
-    Results,
-    fields,
-    job_name,
-    summarize,
-    translate_and_score,
-)
+from metanmt.translation.finetuning.cards import model_card
 from metanmt.translation.finetuning.contrast import contrast
 from metanmt.translation.finetuning.decode import DECODING, translate
 from metanmt.translation.finetuning.metrics import METRICS, Metric, add_metric
 from metanmt.translation.finetuning.plots import gap_metrics
-from metanmt.translation.finetuning.scoring import score
+from metanmt.translation.finetuning.results import FIELDS, Results, fields, job_name
+from metanmt.translation.finetuning.scoring import score, translate_and_score
 from metanmt.translation.finetuning.significance import (
     metric_difference,
     metric_scores,
     resample_counts,
 )
+from metanmt.translation.finetuning.summary import summarize
+from metanmt.translation.settings import BudgetPlan
 
 WORDS = "the a cat dog house ran quickly over under blue red big small is was and".split()
 
@@ -155,7 +149,7 @@ def test_without_the_new_metric_the_tables_are_as_before(tmp_path):
 
 def test_the_decoding_defaults_are_the_clis(tmp_path):
     parser = build_parser()
-    from metanmt.translation.commands import decoding_options
+    from metanmt.cli.translate import decoding_options
 
     translate_args = parser.parse_args(["translate", "--model", "m"])
     assert translate_args.beams is None  # not given (sampling takes no beam): DECODING's

@@ -135,11 +135,12 @@ def test_multinmt_recipe_runs_end_to_end_on_the_toy_corpus_and_resumes(tmp_path,
     assert "| metanmt |" not in summary  # only the run asked for
     assert (tmp_path / "out" / "news" / "bleu_vs_words_fi.png").exists()
     assert (tmp_path / "out" / "multinmt" / "model" / "config.json").is_file()  # exported
-    steps = next(line for line in result.stdout.splitlines() if line.startswith("multinmt: "))
+    # the comparison's notes (each run trained, fine-tunings resumed) come on stderr
+    steps = next(line for line in result.stderr.splitlines() if line.startswith("multinmt: "))
     # A second call trains nothing more and finds every fine-tuning done.
     again = run_recipe("multinmt.sh", *args)
-    assert again.returncode == 0 and steps in again.stdout
-    assert "4 of 4 fine-tunings already" in again.stdout
+    assert again.returncode == 0 and steps in again.stderr
+    assert "4 of 4 fine-tunings already" in again.stderr
 
 
 def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, monkeypatch):
@@ -173,7 +174,7 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
     assert len({r[4] for r in rows}) == 1 and int(rows[0][4]) >= 60000  # equal target tokens
     assert "val/dev_bleu" in (out / "metanmt" / "metrics.csv").read_text()  # fine-tune-then-score
     again = run_recipe("metanmt_vs_multinmt.sh", *args)
-    assert again.returncode == 0 and "6 of 6 fine-tunings already" in again.stdout
+    assert again.returncode == 0 and "6 of 6 fine-tunings already" in again.stderr
 
     # A language in a script that is in none of the data (Cherokee letters for a toy cipher).
     from metanmt.translation.data.toy import toy_pairs
@@ -264,7 +265,7 @@ def test_metanmt_vs_multinmt_then_a_new_language_in_an_unseen_script(tmp_path, m
 
 
 def steps_line(result) -> str:
-    return next(line for line in result.stdout.splitlines() if line.startswith("metanmt: "))
+    return next(line for line in result.stderr.splitlines() if line.startswith("metanmt: "))
 
 
 def test_finetune_new_language_recipe_explains_its_flags():

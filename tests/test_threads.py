@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from metanmt import threads
-from metanmt.cli import threads_arg
 from metanmt.threads import IdleCores
-from metanmt.values import parse_threads
+from metanmt.values import as_argument, parse_threads
+
+threads_arg = as_argument(parse_threads)  # what --threads reads with
 
 
 def test_parse_threads_takes_auto_and_counts_and_names_bad_values():

@@ -11,8 +11,8 @@ import pytest
 from helpers import one_error_line, snapshot
 
 from metanmt.cli import main
-from metanmt.translation import commands as translation_commands
 from metanmt.translation import export as export_module
+from metanmt.translation import text_files as translation_commands
 from metanmt.translation.data.corpus import load_corpus
 from metanmt.translation.export import CTranslate2Model
 from metanmt.translation.finetuning import decode

@@ -317,3 +317,11 @@ def test_second_order_gradient_in_every_direction_including_the_pad_row(toy, flo
         numeric = (objective(shifted[0]) - objective(shifted[1])).item() / (2 * eps)
         analytic = sum((grads[n] * direction[n]).sum() for n in params).item()
         assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+def test_the_light_list_of_model_sizes_is_the_presets():
+    """Configs and flags choose a size from settings.MODEL_SIZES (no torch); model.py builds it."""
+    from metanmt.translation.model import PRESETS
+    from metanmt.translation.settings import MODEL_SIZES
+
+    assert tuple(PRESETS) == MODEL_SIZES

@@ -68,29 +68,48 @@ def adaptation_curve(
                 measured.append(family.metrics(model, adapted, query))
         return {k: torch.stack([m[k].detach() for m in measured]) for k in measured[0]}
 
-    chunks: list[dict[str, Tensor]] = []
     bar = progress_bar(
         total=len(tasks), desc="adapting", unit="task", enabled=progress, dynamic_ncols=True
     )
     with torch.no_grad(), bar:
         if vmapped:
-            per_task = batch_numel((tasks[0].support, tasks[0].query))
-            chunk_size = max(1, min(chunk_size, chunk_elements // max(per_task, 1)))
-            for start in range(0, len(tasks), chunk_size):
-                part = [family.task_to(t, device) for t in tasks[start : start + chunk_size]]
-                chunks.append(
-                    torch.func.vmap(one_task)(
-                        stack_batches([t.support for t in part]),
-                        stack_batches([t.query for t in part]),
-                    )
-                )
-                bar.update(len(part))
+            size = chunk_for(tasks[0], chunk_size, chunk_elements)
+            chunks = in_chunks(family, one_task, tasks, size, device, bar)
         else:
-            for task in tasks:
-                task = family.task_to(task, device)
-                chunks.append({k: v[None] for k, v in one_task(task.support, task.query).items()})
-                bar.update()
+            chunks = one_by_one(family, one_task, tasks, device, bar)
     return {k: torch.cat([c[k] for c in chunks]).cpu() for k in chunks[0]}
+
+
+def chunk_for(task: Task, chunk_size: int, chunk_elements: int) -> int:
+    """How many tasks like ``task`` one vmap call adapts: ``chunk_size``, or fewer where their
+    input numbers would pass ``chunk_elements``."""
+    per_task = batch_numel((task.support, task.query))
+    return max(1, min(chunk_size, chunk_elements // max(per_task, 1)))
+
+
+def in_chunks(family: TaskFamily, one_task, tasks: Sequence[Task], size: int, device, bar):
+    """``one_task``'s metrics of ``size`` tasks at a time, stacked and vmapped (the vmap path)."""
+    chunks = []
+    for start in range(0, len(tasks), size):
+        part = [family.task_to(t, device) for t in tasks[start : start + size]]
+        chunks.append(
+            torch.func.vmap(one_task)(
+                stack_batches([t.support for t in part]),
+                stack_batches([t.query for t in part]),
+            )
+        )
+        bar.update(len(part))
+    return chunks
+
+
+def one_by_one(family: TaskFamily, one_task, tasks: Sequence[Task], device, bar):
+    """``one_task``'s metrics of one task at a time, each as a chunk of one (the loop path)."""
+    chunks = []
+    for task in tasks:
+        task = family.task_to(task, device)
+        chunks.append({k: v[None] for k, v in one_task(task.support, task.query).items()})
+        bar.update()
+    return chunks
 
 
 def mean_ci95(values: Tensor) -> tuple[float, float]:

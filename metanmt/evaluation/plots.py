@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
+from metanmt.plotting import plt
 
 
 def read_metric(metrics_csv: Path, name: str) -> tuple[list[int], list[float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from metanmt.evaluation.plots import plot_learning_curves
 from metanmt.evaluation.report import markdown_table, write_csv
 from metanmt.run import Run, load_run
 from metanmt.run_folder import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 def signature(run: Run) -> str:
@@ -33,6 +36,38 @@ def evaluate_runs(
     """Adapt every run on the same ``num_tasks`` test tasks; write results.{csv,md} (and a figure).
 
     Each run adapts on its own algorithm's path (vmap or loop) unless ``use_vmap`` says which."""
+    folders, runs = load_runs(run_dirs, device)
+    first = next(iter(runs.values()))
+    tasks = first.family.sample_batch("test", num_tasks, torch.Generator().manual_seed(seed))
+    metric = first.family.metric_name
+    rows = []
+    for name, run in runs.items():
+        if progress:
+            path = (
+                "vmap"
+                if run.algorithm.batches_with_vmap(run.family.stackable, use_vmap)
+                else "loop"
+            )
+            log.info(f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path")
+        curves = adaptation_curve(
+            run.family,
+            run.model,
+            run.algorithm,
+            run.params,
+            tasks,
+            steps,
+            use_vmap=use_vmap,
+            progress=progress,
+        )
+        rows += summary_rows(name, run.algorithm.name, curves, steps, metric, num_tasks)
+    if out_dir is not None:
+        write_results(Path(out_dir), rows, runs, folders, tasks)
+    return rows
+
+
+def load_runs(run_dirs: Sequence[str | Path], device: str) -> tuple[dict, dict[str, Run]]:
+    """({name: folder}, {name: run}) of runs that can be compared: distinct folder names, one
+    family and test setting."""
     if not run_dirs:
         raise ValueError("give at least one run folder to evaluate")
     folders = {Path(d).name: Path(d) for d in run_dirs}
@@ -49,48 +84,37 @@ def evaluate_runs(
                 f"run {name!r} was trained on different tasks than "
                 f"{next(iter(runs))!r}; compare runs of one family and setting only"
             )
-    tasks = first.family.sample_batch("test", num_tasks, torch.Generator().manual_seed(seed))
-    metric = first.family.metric_name
+    return folders, runs
+
+
+def summary_rows(
+    name: str, algorithm: str, curves: dict, steps: Sequence[int], metric: str, num_tasks: int
+) -> list[dict]:
+    """A run's rows, one per step count: each metric's mean and 95% interval over the tasks."""
     rows = []
-    for name, run in runs.items():
-        if progress:
-            path = (
-                "vmap"
-                if run.algorithm.batches_with_vmap(run.family.stackable, use_vmap)
-                else "loop"
-            )
-            print(
-                f"{name}: {num_tasks} test tasks, up to {max(steps)} steps each, {path} path",
-                flush=True,
-            )
-        curves = adaptation_curve(
-            run.family,
-            run.model,
-            run.algorithm,
-            run.params,
-            tasks,
-            steps,
-            use_vmap=use_vmap,
-            progress=progress,
-        )
-        for j, s in enumerate(sorted(set(steps))):
-            row = {"run": name, "algorithm": run.algorithm.name, "steps": s, "tasks": num_tasks}
-            for key in sorted(curves, key=lambda k: k != metric):  # headline metric first
-                row[key], row[key + "_ci95"] = mean_ci95(curves[key][:, j])
-            rows.append(row)
-    if out_dir is not None:
-        out = Path(out_dir)
-        write_csv(rows, out / "results.csv")
-        text = markdown_table(rows, "run", "steps", metric)
-        text += (
-            "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
-        )
-        (out / "results.md").write_text(text)
-        plot_learning_curves(
-            out / "learning_curves.png",
-            {name: RunFolder(d).metrics for name, d in folders.items()},
-            f"test/{metric}",
-            f"{metric} on fixed test tasks, after adaptation",
-        )
-        first.family.figures(list(runs.items()), tasks, out)
+    for j, s in enumerate(sorted(set(steps))):
+        row = {"run": name, "algorithm": algorithm, "steps": s, "tasks": num_tasks}
+        for key in sorted(curves, key=lambda k: k != metric):  # headline metric first
+            row[key], row[key + "_ci95"] = mean_ci95(curves[key][:, j])
+        rows.append(row)
     return rows
+
+
+def write_results(
+    out: Path, rows: list[dict], runs: dict[str, Run], folders: dict[str, Path], tasks
+) -> None:
+    """results.csv, results.md (with each run's signature), the learning curves and the
+    family's own figures, into ``out``."""
+    first = next(iter(runs.values()))
+    metric = first.family.metric_name
+    write_csv(rows, out / "results.csv")
+    text = markdown_table(rows, "run", "steps", metric)
+    text += "\n" + "\n".join(f"- {name}: `{signature(run)}`" for name, run in runs.items()) + "\n"
+    (out / "results.md").write_text(text)
+    plot_learning_curves(
+        out / "learning_curves.png",
+        {name: RunFolder(d).metrics for name, d in folders.items()},
+        f"test/{metric}",
+        f"{metric} on fixed test tasks, after adaptation",
+    )
+    first.family.figures(list(runs.items()), tasks, out)

@@ -9,6 +9,7 @@ repository when no source is given.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -19,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from metanmt.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 ZIPS = {"background": "images_background.zip", "evaluation": "images_evaluation.zip"}
 CHARACTERS = {"background": 964, "evaluation": 659}
@@ -43,7 +46,7 @@ def download(folder: Path) -> Path:
         target = folder / name
         if not target.exists():
             url = URL.format(name)
-            print(f"downloading {url}")
+            log.info(f"downloading {url}")
             # written whole or not at all (a failed download is removed)
             with atomic_write(target, tmp=target.with_suffix(".part")) as partial:
                 try:
@@ -154,7 +157,7 @@ def load_omniglot(path: Path | None = None, size: int = 28):
     if not path.exists():
         root = data_root()
         source = root / "omniglot" if root else None
-        print(f"preparing {path} from {source or 'a download'} (once)")
+        log.info(f"preparing {path} from {source or 'a download'} (once)")
         prepare_omniglot(source, path, size)
     try:
         data = np.load(path)

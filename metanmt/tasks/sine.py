@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from metanmt.evaluation.plots import plt
+from metanmt.plotting import plt
 from metanmt.registry import register_family
 from metanmt.schema import ConfigError, setting
 from metanmt.tasks.base import Task, TaskFamily, check_split

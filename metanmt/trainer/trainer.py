@@ -2,12 +2,15 @@
 
 Order of each iteration, as in nanoGPT: validate and checkpoint -> sample tasks -> outer gradient
 -> outer step -> log -> stop. accelerate places the model; the trainer knows no task family.
+Its parts: the device and precision (device.py), checkpoints and resume (checkpoints.py),
+validation and the best checkpoint (validation.py), and the limits that end a run, with the
+progress bar (limits.py).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import random
 import re
 import shutil
 import time
@@ -15,23 +18,18 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
-from accelerate import Accelerator
-from tqdm.auto import tqdm
 
 from metanmt import threads
 from metanmt.algorithms.base import raw_weight
-from metanmt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from metanmt.config import RunConfig, config_to_dict, resume_differences
-from metanmt.evaluation.evaluate import adaptation_curve
-from metanmt.files import previous
-from metanmt.folder_lock import hold_folder, writable_folder
-from metanmt.progress import progress_bar
-from metanmt.run import ALGO_PREFIX, Run, build_run, load_weights
+from metanmt.config import RunConfig
+from metanmt.folder_lock import hold_folder
+from metanmt.run import ALGO_PREFIX, Run, build_run, export_best
 from metanmt.run_folder import CHECKPOINTS, METRICS, RunFolder
 from metanmt.schema import check_defaults
 from metanmt.tasks import Task, TaskFamily
+from metanmt.trainer.checkpoints import Checkpoints
+from metanmt.trainer.device import autocast_for, make_accelerator
 from metanmt.trainer.distributed import (
     DROPOUT_STREAM,
     any_process,
@@ -40,9 +38,13 @@ from metanmt.trainer.distributed import (
     stream_seeds,
     sum_across_processes,
 )
+from metanmt.trainer.limits import Limits, Progress
 from metanmt.trainer.logger import MetricLogger
-from metanmt.trainer.memory import bound_heap_growth, peak_resident_mib, return_freed_memory
+from metanmt.trainer.memory import bound_heap_growth, return_freed_memory
 from metanmt.trainer.schedule import build_schedule, expected_steps
+from metanmt.trainer.validation import Validation
+
+log = logging.getLogger(__name__)
 
 # Batches of ever-changing shapes leave glibc's heap fragmented: on CPU the resident memory of a
 # translation run crept from ~0.7 to 2.3 GB over 40 steps. Handing freed pages back after every
@@ -51,103 +53,14 @@ from metanmt.trainer.schedule import build_schedule, expected_steps
 TRIM_EVERY = 10
 
 
-def make_accelerator(device: str) -> Accelerator:
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"train.device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device is 'cuda' but no CUDA device is available")
-    # cpu=True also where there is no GPU at all: accelerate then joins the processes with gloo.
-    return Accelerator(cpu=device == "cpu" or not torch.cuda.is_available())
-
-
-def autocast_for(accelerator: Accelerator, mixed_precision: str):
-    """bf16 autocast from the config or from ``accelerate launch --mixed_precision bf16``.
-
-    Our own context rather than accelerate's: its precision is fixed once per process, and a
-    notebook or a test may build trainers of both kinds. Weights and outer gradients stay float32.
-    """
-    if mixed_precision == "no":
-        mixed_precision = accelerator.mixed_precision
-    if mixed_precision not in ("no", "bf16"):
-        raise ValueError(
-            f"mixed precision must be no or bf16, got {mixed_precision!r} "
-            f"(fp16 would need loss scaling)"
-        )
-    return partial(
-        torch.autocast, accelerator.device.type, torch.bfloat16, enabled=mixed_precision == "bf16"
-    )
-
-
-def rng_states() -> dict:
-    return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_states(states: dict) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
 class RunExistsError(ValueError):
     """Training without --resume into a folder that holds a run."""
 
 
-class Progress:
-    """A bar against whichever limit will end the run first: outer steps, the training cost, or
-    the time limit (the one furthest along ends first at steady rates)."""
-
-    def __init__(self, trainer: Trainer, enabled: bool):
-        t, unit = trainer.config.train, trainer.family.cost_unit.replace("_", " ")
-        self.trainer = trainer
-        self.limits = [(f"{t.steps:,} steps", lambda: trainer.step / t.steps)]
-        if t.max_cost:
-            self.limits.append((f"{t.max_cost:,} {unit}", lambda: trainer.cost / t.max_cost))
-        if t.time_limit_minutes:
-            self.limits.append(
-                (
-                    f"{t.time_limit_minutes:g} minutes",
-                    lambda: trainer.elapsed / 60 / t.time_limit_minutes,
-                )
-            )
-        self.bar = progress_bar(
-            total=1000,
-            enabled=enabled,
-            mininterval=2,
-            dynamic_ncols=True,
-            desc=f"{trainer.config.family}/{trainer.algorithm.name}",
-            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
-        )
-        self.show()
-
-    def binding(self) -> tuple[str, float]:
-        name, fraction = max(((n, f()) for n, f in self.limits), key=lambda item: item[1])
-        return name, min(fraction, 1.0)
-
-    def update(self) -> None:
-        name, fraction = self.binding()
-        self.bar.update(round(1000 * fraction) - self.bar.n)
-        if name != self.bar.postfix_name:  # at step 0 every limit ties: name the one that binds
-            self.show()
-
-    def show(self, **values) -> None:
-        name, _ = self.binding()
-        self.bar.postfix_name = name
-        self.bar.set_postfix(step=self.trainer.step, **values, until=name)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-class Trainer:
+class Trainer(Checkpoints, Validation):
     def __init__(self, config: RunConfig, family: TaskFamily | None = None, log: bool = True):
         self.config, t = config, config.train
+        self.exported: Path | None = None  # where fit(export=True) put the best checkpoint
         check_defaults(t, "train.")  # a config changed in code gets the checks YAML gets
         bound_heap_growth()
         self.accelerator = make_accelerator(t.device)
@@ -213,99 +126,14 @@ class Trainer:
 
         needs_length = t.warmup_fraction > 0 or t.lr_schedule in ("linear", "cosine")
         if needs_length and t.time_limit_minutes and not t.max_cost and self.log_enabled:
-            tqdm.write(
+            log.warning(
                 f"the learning-rate schedule is laid over train.steps={t.steps:,}; a run "
                 f"that train.time_limit_minutes ends first gets only part of it (give "
                 f"train.steps or train.max_cost to fit it to the run)"
             )
         return expected_steps(t.steps, t.max_cost if needs_length else 0, step_costs)
 
-    # -- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict:
-        """Everything besides the weights that the next step depends on. The task streams are
-        stateless (seeded by step), so the step is also the sampler's position."""
-        return {
-            "step": self.step,
-            "best": self.best,
-            "elapsed": self.elapsed,
-            "skipped": self.skipped,
-            "cost": self.cost,
-            "cost_unit": self.family.cost_unit,
-            "peak_rss_mib": max(self.peak_rss_mib, peak_resident_mib()),
-            "signature": self.signature(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng": rng_states(),
-        }
-
-    def save(self, folder: Path) -> None:
-        """The checkpoint ``folder`` (one of ``self.run_folder``'s), written by the main process."""
-        if self.accelerator.is_main_process:
-            save_checkpoint(
-                folder,
-                self.run.tensors(),
-                config_to_dict(self.config),
-                self.state(),
-            )
-
-    def resume(self) -> bool:
-        """Continue from ``checkpoints/last`` if there is one; return whether it did."""
-        folder = self.run_folder.last
-        try:
-            tensors, saved_config, state = load_checkpoint(folder)
-        except CheckpointError:
-            if folder.exists() or previous(folder).exists():
-                raise
-            return False
-        if saved_config.get("family") != self.config.family:
-            raise CheckpointError(
-                f"checkpoint {folder} is a {saved_config.get('family')!r} run, "
-                f"this config trains {self.config.family!r}"
-            )
-        changed = resume_differences(saved_config, self.config, str(self.out))
-        if changed and self.log_enabled:  # applied, and written with the next checkpoint
-            tqdm.write(
-                f"resuming {self.out} with {'; '.join(changed)} (the learning-rate "
-                f"schedule stays as it was laid over the run)"
-            )
-        load_weights(self.run, tensors, folder)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if "rng" not in state:
-            raise CheckpointError(
-                f"checkpoint {folder} was written by an older metanmt without "
-                f"random generator states; it cannot be resumed exactly"
-            )
-        set_rng_states(state["rng"])
-        self.step, self.best, self.elapsed = state["step"], state["best"], state["elapsed"]
-        self.peak_rss_mib = state.get("peak_rss_mib", 0.0)  # of the processes before the resume
-        self.skipped = state.get("skipped", 0)
-        self.cost = state["cost"]
-        return True
-
     # -- the loop ------------------------------------------------------------------------------
-    def measure(self, tasks) -> float:
-        """Mean headline metric on ``tasks`` after ``eval_steps`` test-time steps (the processes
-        share the tasks out and add up)."""
-        steps = self.config.train.eval_steps or self.algorithm.inner_steps
-        mine = tasks[self.accelerator.process_index :: self.accelerator.num_processes]
-        total = torch.zeros(2, dtype=torch.float64)
-        if mine:
-            self.model.eval()  # no dropout while measuring
-            with self.autocast():
-                curves = adaptation_curve(
-                    self.family,
-                    self.model,
-                    self.algorithm,
-                    self.params,
-                    mine,
-                    [steps],
-                    device=self.device,
-                )
-            total[0], total[1] = curves[self.family.metric_name][:, 0].double().sum(), len(mine)
-        (total,) = sum_across_processes([total.to(self.device)])
-        return float(total[0] / total[1])
-
     def sample_slots(self, slots, step: int | None = None) -> list[Task]:
         """The training tasks in ``slots`` of the meta-batch of ``step``, with dropout seeds."""
         step = self.step if step is None else step
@@ -388,7 +216,7 @@ class Trainer:
         if t.on_nonfinite == "skip" and self.skipped < t.max_skipped_steps:
             self.skipped += 1
             if self.log_enabled:
-                tqdm.write(
+                log.warning(
                     f"skipped step {self.step}: {what}; tasks {tasks} "
                     f"({self.skipped} of at most {t.max_skipped_steps} skipped)"
                 )
@@ -408,14 +236,6 @@ class Trainer:
             )
         )
 
-    def validate(self) -> float:
-        """What picks the best checkpoint: the family's own validation if it has one (it runs on
-        every process alike), else the headline metric on the validation tasks."""
-        if not self.family.own_validation:
-            return self.measure(self.val_tasks)
-        with torch.random.fork_rng(devices=[]):
-            return self.family.validate(self.model, self.params)
-
     def settings(self) -> dict:
         """What the loop and its objects use, by train.* key (read back from the objects)."""
         t = self.config.train
@@ -432,23 +252,6 @@ class Trainer:
             "device": "auto" if t.device == "auto" else self.device.type,
         }
 
-    def signature(self) -> str:
-        """The run's signature (Run.signature) with the outer loop as built."""
-        t, group = self.config.train, self.optimizer.param_groups[0]
-        limit = f"|max_{self.family.cost_unit}:{t.max_cost}" if t.max_cost else ""
-        if t.convention != "compute":  # (compute: the signatures of runs made before the key)
-            limit += f"|convention:{t.convention}"
-        return (
-            f"{self.run.signature()}|meta_batch:{t.meta_batch}|outer:"
-            f"{type(self.optimizer).__name__.lower()}@{group['initial_lr']:g}"
-            f"|lr:{self.schedule.describe()}{limit}"
-        )
-
-    def _better(self, value: float) -> bool:
-        if math.isnan(self.best):
-            return True
-        return value > self.best if self.val_higher else value < self.best
-
     def saved_run_here(self) -> bool:
         """Whether out_dir already holds a run (on any process: they share the folder)."""
         here = self.run_folder.holds_run()
@@ -464,21 +267,24 @@ class Trainer:
         self.remove_run_files()
         self.accelerator.wait_for_everyone()
 
-    def fit(self, resume: bool = False, overwrite: bool = False) -> Run:
+    def fit(self, resume: bool = False, overwrite: bool = False, export: bool = False) -> Run:
         """Train to the first limit (steps, cost, time). A folder that holds a run is continued
         with ``resume``, replaced with ``overwrite``, and otherwise refused, never written over.
-        One process writes a run folder: another one training there is refused (its lock)."""
-        writable_folder(self.config.out_dir, "out_dir")
-        if not self.accelerator.is_main_process:  # the main process holds the lock for all
+        One process writes a run folder: the main one checks and locks it for all, so another
+        training there is refused. ``export``: then the best checkpoint is exported for use
+        (where the family does; ``self.exported``), under the same lock."""
+        if not self.accelerator.is_main_process:
             return self._fit(resume, overwrite)
-        with hold_folder(self.out, "out_dir"):
-            return self._fit(resume, overwrite)
+        with hold_folder(self.config.out_dir, "out_dir"):
+            run = self._fit(resume, overwrite)
+            self.exported = export_best(self.out) if export else None
+            return run
 
     def _fit(self, resume: bool, overwrite: bool) -> Run:
         t = self.config.train
         if resume:
             if not self.resume() and self.log_enabled:
-                tqdm.write(
+                log.warning(
                     f"no checkpoint in {self.run_folder.last} to resume from: "
                     f"starting a new run there"
                 )
@@ -494,7 +300,7 @@ class Trainer:
         if self.log_enabled:  # what is being trained, written from the built objects
             self.run_folder.signature.write_text(self.signature() + "\n")
         if self.log_enabled and self.accelerator.num_processes > 1:
-            tqdm.write(
+            log.info(
                 f"{self.accelerator.num_processes} processes "
                 f"({self.accelerator.distributed_type.value}, {self.device.type}), "
                 f"meta-batch of {t.meta_batch} split {len(self.slots)}+ tasks each"
@@ -510,17 +316,11 @@ class Trainer:
 
     def loop(self) -> None:
         t = self.config.train
-        metric = self.family.metric_name
         start_time = time.perf_counter() - self.elapsed
-        running = []
-        limit = 60 * t.time_limit_minutes if t.time_limit_minutes > 0 else math.inf
-
-        def budget_left() -> bool:
-            return t.max_cost <= 0 or self.cost < t.max_cost
-
+        limits, running = Limits(self), []
         bar = Progress(self, enabled=self.log_enabled)
         try:  # a resumed run may be done already
-            while self.step < t.steps and self.elapsed < limit and budget_left():
+            while limits.running():
                 cost_before = self.cost
                 stats = self.train_step()
                 self.step += 1
@@ -530,51 +330,44 @@ class Trainer:
                 bar.update()
                 self.elapsed = time.perf_counter() - start_time
                 if (self.step % t.log_every == 0 or self.step == t.steps) and running:
-                    logged = {
-                        "train/loss": sum(running) / len(running),
-                        "train/grad_norm": stats["grad_norm"],
-                        "train/lr": stats["lr"],
-                    }
-                    logged[f"train/{self.family.cost_unit}"] = self.cost
-                    if self.skipped:
-                        logged["train/skipped_steps"] = self.skipped
-                    self.logger.log(self.step, self.elapsed, logged)
-                    bar.show(loss=f"{logged['train/loss']:.4f}")
+                    self.log_training(running, stats, bar)
                     running = []
-                # Every process must agree to stop, or the others would wait in an all-reduce
-                # forever.
-                out_of_time = limit < math.inf and any_process(self.elapsed >= limit, self.device)
-                out_of_budget = 0 < t.max_cost <= self.cost
-                for milestone in t.keep_checkpoints_at:
-                    if cost_before < milestone <= self.cost:
-                        self.save(self.run_folder.checkpoint_at(milestone))
-                done = self.step == t.steps or out_of_time or out_of_budget
-                if done:  # saved before the last validation too: a failure there loses no training
-                    self.save(self.run_folder.last)
-                if self.step % t.eval_every == 0 or done:
-                    value = self.validate()
-                    self.logger.log(self.step, self.elapsed, {f"val/{self.val_metric}": value})
-                    if self.curve_tasks:
-                        self.logger.log(
-                            self.step,
-                            self.elapsed,
-                            {f"test/{metric}": self.measure(self.curve_tasks)},
-                        )
-                    if self._better(value):
-                        self.best = value
-                        self.save(self.run_folder.best)
-                if self.step % t.checkpoint_every == 0 or done:
-                    self.save(self.run_folder.last)
-                if out_of_time or out_of_budget:
-                    reached = (
-                        f"time limit of {t.time_limit_minutes} minutes"
-                        if out_of_time
-                        else f"{self.cost:,} {self.family.cost_unit.replace('_', ' ')}"
-                    )
+                reached = limits.reached()
+                self.checkpoint(cost_before, done=self.step == t.steps or reached is not None)
+                if reached is not None:
                     if self.log_enabled:
-                        tqdm.write(f"{reached} reached at step {self.step}")
+                        log.info(f"{reached} reached at step {self.step}")
                     break
         finally:  # before any message: an error or Ctrl-C is then its own line
             bar.close()
         self.logger.close()
         self.accelerator.wait_for_everyone()  # the main process has written the last checkpoint
+
+    def log_training(self, running: list[float], stats: dict[str, float], bar: Progress) -> None:
+        """The mean training loss since the last log line, with this step's gradient norm, rate,
+        training cost (and the steps skipped), into metrics.csv and the bar."""
+        logged = {
+            "train/loss": sum(running) / len(running),
+            "train/grad_norm": stats["grad_norm"],
+            "train/lr": stats["lr"],
+        }
+        logged[f"train/{self.family.cost_unit}"] = self.cost
+        if self.skipped:
+            logged["train/skipped_steps"] = self.skipped
+        self.logger.log(self.step, self.elapsed, logged)
+        bar.show(loss=f"{logged['train/loss']:.4f}")
+
+    def checkpoint(self, cost_before: int, done: bool) -> None:
+        """After a step: keep the weights at each train.keep_checkpoints_at cost it passed,
+        validate (and keep ``best``) every eval_every steps, save ``last`` every
+        checkpoint_every; all of it when the run is ``done``."""
+        t = self.config.train
+        for milestone in t.keep_checkpoints_at:
+            if cost_before < milestone <= self.cost:
+                self.save(self.run_folder.checkpoint_at(milestone))
+        if done:  # saved before the last validation too: a failure there loses no training
+            self.save(self.run_folder.last)
+        if self.step % t.eval_every == 0 or done:
+            self.validate_and_keep_best()
+        if self.step % t.checkpoint_every == 0 or done:
+            self.save(self.run_folder.last)

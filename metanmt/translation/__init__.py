@@ -1,10 +1,12 @@
 """Translation into English: the task family, corpus preparation from public sources, the shared
-sentencepiece vocabulary, MarianMT models, fine-tuning at word budgets, decoding, scoring, and the
-``metanmt prepare | finetune | translate | score | compare | export`` commands.
+sentencepiece vocabulary, MarianMT models, fine-tuning at word budgets, decoding, scoring, and what
+the ``metanmt prepare | finetune | translate | score | compare | export`` commands run
+(``metanmt/cli/``).
 
 A family over the core: it imports the core (registry, algorithms, trainer, evaluation) and the
 core never imports it. Importing ``metanmt.translation.family`` registers the family. The names
-below load on first use, so the CLI's flag module (``translation/cli.py``) imports without torch.
+below load on first use; ``translation/settings.py`` (every setting, declared once) imports without
+torch, so the CLI makes its flags from it before anything heavy loads.
 """
 
 import importlib

@@ -13,10 +13,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import subprocess
-import time
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -27,75 +25,43 @@ from metanmt.config import (
     build_config,
     merge,
     merge_layer,
-    parse_cost,
     read_yaml,
     resolve_sources,
 )
 from metanmt.evaluation.report import plain_table, training_rows
 from metanmt.folder_lock import hold_folder
 from metanmt.run_folder import RunFolder, checkpoint_of
-from metanmt.schema import apply, setting, to_dict
+from metanmt.schema import apply, to_dict
 from metanmt.threads import parse_threads, set_threads
 from metanmt.trainer import Trainer
-from metanmt.trainer.distributed import launch_command
 from metanmt.translation.data.corpus import default_corpus_dir, load_corpus
 from metanmt.translation.data.languages import LanguageRoles, load_roles, missing_language
 from metanmt.translation.data.prepare import prepare
 from metanmt.translation.data.sources import default_cache
-from metanmt.translation.finetuning.budgets import BudgetPlan, LanguageData, run_budgets
+from metanmt.translation.finetuning.budgets import run_budgets
 from metanmt.translation.finetuning.contrast import contrast, gap
-from metanmt.translation.model import PRESETS
+from metanmt.translation.finetuning.job import Initialisations
+from metanmt.translation.finetuning.language_data import LanguageData, corpus_languages
+from metanmt.translation.model import resolve_device
+from metanmt.translation.settings import BudgetPlan, CompareConfig, CorpusSpec
+from metanmt.translation.training_runs import train_runs
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class CorpusSpec:
-    path: str = ""  # the prepared corpus; "" = $METANMT_CACHE/translation (translation-toy for toy)
-    toy: bool = False  # prepare the made-up toy corpus (no data needed)
-    source: str = ""  # raw data root to prepare from; "" = $METANMT_DATA, else a download
-    roles: str = ""  # language roles YAML; "" = the MetaNMT split
-    vocab_size: int = setting(8000, low=100)
-
-    def folder(self) -> Path:
-        """The path, else the default corpus folder (its vocabulary size in the name when it is
-        not the default's, so presets with different vocabularies never share a folder)."""
-        if self.path:
-            return Path(self.path)
-        if self.toy:
-            return default_cache() / "translation-toy"
-        default = default_corpus_dir()
-        return (
-            default
-            if self.vocab_size == 8000
-            else default.with_name(f"{default.name}-v{self.vocab_size}")
-        )
-
-
-@dataclass
-class CompareConfig(BudgetPlan):
-    out_dir: str = "results/compare"  # runs in OUT/<name>, fine-tuning in OUT/<track>
-    corpus: CorpusSpec = field(default_factory=CorpusSpec)
-    # name -> run config YAML (as for `metanmt train`), relative to the file that names it;
-    # `name: null` in a later file drops a run
-    runs: dict = setting({})
-    shared: dict = setting({})  # run-config keys for every run (e.g. train: {max_target_tokens: N})
-    random: str = setting(
-        "cpu", choices=("", *PRESETS)
-    )  # also fine-tune a random init of this size
-    languages: tuple[str, ...] = ()  # () = the corpus' validation and test languages
-    tracks: tuple[str, ...] = ()  # evaluation tracks, each in OUT/<track>; () = the corpus' first
-    contrast: tuple[str, ...] = ("metanmt", "multinmt")  # A and B of contrast.md (when both run)
-    # Also fine-tune every run as it was at these training costs (target tokens; each run keeps
-    # them: shared.train.keep_checkpoints_at), named <run>@<cost>, e.g. metanmt@1M; gap.md and
-    # gap_vs_tokens.png give A - B at each of them and at the end
-    checkpoints: tuple[int, ...] = setting((), parse=parse_cost)
-    threads: str = "0"  # torch CPU threads: N, 0 = torch's default, auto = one per idle core
-    # Runs trained side by side, each in its own process (on a 2-core CPU two 1-thread runs
-    # train ~1.2x faster together than one after another at 2 threads); with --processes N, one
-    runs_at_once: int = setting(1, low=1)
-    # Train each run once per seed (its config's ``seed``), named <run>_s<seed> (metanmt_s1,
-    # metanmt_s1@1M): contrasts pair A and B run by run and count the spread between runs;
-    # () = one run each, with its own config's seed, named as in ``runs``
-    seeds: tuple[int, ...] = setting((), parse=int)
+def corpus_folder(spec: CorpusSpec) -> Path:
+    """The corpus' path, else the default corpus folder (its vocabulary size in the name when it
+    is not the default's, so presets with different vocabularies never share a folder)."""
+    if spec.path:
+        return Path(spec.path)
+    if spec.toy:
+        return default_cache() / "translation-toy"
+    default = default_corpus_dir()
+    return (
+        default
+        if spec.vocab_size == 8000
+        else default.with_name(f"{default.name}-v{spec.vocab_size}")
+    )
 
 
 def read_compare_yaml(path: Path) -> dict:
@@ -105,11 +71,16 @@ def read_compare_yaml(path: Path) -> dict:
 
 
 def load_compare(
-    path: str | Path, assignments: Sequence[str] = (), only: Sequence[str] = ()
+    path: str | Path,
+    assignments: Sequence[str] = (),
+    only: Sequence[str] = (),
+    flags: dict | None = None,
 ) -> tuple[CompareConfig, dict]:
     """The comparison (only the runs named in ``only``, if given) and the nested dict of every
-    key given (for reading them back)."""
+    key given (for reading them back): the YAML, then ``assignments`` (--set), then ``flags``
+    (a nested dict of values already read)."""
     given = merge(read_compare_yaml(Path(path)), resolve_sources(None, assignments))
+    given = merge(given, copy.deepcopy(flags or {}))
     config = apply(CompareConfig(), copy.deepcopy(given), "", "a comparison")
     unknown = sorted(set(only) - set(config.runs))
     if unknown:
@@ -155,7 +126,7 @@ class Comparison:
         except ValueError as error:
             raise ConfigError(f"threads: {error}") from None
         self.out = Path(config.out_dir)
-        self.corpus = config.corpus.folder()
+        self.corpus = corpus_folder(config.corpus)
         self.plan = BudgetPlan(
             **{
                 f.name: copy.deepcopy(getattr(config, f.name))
@@ -249,48 +220,8 @@ class Comparison:
         before the fine-tuning starts; ``runs_at_once`` of them side by side, each writing its
         progress to OUT/<name>/train.log."""
         at_once = 1 if processes > 1 or accelerate_config else self.config.runs_at_once
-        pending, running = list(names), {}
-        while pending or running:
-            while pending and len(running) < at_once:
-                name = pending.pop(0)
-                folder = self.out / name
-                folder.mkdir(parents=True, exist_ok=True)
-                config_file = RunFolder(folder).config_file
-                config_file.write_text(yaml.safe_dump(self.run_sources[name], sort_keys=False))
-                args = [
-                    "--config",
-                    str(config_file),
-                    "--resume",
-                    "--threads",
-                    str(self.config.threads),
-                ]
-                command = launch_command(processes, port, args, accelerate_config)
-                log = open(RunFolder(folder).log, "a") if at_once > 1 else None
-                if log:
-                    print(f"training {name} (progress in {RunFolder(folder).log})")
-                running[name] = subprocess.Popen(command, stdout=log, stderr=log), log
-            name = next((n for n, (child, _) in running.items() if child.poll() is not None), None)
-            if name is None:
-                time.sleep(1)
-                continue
-            child, log = running.pop(name)
-            if log:
-                log.close()
-            if child.returncode != 0:
-                where = (
-                    f"its messages are in {RunFolder(self.out / name).log}"
-                    if log
-                    else "its own messages are above"
-                )
-                raise RuntimeError(
-                    f"training {name} failed ({where}); the same command "
-                    f"resumes it from its last checkpoint"
-                )
-            row = training_rows([self.out / name])[0]
-            print(
-                f"{name}: {row['steps']} steps, {row['target_tokens']:,} target tokens, best "
-                f"validation {row['best_validation']}, peak memory {row['peak_rss_mib']} MiB"
-            )
+        runs = {name: self.run_sources[name] for name in names}
+        train_runs(runs, self.out, self.config.threads, at_once, processes, accelerate_config, port)
 
     def inits(self) -> dict[str, str]:
         """Every initialisation to fine-tune: each run (its best checkpoint), each run at each of
@@ -309,27 +240,23 @@ class Comparison:
             inits["random"] = f"random:{self.config.random}"
         return inits
 
-    def finetune(self, track: str) -> list[dict]:
+    def finetune(self, track: str, inits: Initialisations) -> list[dict]:
         """Every init at every budget on ``track``: results and summary in OUT/<track>/."""
-        corpus = load_corpus(self.corpus)
-        languages = self.config.languages or tuple(
-            corpus.languages("validation") + corpus.languages("test")
-        )
-        data = {lang: LanguageData(*corpus.track_pairs(lang, track)) for lang in languages}
-        return self.finetune_on(
-            data, self.out / track, f"the {track} track of the corpus {self.corpus.name}"
-        )
+        data = corpus_languages(self.corpus, self.config.languages, track)
+        test_set = f"the {track} track of the corpus {self.corpus.name}"
+        return self.finetune_on(data, self.out / track, inits, test_set)
 
     def finetune_on(
         self,
         data: dict[str, LanguageData],
         out: Path,
+        initialisations: Initialisations,
         test_set: str = "the test files given to metanmt compare",
     ) -> list[dict]:
         """Every init at every budget on ``data``'s languages, in ``out``, and the paired
         contrast of the two named in ``contrast``."""
-        inits = self.inits()
-        summary = run_budgets(inits, data, self.plan, out, self.corpus / "vocab", test_set)
+        inits = initialisations.sources
+        summary = run_budgets(initialisations, data, self.plan, out, test_set=test_set)
         a, b = (self.config.contrast + ("", ""))[:2]
         pairs = self.contrast_pairs(a, b)
         if all(name in inits for pair in pairs for name in pair):
@@ -392,22 +319,33 @@ class Comparison:
     ) -> list[dict]:
         self.ensure_corpus()
         self.train(list(self.run_configs), processes, accelerate_config, port)  # equal cost
+        inits = Initialisations(  # each checked and hashed once, for every track
+            self.inits(), self.corpus / "vocab", self.plan.seed, resolve_device(self.plan.device)
+        )
         if new_language:
             summaries = {
-                lang: self.finetune_on(new_language, self.out / lang) for lang in new_language
+                lang: self.finetune_on(new_language, self.out / lang, inits)
+                for lang in new_language
             }
         else:
-            summaries = {track: self.finetune(track) for track in self.tracks()}
+            summaries = {track: self.finetune(track, inits) for track in self.tracks()}
         if self.run_configs:
             table = plain_table(training_rows([self.out / name for name in self.run_configs]))
             (self.out / "training.md").write_text(table)
-            print(table, end="")
-        for track in summaries:
-            for name in ("summary.md", "contrast.md"):
-                if (self.out / track / name).is_file():
-                    print(f"== {track}: {name}")
-                    print((self.out / track / name).read_text(encoding="utf-8"), end="")
         return [row for summary in summaries.values() for row in summary]
+
+    def report(self, parts: Sequence[str]) -> str:
+        """What a finished comparison shows: training.md, and each part's (a track's, or your
+        language's) summary.md and contrast.md."""
+        texts = []
+        if (self.out / "training.md").is_file() and self.run_configs:
+            texts.append((self.out / "training.md").read_text())
+        for part in parts:
+            for name in ("summary.md", "contrast.md"):
+                if (self.out / part / name).is_file():
+                    texts.append(f"== {part}: {name}\n")
+                    texts.append((self.out / part / name).read_text(encoding="utf-8"))
+        return "".join(texts)
 
     def describe(self, new_language: bool = False) -> str:
         """What would run, as YAML: the corpus, each run's signature (built from its objects,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from metanmt.schema import setting
-from metanmt.values import parse_count
+from metanmt.values import THREADS_HELP, counts, parse_cost, parse_count
 
 # Parameter subsets a fine-tuning may update ("emb+enc" is what MetaNMT fine-tunes).
 SUBSETS = ("all", "emb+enc", "emb")
@@ -30,7 +30,7 @@ MAX_EXTENSION = 32_000
 
 def parse_budget(text: str | int) -> int:
     """A word budget: 16000, "16k", "16K", 0 (zero-shot) or "all" / "pool" (the whole pool)."""
-    if str(text).strip().lower() in WHOLE_POOL_WORDS:
+    if text == WHOLE_POOL or str(text).strip().lower() in WHOLE_POOL_WORDS:
         return WHOLE_POOL
     return parse_count(
         text, "a budget (English words: 16000, 16k, 0 for zero-shot or 'all' for the pool)"
@@ -61,36 +61,127 @@ DECODING = Decoding()
 
 @dataclass
 class FinetuneConfig:
-    subset: str = setting("all", choices=SUBSETS)  # emb+enc is MetaNMT's choice
-    lr: float = setting(5e-4, above=0)  # Adam
-    warmup_steps: int = setting(30, low=0)  # linear warm-up: Adam's first full-size steps can
-    # wreck a trained model
-    max_epochs: int = setting(50, low=1)  # passes over the drawn data, at most
-    max_steps: int = setting(100_000, low=1)  # a cap on updates, whatever the epochs say
-    batch_tokens: int = setting(1500, low=1)  # at most this many padded target tokens per batch
-    eval_every: int = setting(25, low=1)  # updates between dev-loss checks
-    # Stop after this many checks without a better dev loss. Generous on purpose: a trained model's
-    # dev loss can sit still for ~60 steps before it learns a new language (BENCHMARKS.md).
-    patience: int = setting(6, low=1)
-    dev_sentences: int = setting(400, low=0)  # dev-set sentences for early stopping (0 = all)
-    max_length: int = setting(128, low=2)
-    dropout: bool = True  # keep the model's dropout on while fine-tuning
-    # Add up to this many source pieces learnt from the drawn training side, for a language the
-    # shared vocabulary spells in bytes (extend_vocab.py); 0: the vocabulary as it is
-    extend_vocab: int = setting(0, parse=extension_size)
+    subset: str = setting(
+        "all", choices=SUBSETS, help="parameters fine-tuned: all | emb+enc (MetaNMT's) | emb"
+    )
+    lr: float = setting(5e-4, above=0, help="Adam's rate")
+    # Adam's first full-size steps can wreck a trained model
+    warmup_steps: int = setting(30, low=0, help="updates of linear warm-up")
+    max_epochs: int = setting(
+        50, low=1, help="passes over the drawn data, at most; early stopping ends sooner"
+    )
+    max_steps: int = setting(
+        100_000,
+        low=1,
+        parse=counts("a step cap"),
+        help="a cap on updates, whatever the epochs say",
+    )
+    batch_tokens: int = setting(
+        1500, low=1, parse=counts("a batch"), help="at most this many padded target tokens a batch"
+    )
+    eval_every: int = setting(25, low=1, help="updates between dev-loss checks")
+    # Generous on purpose: a trained model's dev loss can sit still for ~60 steps before it
+    # learns a new language (BENCHMARKS.md).
+    patience: int = setting(6, low=1, help="stop after this many checks without a better dev loss")
+    dev_sentences: int = setting(400, low=0, help="dev-set sentences for early stopping (0 = all)")
+    max_length: int = setting(128, low=2, help="tokens a sentence is cut to")
+    dropout: bool = setting(True, help="keep the model's dropout on while fine-tuning")
+    extend_vocab: int = setting(
+        0,
+        parse=extension_size,
+        help="add up to N source pieces learnt from each draw's training side, each holding a "
+        "character the shared vocabulary spells in bytes (README: 2000 for a script it lacks; "
+        "not for a few missing letters); part of each result's key (0: none)",
+    )
 
 
 @dataclass
 class BudgetPlan:
-    # English words; 0 = zero-shot, "all" = the whole pool (-1), "16k" = 16000
-    budgets: tuple[int, ...] = setting((0, 4000, 16000), parse=parse_budget, unique=True)
-    draws: int = setting(3, low=1)  # random draws per budget (zero-shot: one)
-    draws_by_budget: dict = setting({})  # budget -> draws, instead of ``draws`` (e.g. {40k: 1})
-    draws_by_init: dict = setting({})  # initialisation name -> at most this many draws
-    test_sentences: int = setting(0, low=0)  # a fixed prefix of the test set (0 = all of it)
-    beams: int = setting(DECODING.beams, low=1)
-    length_penalty: float = DECODING.length_penalty
-    seed: int = 0
-    save_models: bool = False  # save_pretrained every fine-tuned model in OUT/models/
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto: cuda when there is one
+    budgets: tuple[int, ...] = setting(
+        (0, 4000, 16000),
+        parse=parse_budget,
+        unique=True,
+        help="English words: 0 = zero-shot, 16000 or 16k, all = the whole pool",
+    )
+    draws: int = setting(3, low=1, help="random draws per budget (zero-shot: one)")
+    draws_by_budget: dict = setting({}, help="budget -> draws, instead of draws (e.g. {40k: 1})")
+    draws_by_init: dict = setting({}, help="initialisation name -> at most this many draws")
+    test_sentences: int = setting(
+        0,
+        parse=counts("a sentence count"),
+        help="the first N sentences of each test set (0 = all of it)",
+    )
+    beams: int = setting(DECODING.beams, low=1, help="beam size (MetaNMT's)")
+    length_penalty: float = setting(DECODING.length_penalty, help="(MetaNMT's)")
+    seed: int = setting(0, help="seed of the draws and of fine-tuning")
+    save_models: bool = setting(
+        False, help="save_pretrained every fine-tuned model in OUT/models/, with its card"
+    )
+    device: str = setting(
+        "auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when there is one"
+    )
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+# The model sizes (translation/model.py PRESETS holds their shapes)
+MODEL_SIZES = ("tiny", "cpu", "paper")
+
+
+@dataclass
+class CorpusSpec:
+    path: str = setting(
+        "",
+        help="the prepared corpus; '' = $METANMT_CACHE/translation (translation-toy for toy)",
+    )
+    toy: bool = setting(False, help="prepare the made-up toy corpus (no data needed)")
+    source: str = setting(
+        "", help="raw data root to prepare from; '' = $METANMT_DATA, else a download"
+    )
+    roles: str = setting("", help="language roles YAML; '' = the MetaNMT split")
+    vocab_size: int = setting(8000, low=100)
+
+
+@dataclass
+class CompareConfig(BudgetPlan):
+    """A comparison (``recipes/configs/compare/*.yaml``): the corpus, the runs trained to equal
+    cost, and the fine-tuning plan (``BudgetPlan``'s keys)."""
+
+    out_dir: str = setting(
+        "results/compare", help="results folder: runs in OUT/<name>, fine-tuning in OUT/<track>"
+    )
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+    # `name: null` in a later file drops a run
+    runs: dict = setting(
+        {}, help="name -> run config YAML (as for `metanmt train`), relative to its file"
+    )
+    shared: dict = setting(
+        {}, help="run-config keys for every run (e.g. train: {max_target_tokens: N})"
+    )
+    random: str = setting(
+        "cpu", choices=("", *MODEL_SIZES), help="also fine-tune a random init of this size"
+    )
+    languages: tuple[str, ...] = setting(
+        (), help="languages to fine-tune on (default: the corpus' validation and test ones)"
+    )
+    tracks: tuple[str, ...] = setting(
+        (), help="evaluation tracks, each in OUT/<track> (default: the corpus' first)"
+    )
+    contrast: tuple[str, ...] = setting(
+        ("metanmt", "multinmt"), help="A and B of contrast.md (when both run)"
+    )
+    # gap.md and gap_vs_tokens.png give A - B at each of them and at the end
+    checkpoints: tuple[int, ...] = setting(
+        (),
+        parse=parse_cost,
+        help="also fine-tune every run as it was at these training costs (target tokens; "
+        "each run keeps them: shared.train.keep_checkpoints_at), named <run>@<cost>",
+    )
+    threads: str = setting("0", help=THREADS_HELP)
+    # on a 2-core CPU two 1-thread runs train ~1.2x faster together than one after another
+    runs_at_once: int = setting(1, low=1, help="runs trained side by side, each in its own process")
+    seeds: tuple[int, ...] = setting(
+        (),
+        parse=int,
+        help="train each run once per seed (<run>_s<seed>); contrasts pair A and B seed by "
+        "seed and count the spread between runs",
+    )

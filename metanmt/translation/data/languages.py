@@ -11,29 +11,28 @@ chosen by a hash of each pair's English side (``parts`` gives the test and dev f
 English sentence falls in the same part for every language and every release of the set.
 ``recipes/configs/languages.yaml`` is a commented copy of these defaults; a YAML file only
 overrides them (lists replace, tracks and their maps merge key by key).
+
+The roles live here; the codes they are given in are language_codes.py's, the tracks and parts
+tracks.py's, the training sources' strings source_specs.py's; the names other modules import
+from here (``part_of``, ``missing_language``...) stay importable here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from iso639 import Lang
-from iso639.exceptions import DeprecatedLanguageValue, InvalidLanguageValue
 
-ENGLISH, ENGLISH_3 = "en", "eng"
-
-# A language is named by its ISO 639-1 code (as in the paper) or, for one without, its ISO 639-3
-# code; iso639-lang maps it to the ISO 639-3 code that the mirror's file names use (sources.py,
-# with the exceptions in mirror.yaml). No table here needs a line to add a language.
+from metanmt.translation.data.errors import CorpusError
+from metanmt.translation.data.language_codes import ENGLISH_3, iso639_3, language_name
+from metanmt.translation.data.language_codes import missing_language as missing_language
+from metanmt.translation.data.source_specs import parse_source
+from metanmt.translation.data.tracks import Track, default_tracks, split_part
+from metanmt.translation.data.tracks import part_of as part_of
 
 ROLES = ("train", "validation", "test")
-PARTS = ("test", "dev", "pool")
-TATOEBA = "tatoeba-test-v2021-08-07"
-HELD_OUT = ("ro", "lv", "fi", "tr", "ko")
 
 DEFAULT_TRAIN = [
     "bg",
@@ -55,170 +54,6 @@ DEFAULT_TRAIN = [
     "sv",
     "ru",
 ]
-DEFAULT_DEV_SETS = {
-    "ro": "flores200-devtest",
-    "lv": "flores200-devtest",
-    "fi": "flores200-devtest",
-    "tr": "flores200-devtest",
-    "ko": "park-dev",
-}
-DEFAULT_TEST_SETS = {
-    "ro": "newstest2016",
-    "lv": "newstest2017",
-    "fi": "newstest2017",
-    "tr": "newstest2017",
-    "ko": "park-test",
-}
-
-
-def default_tracks() -> dict[str, Track]:
-    return {
-        "news": Track(dict(DEFAULT_DEV_SETS), dict(DEFAULT_TEST_SETS)),
-        "tatoeba": Track(
-            {lang: f"{TATOEBA}%dev" for lang in HELD_OUT},
-            {lang: f"{TATOEBA}%test" for lang in HELD_OUT},
-            {lang: [f"{TATOEBA}%pool"] for lang in HELD_OUT},
-        ),
-    }
-
-
-class CorpusError(ValueError):
-    """Bad roles, bad raw data or a bad prepared corpus; the message names the culprit."""
-
-
-def _iso639(code: str) -> Lang:
-    """The ISO 639 entry of a language code; anything else is an error saying what a code is."""
-    example = "an ISO 639-1 code (two letters: uk) or an ISO 639-3 one (three: ukr)"
-    if not isinstance(code, str):
-        raise CorpusError(f"language code {code!r} is not a string; give {example}")
-    try:
-        entry = Lang(pt1=code) if len(code) == 2 else Lang(pt3=code) if len(code) == 3 else None
-    except DeprecatedLanguageValue as error:
-        raise CorpusError(f"language code {code!r} is retired: {error}") from None
-    except InvalidLanguageValue:
-        entry = None
-    if entry is not None and entry.scope() == "Special":
-        raise CorpusError(
-            f"language code {code!r} names no language ({entry.name}); give {example}"
-        )
-    if entry is not None:
-        return entry
-    hint = ""
-    if code != code.lower() and _known(code.lower()):
-        hint = f"; codes are lower case: {code.lower()!r}"
-    elif len(code) == 3 and _known(code, "pt2b"):
-        entry = Lang(pt2b=code)
-        hint = f"; {code!r} is the ISO 639-2/B code of {entry.name}: use {entry.pt1 or entry.pt3!r}"
-    elif "_" in code or "-" in code:
-        hint = "; a script or region (kor_Hang, pt-BR) is not part of it"
-    raise CorpusError(f"unknown language code {code!r}: give {example}{hint}")
-
-
-def _known(code: str, part: str = "") -> bool:
-    part = part or ("pt1" if len(code) == 2 else "pt3")
-    try:
-        return len(code) in (2, 3) and Lang(**{part: code}).scope() != "Special"
-    except (InvalidLanguageValue, DeprecatedLanguageValue):
-        return False
-
-
-def iso639_3(code: str) -> str:
-    """The ISO 639-3 code of a language code (ISO 639-1 or 639-3); an unknown one is an error."""
-    return _iso639(code).pt3
-
-
-def language_name(code: str) -> str:
-    """The language's ISO 639 reference name (``uk`` -> ``Ukrainian``), for messages."""
-    return _iso639(code).name
-
-
-def missing_language(
-    code: str, where: str, held: list[str], what: str = "a validation or test language"
-) -> CorpusError:
-    """The error for a language ``where`` (a corpus) does not fine-tune on: a code that is no
-    language says so; a real language without data is told which files bring it."""
-    try:
-        name = language_name(code)
-    except CorpusError as error:
-        return CorpusError(f"{error}; {where} has: {', '.join(held)}")
-    return CorpusError(
-        f"{code!r} ({name}) is not {what} of {where} (it has: {', '.join(held)}). To "
-        f"fine-tune on {name}, bring its files: --language {code} "
-        f"--train-files SRC EN --dev-files SRC EN --test-files SRC EN (or --train-tsv, "
-        f"--dev-tsv, --test-tsv); or list {code} as a validation or test language in a roles "
-        f"YAML with its files under sources ({code}: [tsv:{code}-en.tsv]) and run `metanmt "
-        f"prepare --roles FILE`"
-    )
-
-
-def split_part(set_id: str) -> tuple[str, str | None]:
-    """``"SET%test"`` -> ``("SET", "test")``; a whole set -> ``(set_id, None)``."""
-    base, _, part = set_id.partition("%")
-    if part and part not in PARTS:
-        raise CorpusError(f"set id {set_id!r}: the part after % must be one of {', '.join(PARTS)}")
-    return base, part or None
-
-
-def part_of(english: str, parts: dict[str, float]) -> str:
-    """Which part an English sentence falls in: a hash of the text, the same everywhere."""
-    position = int(hashlib.sha256(english.encode("utf-8")).hexdigest()[:12], 16) / 16**12
-    if position < parts["test"]:
-        return "test"
-    return "dev" if position < parts["test"] + parts["dev"] else "pool"
-
-
-# ---------------------------------------------------------------- training sources (streams.py)
-
-KINDS = ("hf", "moses", "tsv", "files", "set")
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """A parsed source string: its kind, its location and (hf) config and split."""
-
-    kind: str
-    location: str
-    config: str | None = None
-    split: str = "train"
-    text: str = ""
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def parse_source(text: str) -> SourceSpec:
-    """A source string -> SourceSpec; a malformed one is an error naming it and the kinds."""
-    if not isinstance(text, str) or ":" not in text:
-        raise CorpusError(
-            f"source {text!r}: expected <kind>:<location>, kind one of "
-            f"{', '.join(KINDS)} (e.g. hf:Helsinki-NLP/europarl:de-en)"
-        )
-    kind, _, rest = text.partition(":")
-    if kind not in KINDS:
-        raise CorpusError(f"source {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
-    if not rest.strip():
-        raise CorpusError(f"source {text!r}: nothing after {kind}:")
-    if kind == "hf":
-        rest, _, split = rest.partition("@")
-        location, _, config = rest.partition(":")
-        if not location or (split == "" and "@" in text):
-            raise CorpusError(f"source {text!r}: expected hf:<id or folder>[:<config>][@<split>]")
-        return SourceSpec(kind, location, config or None, split or "train", text)
-    if kind == "files" and len(rest.split(",")) != 2:
-        raise CorpusError(f"source {text!r}: expected files:<language file>,<English file>")
-    return SourceSpec(kind, rest, text=text)
-
-
-@dataclass
-class Track:
-    """One way of measuring the validation and test languages."""
-
-    # language -> set id of its dev set (early stopping, selection) and test set (reporting)
-    dev_sets: dict[str, str] = field(default_factory=dict)
-    test_sets: dict[str, str] = field(default_factory=dict)
-    # language -> the only sets its fine-tuning pool may draw from on this track (e.g. in-domain
-    # ones); a language not listed fine-tunes on its whole pool
-    pool_sets: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -10,6 +10,7 @@ of every training and pool split, in one folder.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from metanmt.translation.data.languages import LanguageRoles
 from metanmt.translation.data.tokens import write_tokens
 from metanmt.translation.data.toy import prepare_toy_corpus
 from metanmt.translation.data.vocab import train_vocabulary, vocabulary_report
+
+log = logging.getLogger(__name__)
 
 VOCAB = "vocab"
 
@@ -78,9 +81,9 @@ def prepare_vocabulary(
             },
         )
         (tmp / "report.json").write_text(json.dumps(report, indent=1))
-    print(f"vocabulary: {len(tokenizer)} entries, trained on {len(sentences)} sentences")
+    log.info(f"vocabulary: {len(tokenizer)} entries, trained on {len(sentences)} sentences")
     for row in report:
-        print(
+        log.info(
             f"  {row['language']}: {row['tokens_per_sentence']} tokens/sentence, unk rate "
             f"{row['unk_rate']:.4%}, byte fallback {row['byte_fallback_rate']:.2%}"
         )
@@ -120,5 +123,5 @@ def prepare(
         seconds["vocabulary"] = time.time() - started - sum(seconds.values())
         write_tokens(out, num_proc, progress)
         seconds["token ids"] = time.time() - started - sum(seconds.values())
-    print("prepared in " + ", ".join(f"{what} {s:.1f} s" for what, s in seconds.items()))
+    log.info("prepared in " + ", ".join(f"{what} {s:.1f} s" for what, s in seconds.items()))
     return Path(out)

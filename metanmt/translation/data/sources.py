@@ -13,16 +13,16 @@ The source folder is laid out like the public repositories (and like ``$METANMT_
     korean-parallel-corpora/korean-english-jhe/jhe-koen-{dev,eval}.{ko,en}
                                                                      (set ids: jhe-dev, jhe-eval)
 
-<xxx> is the language's ISO 639-3 code (``languages.iso639_3``): any language is looked for, none
-is listed in code. The few FLORES-200 and NTREX-128 files named otherwise upstream (``lvs`` for
-Latvian) are data, in ``mirror.yaml`` beside this file.
+<xxx> is the language's ISO 639-3 code (``language_codes.iso639_3``): any language is looked for,
+none is listed in code. The few FLORES-200 and NTREX-128 files named otherwise upstream (``lvs``
+for Latvian) are data, in ``mirror.yaml`` beside this file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -32,7 +32,10 @@ from pathlib import Path
 import yaml
 
 from metanmt.files import atomic_write
-from metanmt.translation.data.languages import ENGLISH_3, CorpusError, iso639_3, language_name
+from metanmt.translation.data.errors import CorpusError
+from metanmt.translation.data.language_codes import ENGLISH_3, iso639_3, language_name
+
+log = logging.getLogger(__name__)
 
 OPUS = "opus-mt-testsets"
 TESTSETS = f"{OPUS}/testsets"
@@ -119,14 +122,13 @@ def pair_lines(source: list[str], target: list[str], source_name, target_name):
 
 
 def without_empty_sides(pairs: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
-    """``pairs`` without the ones with an empty side, how many and which lines said on stderr."""
+    """``pairs`` without the ones with an empty side, how many and which lines said in a warning."""
     empty = [number for number, (s, t) in enumerate(pairs, 1) if not (s and t)]
     if empty:
         shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-        print(
+        log.warning(
             f"{name}: dropped {len(empty):,} of {len(pairs):,} pairs with an empty side "
-            f"(line{'s' if len(empty) > 1 else ''} {shown})",
-            file=sys.stderr,
+            f"(line{'s' if len(empty) > 1 else ''} {shown})"
         )
     return [(s, t) for s, t in pairs if s and t]
 
@@ -349,7 +351,7 @@ def download_sources(
     singles = [f"{FLORES_DIR}/{ENGLISH_3}.devtest", f"{NTREX_DIR}/newstest2019-src.{ENGLISH_3}.txt"]
     for lang in languages:
         code3 = file_code(lang)
-        print(f"{lang} ({code3}): downloading the files not yet in {root}")
+        log.info(f"{lang} ({code3}): downloading the files not yet in {root}")
         for pair in (f"{code3}-eng", f"eng-{code3}"):
             _download_pair_dir(root, code3, pair)
         singles += [

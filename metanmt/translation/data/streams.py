@@ -31,7 +31,9 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metanmt.translation.data.languages import ENGLISH, CorpusError, SourceSpec
+from metanmt.translation.data.errors import CorpusError
+from metanmt.translation.data.language_codes import ENGLISH
+from metanmt.translation.data.source_specs import SourceSpec
 from metanmt.translation.data.sources import language_sets
 
 BATCH = 10_000  # rows per batch

@@ -15,6 +15,7 @@ A vocabulary trained again changes the fingerprint, and the family then ignores 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -29,7 +30,8 @@ from datasets import Features, List, Value
 
 from metanmt.files import fresh_dir, swap_in
 from metanmt.progress import progress_bar
-from metanmt.translation.data.corpus import default_processes, is_evaluation, load_corpus
+from metanmt.translation.data.corpus_reader import is_evaluation, load_corpus
+from metanmt.translation.data.workers import default_processes
 
 TOKENS = "tokens"
 SIDES = ("source", "target")
@@ -100,9 +102,7 @@ def write_tokens(
     (``<corpus>/vocab``) into ``<corpus>/tokens``; replaces that folder whole."""
     corpus_dir = Path(corpus_dir)
     corpus = load_corpus(corpus_dir)
-    model_file = corpus_dir / "vocab" / "source.spm"
-    if not model_file.is_file():
-        raise FileNotFoundError(f"{model_file} not found: train the vocabulary first")
+    model_file = _vocabulary_model(corpus_dir)
     num_proc = num_proc or default_processes()
     encoder = _Encoder(str(model_file))
     final = corpus_dir / TOKENS
@@ -120,57 +120,83 @@ def write_tokens(
         "fingerprint": fingerprint(spm.SentencePieceProcessor(model_file=str(model_file))),
         "splits": {},
     }
-    bars_were_off = datasets.utils.are_progress_bars_disabled()
-    datasets.utils.disable_progress_bars()
-    try:
-        for lang, split in progress_bar(jobs, desc="tokenizing", enabled=progress):
-            # loaded here, not through the corpus, so its pages are let go after the split
-            data = datasets.load_from_disk(str(corpus_dir / lang))[split]
-            # a worker pool costs ~0.3 s to start: splits of fewer than 100K pairs stay here
-            processes = min(num_proc, len(data) // 50_000)
-            mapped = data.with_format("arrow").map(
-                encoder,
-                batched=True,
-                batch_size=10_000,
-                writer_batch_size=10_000,
-                num_proc=processes if processes > 1 else None,
-                remove_columns=data.column_names,
-                features=FEATURES,
-                cache_file_name=str(scratch / f"{lang}.{split}.arrow"),
-                load_from_cache_file=False,
-            )
-            (tmp / lang).mkdir(exist_ok=True)
-            lengths = {
-                side: _write_flat(
-                    mapped.data.table.column(f"{side}_ids").chunks, tmp / lang / f"{split}.{side}"
-                )
-                for side in SIDES
-            }
-            longer = np.maximum(lengths["source"], lengths["target"])
-            np.save(
-                tmp / lang / f"{split}.order.npy",
-                np.argsort(longer, kind="stable").astype(np.int32),
-            )
-            manifest["splits"][f"{lang}/{split}"] = {
-                "pairs": len(mapped),
-                "histograms": {
-                    **{side: _histogram(lengths[side]) for side in SIDES},
-                    "longer": _histogram(longer),
-                },
-            }
-            del mapped, data, lengths, longer
-            shutil.rmtree(scratch)
-            scratch.mkdir()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        if not bars_were_off:
-            datasets.utils.enable_progress_bars()
+    with _datasets_bars_off():
+        try:
+            for lang, split in progress_bar(jobs, desc="tokenizing", enabled=progress):
+                mapped = _tokenized(corpus_dir, lang, split, encoder, num_proc, scratch)
+                manifest["splits"][f"{lang}/{split}"] = _write_split(mapped, tmp / lang, split)
+                del mapped  # its file in scratch is let go before scratch is emptied
+                shutil.rmtree(scratch)
+                scratch.mkdir()
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     shutil.rmtree(scratch)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     swap_in(tmp, final)
     return manifest
+
+
+def _vocabulary_model(corpus_dir: Path) -> Path:
+    """The corpus' sentencepiece model, which must have been trained already."""
+    model_file = corpus_dir / "vocab" / "source.spm"
+    if not model_file.is_file():
+        raise FileNotFoundError(f"{model_file} not found: train the vocabulary first")
+    return model_file
+
+
+@contextlib.contextmanager
+def _datasets_bars_off():
+    """The ``datasets`` library's own progress bars off meanwhile (the one bar is ours)."""
+    bars_were_off = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not bars_were_off:
+            datasets.utils.enable_progress_bars()
+
+
+def _tokenized(
+    corpus_dir: Path, lang: str, split: str, encoder: _Encoder, num_proc: int, scratch: Path
+) -> datasets.Dataset:
+    """The ids of both sides of one split, mapped into an Arrow file in ``scratch``."""
+    # loaded here, not through the corpus, so its pages are let go after the split
+    data = datasets.load_from_disk(str(corpus_dir / lang))[split]
+    # a worker pool costs ~0.3 s to start: splits of fewer than 100K pairs stay here
+    processes = min(num_proc, len(data) // 50_000)
+    return data.with_format("arrow").map(
+        encoder,
+        batched=True,
+        batch_size=10_000,
+        writer_batch_size=10_000,
+        num_proc=processes if processes > 1 else None,
+        remove_columns=data.column_names,
+        features=FEATURES,
+        cache_file_name=str(scratch / f"{lang}.{split}.arrow"),
+        load_from_cache_file=False,
+    )
+
+
+def _write_split(mapped: datasets.Dataset, folder: Path, split: str) -> dict:
+    """A split's flat ids and offsets of each side and its order by the longer side, written in
+    ``folder``; returns its manifest entry (pairs, token-length histograms)."""
+    folder.mkdir(exist_ok=True)
+    lengths = {
+        side: _write_flat(
+            mapped.data.table.column(f"{side}_ids").chunks, folder / f"{split}.{side}"
+        )
+        for side in SIDES
+    }
+    longer = np.maximum(lengths["source"], lengths["target"])
+    np.save(folder / f"{split}.order.npy", np.argsort(longer, kind="stable").astype(np.int32))
+    return {
+        "pairs": len(mapped),
+        "histograms": {
+            **{side: _histogram(lengths[side]) for side in SIDES},
+            "longer": _histogram(longer),
+        },
+    }
 
 
 def load_tokens(

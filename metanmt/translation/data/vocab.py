@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import random
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
-from tqdm.auto import tqdm
 from transformers import MarianTokenizer
 
 from metanmt.translation.data.batches import EncodedPairs
+
+log = logging.getLogger(__name__)
 
 PAD, EOS, UNK = 0, 1, 2  # Marian's convention: decoding starts from the pad id
 SPM_FILE = "source.spm"
@@ -103,10 +104,9 @@ def encode_pairs(
 def report_cut(cut: tuple[int, int], n: int, max_length: int, what: str) -> None:
     """One line saying how many sentences of each side were cut to ``max_length`` (if any)."""
     if (cut[0] or cut[1]) and what:
-        tqdm.write(
+        log.warning(
             f"{what}: cut to max_length {max_length} tokens: {cut[0]} of {n} sources "
-            f"({cut[0] / n:.1%}), {cut[1]} English ({cut[1] / n:.1%})",
-            file=sys.stderr,
+            f"({cut[0] / n:.1%}), {cut[1]} English ({cut[1] / n:.1%})"
         )
 
 

@@ -16,13 +16,14 @@ import numpy as np
 
 from metanmt.evaluation.report import plain_table, write_csv
 from metanmt.evaluation.verdicts import SAMPLES, Difference, holm, resample_counts, verdict, wins
-from metanmt.translation.finetuning.budgets import WHOLE_POOL, job_name, read_results
 from metanmt.translation.finetuning.metrics import DEV_LOSS_EQUIVALENCE, headline_metrics
 from metanmt.translation.finetuning.plots import plot_arms, plot_contrast, plot_gap
+from metanmt.translation.finetuning.results import job_name, read_results
 from metanmt.translation.finetuning.significance import (
     loss_difference,
     metric_difference,
 )
+from metanmt.translation.settings import WHOLE_POOL
 
 Pairs = list[tuple[str, str]]  # (A, B) for each training run: A and B of the same seed
 

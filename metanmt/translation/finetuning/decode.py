@@ -5,6 +5,7 @@ are joined (and it says how many)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from collections.abc import Sequence
@@ -12,11 +13,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-from tqdm.auto import tqdm
 
 from metanmt.progress import progress_bar
 from metanmt.translation.data.vocab import encode
 from metanmt.translation.settings import DECODING
+
+log = logging.getLogger(__name__)
 
 WORD_START = "\u2581"  # sentencepiece's mark of a piece that begins a word
 
@@ -236,10 +238,9 @@ def decode(model, tokenizer, sentences, search: Search, batch_tokens: int, progr
     parts = [pieces(seq, limit, tokenizer) for seq in encode(tokenizer, sentences, sys.maxsize)]
     long = sum(len(p) > 1 for p in parts)
     if long:
-        tqdm.write(
+        log.warning(
             f"{long} of {len(parts)} sentences are longer than the model's {limit} "
-            f"positions: each is translated in pieces split at word starts, then joined",
-            file=sys.stderr,
+            f"positions: each is translated in pieces split at word starts, then joined"
         )
     ids = [piece for p in parts for piece in p]
     out = decode_batches(run, ids, search, limit, batch_tokens, progress)

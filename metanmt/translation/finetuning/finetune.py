@@ -117,6 +117,98 @@ def batches(data: EncodedPairs, batch_tokens: int, order: list[int]):
         yield group
 
 
+class DevTracker:
+    """Early stopping's memory: the dev loss at each check, the best one, its step, its
+    per-sentence losses and the weights that gave it (of the parameters being tuned)."""
+
+    def __init__(self, model, names: set[str], dev_data: EncodedPairs, pad: int, batch_tokens):
+        self.model, self.names, self.dev_data = model, names, dev_data
+        self.pad, self.batch_tokens, self.seconds = pad, batch_tokens, 0.0
+        self.best_losses = self.losses()
+        self.best, self.best_step, self.checks_without_gain = per_token(self.best_losses), 0, 0
+        self.best_state = self.state()
+        self.history = [(0, self.best)]
+
+    def losses(self) -> np.ndarray:
+        start = time.perf_counter()
+        losses = sentence_losses(self.model, self.dev_data, self.pad, self.batch_tokens)
+        self.seconds += time.perf_counter() - start
+        return losses
+
+    def state(self) -> dict:
+        return {n: p.detach().clone() for n, p in self.model.named_parameters() if n in self.names}
+
+    def check(self, step: int) -> float:
+        """Measure the dev loss now; keep the weights if it is the best yet."""
+        losses = self.losses()
+        value = per_token(losses)
+        self.history.append((step, value))
+        if value < self.best:
+            self.best, self.best_losses, self.best_step = value, losses, step
+            self.checks_without_gain = 0
+            self.best_state = self.state()
+        else:
+            self.checks_without_gain += 1
+        return value
+
+    def restore_best(self, requires_grad: dict[str, bool]) -> None:
+        """Put the best weights back, and each parameter's requires_grad as it was."""
+        with torch.no_grad():
+            for n, p in self.model.named_parameters():
+                if n in self.best_state:
+                    p.copy_(self.best_state[n])
+                p.requires_grad_(requires_grad[n])
+
+
+def tune_only(model, names: set[str]) -> dict[str, bool]:
+    """Let only ``names`` take gradients; -> each parameter's requires_grad before."""
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    for n, p in model.named_parameters():
+        p.requires_grad_(n in names)
+    return before
+
+
+def train_until_stopped(model, data, config, rng, total, tracker: DevTracker, pad, progress):
+    """Adam with a linear warm-up over passes of ``data`` until ``total`` updates or
+    ``patience`` dev checks without a better loss; -> the updates made."""
+    device = next(model.parameters()).device
+    params = [p for n, p in model.named_parameters() if n in tracker.names]
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    warmup = max(config.warmup_steps, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
+    step = 0
+    model.train(config.dropout)
+    bar = progress_bar(
+        total=total,
+        desc="fine-tuning",
+        enabled=progress,
+        leave=False,
+        mininterval=2,
+        dynamic_ncols=True,
+    )
+    while step < total and tracker.checks_without_gain < config.patience:
+        for indices in epoch(data, config.batch_tokens, rng):
+            batch = {k: v.to(device) for k, v in collate(data, indices, pad).items()}
+            loss = _loss(model, batch) / int((batch["labels"] != -100).sum())
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"non-finite fine-tuning loss at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            bar.update(1)
+            threads.adjust()  # under threads=auto: follow other processes' load
+            if step % config.eval_every == 0 or step == total:
+                value = tracker.check(step)
+                model.train(config.dropout)
+                bar.set_postfix(dev_loss=f"{value:.3f}")
+            if step >= total or tracker.checks_without_gain >= config.patience:
+                break
+    bar.close()
+    return step
+
+
 def finetune(
     model,
     tokenizer,
@@ -136,13 +228,9 @@ def finetune(
     if not dev:
         raise ValueError("early stopping needs a non-empty dev set")
     torch.manual_seed(seed)
-    device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
     names = set(trainable_subset(model, config.subset))
-    frozen = {n: p.requires_grad for n, p in model.named_parameters()}
-    params = [p for n, p in model.named_parameters() if n in names]
-    for n, p in model.named_parameters():
-        p.requires_grad_(n in names)
+    requires_grad = tune_only(model, names)
     data = encode_pairs(tokenizer, train, config.max_length, "fine-tuning" if progress else "")
     if dev_data is None:
         dev = list(dev)[: config.dev_sentences or None]
@@ -150,74 +238,16 @@ def finetune(
     rng = random.Random(seed)
     per_epoch = len(epoch(data, config.batch_tokens, random.Random(0)))
     total = min(config.max_steps, per_epoch * config.max_epochs)
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    warmup = max(config.warmup_steps, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
-    check_every = config.eval_every
-
-    dev_seconds = 0.0
-
-    def dev_losses() -> np.ndarray:
-        nonlocal dev_seconds
-        start = time.perf_counter()
-        losses = sentence_losses(model, dev_data, pad, DEV_BATCH_SCALE * config.batch_tokens)
-        dev_seconds += time.perf_counter() - start
-        return losses
-
-    best_losses = dev_losses()
-    best = per_token(best_losses)
-    best_state = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
-    history, best_step, checks_without_gain, step = [(0, best)], 0, 0, 0
-    model.train(config.dropout)
-    bar = progress_bar(
-        total=total,
-        desc="fine-tuning",
-        enabled=progress,
-        leave=False,
-        mininterval=2,
-        dynamic_ncols=True,
-    )
-    while step < total and checks_without_gain < config.patience:
-        for indices in epoch(data, config.batch_tokens, rng):
-            batch = {k: v.to(device) for k, v in collate(data, indices, pad).items()}
-            loss = _loss(model, batch) / int((batch["labels"] != -100).sum())
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"non-finite fine-tuning loss at step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            bar.update(1)
-            threads.adjust()  # under threads=auto: follow other processes' load
-            if step % check_every == 0 or step == total:
-                losses = dev_losses()
-                value = per_token(losses)
-                model.train(config.dropout)
-                history.append((step, value))
-                bar.set_postfix(dev_loss=f"{value:.3f}")
-                if value < best:
-                    best, best_losses, best_step, checks_without_gain = value, losses, step, 0
-                    best_state = {
-                        n: p.detach().clone() for n, p in model.named_parameters() if n in names
-                    }
-                else:
-                    checks_without_gain += 1
-            if step >= total or checks_without_gain >= config.patience:
-                break
-    bar.close()
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n in best_state:
-                p.copy_(best_state[n])
-            p.requires_grad_(frozen[n])
+    tracker = DevTracker(model, names, dev_data, pad, DEV_BATCH_SCALE * config.batch_tokens)
+    step = train_until_stopped(model, data, config, rng, total, tracker, pad, progress)
+    tracker.restore_best(requires_grad)
     model.eval()
     return {
         "steps": step,
         "epochs": round(step / per_epoch, 2),
-        "best_step": best_step,
-        "dev_loss": best,
-        "history": history,
-        "dev_seconds": dev_seconds,
-        "dev_sentences": best_losses,
-    }  # the best state's, as checked
+        "best_step": tracker.best_step,
+        "dev_loss": tracker.best,
+        "history": tracker.history,
+        "dev_seconds": tracker.seconds,
+        "dev_sentences": tracker.best_losses,  # the best state's, as checked
+    }

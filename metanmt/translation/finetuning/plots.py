@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metanmt.evaluation.plots import plt
+from metanmt.plotting import plt
 from metanmt.translation.finetuning.metrics import METRICS, headline_metrics
 
 

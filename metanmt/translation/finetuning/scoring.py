@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from metanmt.translation.finetuning.decode import translate
 from metanmt.translation.finetuning.metrics import METRICS, headline_metrics
 from metanmt.translation.finetuning.significance import score_interval
+from metanmt.translation.settings import DECODING
 
 
 def score(
@@ -41,3 +43,17 @@ def interval_text(scores: dict, metric) -> str:
         f"{float(scores[f'{metric.name}_{end}']):.{metric.digits}f}" for end in ("low", "high")
     )
     return f"[{low}, {high}]"
+
+
+def translate_and_score(
+    model,
+    tokenizer,
+    test,
+    beams: int = DECODING.beams,
+    length_penalty: float = DECODING.length_penalty,
+    intervals: bool = False,
+) -> dict:
+    """Decode the source side of ``test`` pairs and score it against their English side (with
+    ``intervals``: each headline metric's interval over the test sentences, as ``score``)."""
+    hypotheses = translate(model, tokenizer, [s for s, _ in test], beams, length_penalty)
+    return score(hypotheses, [t for _, t in test], intervals)
