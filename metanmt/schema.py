@@ -145,23 +145,33 @@ def coerce(value: Any, default: Any, key: str) -> Any:
     return value
 
 
+BOUNDS = (
+    ("low", lambda v, b: v >= b, ">="),
+    ("high", lambda v, b: v <= b, "<="),
+    ("above", lambda v, b: v > b, ">"),
+)
+
+
+def out_of_bounds(value: Any, meta: dict) -> str | None:
+    """What a value (or each item of a tuple) breaks of the field's bounds ("must be >= 1"), or
+    None; config keys and command-line flags say it alike."""
+    for bound, ok, words in BOUNDS:
+        if bound in meta:
+            items = value if isinstance(value, tuple) else (value,)
+            if not all(ok(v, meta[bound]) for v in items):
+                return f"must be {words} {meta[bound]:g}"
+    return None
+
+
 def check_value(value: Any, meta: dict, key: str) -> None:
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         raise ConfigError(
             f"config key {key!r} must be one of {', '.join(map(str, choices))}, got {value!r}"
         )
-    for bound, ok, words in (
-        ("low", lambda v, b: v >= b, ">="),
-        ("high", lambda v, b: v <= b, "<="),
-        ("above", lambda v, b: v > b, ">"),
-    ):
-        if bound in meta:
-            items = value if isinstance(value, tuple) else (value,)
-            if not all(ok(v, meta[bound]) for v in items):
-                raise ConfigError(
-                    f"config key {key!r} must be {words} {meta[bound]:g}, got {value!r}"
-                )
+    problem = out_of_bounds(value, meta)
+    if problem:
+        raise ConfigError(f"config key {key!r} {problem}, got {value!r}")
 
 
 def fields(section: Any) -> dict[str, dataclasses.Field]:

@@ -89,8 +89,3 @@ def as_argument(parse):
 
     argument.__name__ = getattr(parse, "__name__", "value")
     return argument
-
-
-def count_argument(what: str, low: int = 0, high: int | None = None):
-    """An argparse ``type`` for a count written 4000, 4k or 1M."""
-    return as_argument(lambda text: parse_count(text, what, low, high))

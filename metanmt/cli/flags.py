@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from metanmt.schema import out_of_bounds
 from metanmt.values import as_argument
 
 
@@ -50,9 +51,6 @@ def flag_options(field: dataclasses.Field, default: Any, keep_default: bool) -> 
     return options
 
 
-BOUNDS = {"low": (">=", float.__ge__), "high": ("<=", float.__le__), "above": (">", float.__gt__)}
-
-
 def reader(meta: dict, kind: type):
     """A flag's reader: the setting's own parser (else its type), then its bounds, so a value
     the setting refuses is refused by argparse, naming the flag."""
@@ -66,9 +64,9 @@ def reader(meta: dict, kind: type):
             value = kind(text) if parse is None else parse(text)
         except ValueError as error:
             raise (error if parse else ValueError(f"expects {spelled}, got {text!r}")) from None
-        for bound, (words, holds) in BOUNDS.items():
-            if bound in meta and not holds(float(value), float(meta[bound])):
-                raise ValueError(f"must be {words} {meta[bound]:g}, got {text!r}")
+        problem = out_of_bounds(value, meta)
+        if problem:
+            raise ValueError(f"{problem}, got {text!r}")
         return value
 
     read.__name__ = getattr(parse, "__name__", kind.__name__)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 
 from metanmt.cli.flags import add_setting_flags
-from metanmt.translation.settings import COMPUTE_TYPES, ENGINES, BudgetPlan
-
-SPLITS = ("train", "dev", "test")
+from metanmt.translation.settings import COMPUTE_TYPES, ENGINES, SPLITS, BudgetPlan
 
 
 def add_own_language_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ QUANTIZATIONS = CPU_QUANTIZATIONS + GPU_QUANTIZATIONS
 # (converted where the device lacks it), auto = the device's fastest, or one type.
 COMPUTE_TYPES = ("default", "auto", *QUANTIZATIONS)
 
+SPLITS = ("train", "dev", "test")  # a language's own files: --train-*, --dev-*, --test-*
 WHOLE_POOL = -1  # the budget meaning "every pair in the pool"
 WHOLE_POOL_WORDS = ("all", "pool")
 # More pieces than a whole language's vocabulary (sentencepiece's usual 32k) is a typo.

@@ -9,8 +9,7 @@ from pathlib import Path
 from metanmt.translation.data.corpus import Corpus, load_corpus
 from metanmt.translation.data.sources import read_parallel, read_tsv
 from metanmt.translation.finetuning.results import content_hash
-
-SPLITS = ("train", "dev", "test")
+from metanmt.translation.settings import SPLITS
 
 
 @dataclass
