@@ -248,6 +248,16 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
     )
     assert "| dev loss/word |" in (out / "news" / "gap.md").read_text()
     assert (out / "news" / "contrast_fi.png").is_file()
+    # A later call for another language into the same folder (as cpu_gap into cpu's) keeps the
+    # first language's cells in the contrast and the gap, and does not fine-tune it again.
+    config.languages = ["ro"]
+    Comparison(config).run()
+    for table in ("contrast.csv", "gap.csv"):
+        with (out / "news" / table).open(newline="") as handle:
+            assert {r["language"] for r in csv.DictReader(handle)} == {"fi", "ro"}
+    with (out / "news" / "results.csv").open(newline="") as handle:
+        fi_jobs = [r for r in csv.DictReader(handle) if r["language"] == "fi"]
+    assert len(fi_jobs) == 8  # 4 runs, each at its end and part-way, once each
 
 
 def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):

@@ -42,6 +42,7 @@ from metanmt.translation.finetuning.budgets import run_budgets
 from metanmt.translation.finetuning.contrast import contrast, gap
 from metanmt.translation.finetuning.job import Initialisations
 from metanmt.translation.finetuning.language_data import LanguageData, corpus_languages
+from metanmt.translation.finetuning.results import read_results
 from metanmt.translation.model import resolve_device
 from metanmt.translation.settings import BudgetPlan, CompareConfig, CorpusSpec
 from metanmt.translation.training_runs import train_runs
@@ -241,10 +242,22 @@ class Comparison:
         return inits
 
     def finetune(self, track: str, inits: Initialisations) -> list[dict]:
-        """Every init at every budget on ``track``: results and summary in OUT/<track>/."""
+        """Every init at every budget on ``track``: results and summary in OUT/<track>/. The
+        contrast covers every language the folder holds, so that a call for some of them (say,
+        ``cpu_gap`` into the ``cpu`` preset's folder) does not drop the others' cells."""
         data = corpus_languages(self.corpus, self.config.languages, track)
+        out = self.out / track
+        held = (
+            {r["language"] for r in read_results(out / "results.csv")}
+            if (out / "results.csv").is_file()
+            else set()
+        )
+        roles = self.roles()
+        evaluated = set(roles.languages("validation") + roles.languages("test"))
+        earlier = sorted(held & evaluated - data.keys())
+        scored_only = corpus_languages(self.corpus, earlier, track) if earlier else {}
         test_set = f"the {track} track of the corpus {self.corpus.name}"
-        return self.finetune_on(data, self.out / track, inits, test_set)
+        return self.finetune_on(data, out, inits, test_set, scored_only)
 
     def finetune_on(
         self,
@@ -252,9 +265,11 @@ class Comparison:
         out: Path,
         initialisations: Initialisations,
         test_set: str = "the test files given to metanmt compare",
+        scored_only: dict[str, LanguageData] | None = None,
     ) -> list[dict]:
         """Every init at every budget on ``data``'s languages, in ``out``, and the paired
-        contrast of the two named in ``contrast``."""
+        contrast of the two named in ``contrast``, over those and ``scored_only``'s languages
+        (fine-tuned into ``out`` before, not now)."""
         inits = initialisations.sources
         summary = run_budgets(initialisations, data, self.plan, out, test_set=test_set)
         a, b = (self.config.contrast + ("", ""))[:2]
@@ -262,7 +277,7 @@ class Comparison:
         if all(name in inits for pair in pairs for name in pair):
             tests = {
                 lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
-                for lang, d in data.items()
+                for lang, d in {**(scored_only or {}), **data}.items()
             }
             contrast(out, pairs, tests)
             if self.config.checkpoints:
