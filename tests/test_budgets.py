@@ -14,6 +14,7 @@ from metanmt.trainer import Trainer
 from metanmt.translation.comparison import Comparison, load_compare
 from metanmt.translation.data.corpus import load_corpus
 from metanmt.translation.finetuning.budgets import run_budgets
+from metanmt.translation.finetuning.contrast import gap
 from metanmt.translation.finetuning.finetune import FinetuneConfig
 from metanmt.translation.finetuning.job import Initialisations
 from metanmt.translation.finetuning.language_data import LanguageData
@@ -258,6 +259,12 @@ def test_the_gap_against_training_tokens_is_a_configuration(tmp_path, toy_corpus
     with (out / "news" / "results.csv").open(newline="") as handle:
         fi_jobs = [r for r in csv.DictReader(handle) if r["language"] == "fi"]
     assert len(fi_jobs) == 8  # 4 runs, each at its end and part-way, once each
+    # a cell measured at one point of training only is no gap: nothing to write
+    ends = [(16000, comparison.contrast_pairs("metanmt", "multinmt"))]
+    assert (
+        gap(out / "news", ends, {lang: ["An English sentence."] * 10 for lang in ("fi", "ro")})
+        == []
+    )
 
 
 def test_a_plan_entry_that_reaches_no_cell_is_said(toy_run, tmp_path, capsys):

@@ -9,6 +9,7 @@ gap.csv, gap.md and gap_vs_tokens.png for the same at several points of training
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,6 +227,9 @@ def gap(out: Path, points: list[tuple[int, Pairs]], references: dict[str, list[s
         for tokens, pairs in sorted(points)
         for c in paired_results(out, pairs, references)
     ]
+    # a cell measured at one point only (another budget or language of the folder) has no gap
+    points_of = Counter((c["language"], c["budget"]) for c in cells)
+    cells = [c for c in cells if points_of[c["language"], c["budget"]] > 1]
     if not cells:
         return []
     lead = ("training tokens", "A", "B")
