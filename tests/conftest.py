@@ -7,6 +7,15 @@ from metanmt.algorithms import meta_parameters
 from metanmt.tasks.sine import SineConfig, SineFamily
 
 
+@pytest.fixture(autouse=True, scope="session")
+def library_messages_on_stderr():
+    """The library's messages on stderr as the CLI shows them, whatever test runs first: a test
+    that reads them through capsys must not depend on a CLI test having run before it."""
+    from metanmt.cli import show_messages
+
+    show_messages()
+
+
 @pytest.fixture
 def float64():
     """Finite differences need double precision."""

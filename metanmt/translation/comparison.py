@@ -275,8 +275,9 @@ class Comparison:
         a, b = (self.config.contrast + ("", ""))[:2]
         pairs = self.contrast_pairs(a, b)
         if all(name in inits for pair in pairs for name in pair):
+            # whole test parts: each cell takes the first sentences its jobs translated
             tests = {
-                lang: [english for _, english in d.test[: self.plan.test_sentences or None]]
+                lang: [english for _, english in d.test]
                 for lang, d in {**(scored_only or {}), **data}.items()
             }
             contrast(out, pairs, tests)
